@@ -1,0 +1,37 @@
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from opsdesk.cmdb.models import CIKind, ConfigurationItem, Criticality, CIStatus, Relation, RelationType
+from opsdesk.core.generic.filters import ScopedFilterSet
+from opsdesk.core.models import Customer, Site, Team
+
+
+class ConfigurationItemFilterSet(ScopedFilterSet):
+    search_fields = ["name", "description"]
+    customer = django_filters.ModelMultipleChoiceFilter(queryset=Customer.objects.all(), label=_("customer"))
+    kind = django_filters.ModelMultipleChoiceFilter(queryset=CIKind.objects.all(), label=_("kind"))
+    site = django_filters.ModelChoiceFilter(queryset=Site.objects.all(), label=_("site"))
+    status = django_filters.MultipleChoiceFilter(choices=CIStatus.choices, label=_("status"))
+    criticality = django_filters.MultipleChoiceFilter(choices=Criticality.choices, label=_("criticality"))
+    owner_team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), label=_("owner team"))
+
+    class Meta:
+        model = ConfigurationItem
+        fields = ["customer", "kind", "site", "status", "criticality", "owner_team"]
+
+
+class RelationFilterSet(ScopedFilterSet):
+    search_fields = ["source__name", "target__name", "note"]
+    customer = django_filters.ModelChoiceFilter(queryset=Customer.objects.all(), label=_("customer"))
+    type = django_filters.ChoiceFilter(choices=RelationType.choices, label=_("relation"))
+    item = django_filters.ModelChoiceFilter(queryset=ConfigurationItem.objects.all(), method="filter_item",
+                                            label=_("configuration item"))
+
+    class Meta:
+        model = Relation
+        fields = ["customer", "type", "source", "target"]
+
+    def filter_item(self, queryset, name, value):
+        from django.db.models import Q
+
+        return queryset.filter(Q(source=value) | Q(target=value))

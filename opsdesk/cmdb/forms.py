@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from opsdesk.cmdb.attributes import form_fields
+from opsdesk.cmdb.models import CIKind, ConfigurationItem, Relation
+from opsdesk.core.generic.forms import ScopedModelForm, style_widgets
+from opsdesk.core.scoping import scope_for
+
+
+class ConfigurationItemForm(ScopedModelForm):
+    """The attribute fields follow the chosen kind's schema; choosing another kind re-renders
+    them (htmx on the kind select)."""
+
+    class Meta:
+        model = ConfigurationItem
+        fields = ["customer", "name", "kind", "site", "status", "criticality", "owner_team", "description"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = self._chosen_kind()
+        self.attribute_names: list[str] = []
+        if self.kind is not None:
+            extra = form_fields(self.kind.attribute_schema or {})
+            current = self.instance.attributes or {}
+            for name, field in extra.items():
+                key = name.removeprefix("attr_")
+                if key in current:
+                    field.initial = current[key]
+                self.fields[name] = field
+                self.attribute_names.append(name)
+            style_widgets(self)
+        self.fields["kind"].widget.attrs.update({
+            "hx-get": "", "hx-trigger": "change", "hx-target": "#attribute-fields",
+            "hx-select": "#attribute-fields", "hx-swap": "outerHTML", "hx-include": "closest form",
+        })
+
+    def _chosen_kind(self) -> CIKind | None:
+        raw = self.data.get("kind") if self.is_bound else self.initial.get("kind")
+        if raw:
+            try:
+                return CIKind.objects.filter(pk=int(raw)).first()
+            except (TypeError, ValueError):
+                return None
+        return self.instance.kind if self.instance.kind_id else None
+
+    has_attributes = True
+
+    def attribute_fields(self):
+        return [self[name] for name in self.attribute_names]
+
+    def clean(self):
+        cleaned = super().clean()
+        site, customer = cleaned.get("site"), cleaned.get("customer")
+        if site and customer and site.customer_id != customer.pk:
+            self.add_error("site", _("The site belongs to another customer."))
+        attributes = {}
+        for name in self.attribute_names:
+            value = cleaned.get(name)
+            if value not in (None, ""):
+                attributes[name.removeprefix("attr_")] = value
+        self.instance.attributes = attributes
+        return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # Model.clean reports attribute problems under "attributes": show each on its field.
+        errors = self.errors.pop("attributes", None) if "attributes" in self.errors else None
+        for message in errors or []:
+            key, _sep, text = str(message).partition(": ")
+            name = f"attr_{key}"
+            self.add_error(name if name in self.fields else None, text or message)
+
+
+class CIKindForm(ScopedModelForm):
+    attribute_schema = forms.JSONField(
+        label=_("attribute schema"), required=False,
+        widget=forms.Textarea(attrs={"rows": 14, "class": "form-control font-monospace"}),
+        help_text=_('A JSON Schema object, e.g. {"type": "object", "properties": {"ip_address": '
+                    '{"type": "string", "format": "ipv4", "title": "IP address"}}, "required": []}'),
+    )
+
+    class Meta:
+        model = CIKind
+        fields = ["slug", "name", "icon", "description", "attribute_schema"]
+
+    def clean_attribute_schema(self):
+        return self.cleaned_data.get("attribute_schema") or {}
+
+    def prepare_value(self, value):
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+class RelationForm(ScopedModelForm):
+    class Meta:
+        model = Relation
+        fields = ["source", "type", "target", "note"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for name in ("source", "target"):
+            self.fields[name].queryset = scope_for(self.user, ConfigurationItem.objects.select_related("customer"))
+            self.fields[name].label_from_instance = lambda ci: f"{ci.name} ({ci.customer.code})"

@@ -1,0 +1,155 @@
+"""Configuration items, their kinds (with an attribute schema) and the relations between them."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import get_language
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from opsdesk.core.models.base import TimestampedModel
+from opsdesk.core.models.customers import code_validator
+
+
+class CIKind(TimestampedModel):
+    """A kind of configuration item; `attribute_schema` is a JSON Schema (object) that the
+    attributes of every item of this kind must satisfy."""
+
+    slug = models.SlugField(_("key"), max_length=50, unique=True, validators=[code_validator])
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+    icon = models.CharField(_("icon"), max_length=40, blank=True, default="bi-box",
+                            help_text=_("A Bootstrap Icons class name, such as bi-hdd."))
+    attribute_schema = models.JSONField(_("attribute schema"), default=dict, blank=True)
+    builtin = models.BooleanField(_("built in"), default=False, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("CI kind")
+        verbose_name_plural = _("CI kinds")
+
+    def __str__(self) -> str:
+        # Built-in names are English msgids with a translation; names an administrator typed are
+        # shown as typed.
+        return gettext(self.name) if self.builtin else self.name
+
+    def clean(self) -> None:
+        from opsdesk.cmdb.attributes import schema_problems
+
+        problems = schema_problems(self.attribute_schema)
+        if problems:
+            raise ValidationError({"attribute_schema": problems})
+
+
+class CIStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    ACTIVE = "active", _("Active")
+    MAINTENANCE = "maintenance", _("In maintenance")
+    RETIRED = "retired", _("Retired")
+
+
+class Criticality(models.TextChoices):
+    CRITICAL = "critical", _("Critical")
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class ConfigurationItem(TimestampedModel):
+    customer = models.ForeignKey("core.Customer", on_delete=models.CASCADE, related_name="configuration_items",
+                                 verbose_name=_("customer"))
+    site = models.ForeignKey("core.Site", on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="configuration_items", verbose_name=_("site"))
+    kind = models.ForeignKey(CIKind, on_delete=models.PROTECT, related_name="items", verbose_name=_("kind"))
+    name = models.CharField(_("name"), max_length=200)
+    status = models.CharField(_("status"), max_length=16, choices=CIStatus.choices, default=CIStatus.ACTIVE)
+    criticality = models.CharField(_("criticality"), max_length=16, choices=Criticality.choices,
+                                   default=Criticality.MEDIUM)
+    owner_team = models.ForeignKey("core.Team", on_delete=models.SET_NULL, null=True, blank=True,
+                                   related_name="configuration_items", verbose_name=_("owner team"))
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["customer", "name"], name="unique_ci_name_per_customer")]
+        indexes = [
+            # The list filtered by customer and kind, sorted by name (bench/cmdb_list.py).
+            models.Index(fields=["customer", "kind", "name"], name="ci_customer_kind_name"),
+            models.Index(fields=["kind", "name"], name="ci_kind_name"),
+            models.Index(fields=["name"], name="ci_name"),
+        ]
+        verbose_name = _("configuration item")
+        verbose_name_plural = _("configuration items")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from opsdesk.cmdb.attributes import validate_attributes
+
+        errors: dict[str, list] = {}
+        if self.site_id and self.customer_id and self.site.customer_id != self.customer_id:
+            errors["site"] = [_("The site belongs to another customer.")]
+        if self.kind_id:
+            problems = validate_attributes(self.kind.attribute_schema, self.attributes or {})
+            if problems:
+                errors["attributes"] = [f"{key}: {msg}" if key else msg for key, msg in problems]
+        if errors:
+            raise ValidationError(errors)
+
+    def attribute_rows(self) -> list[tuple[str, object]]:
+        from opsdesk.cmdb.attributes import property_title
+
+        props = (self.kind.attribute_schema or {}).get("properties", {})
+        return [(property_title(key, props.get(key, {})), value) for key, value in (self.attributes or {}).items()]
+
+
+class RelationType(models.TextChoices):
+    RUNS_ON = "runs_on", _("runs on")
+    DEPENDS_ON = "depends_on", _("depends on")
+    CONNECTED_TO = "connected_to", _("connected to")
+
+
+class Relation(models.Model):
+    """source —type→ target, both items of one customer; the customer is kept on the row so
+    scoping is one filter."""
+
+    customer = models.ForeignKey("core.Customer", on_delete=models.CASCADE, related_name="ci_relations",
+                                 verbose_name=_("customer"), editable=False)
+    source = models.ForeignKey(ConfigurationItem, on_delete=models.CASCADE, related_name="relations_out",
+                               verbose_name=_("from"))
+    type = models.CharField(_("relation"), max_length=16, choices=RelationType.choices)
+    target = models.ForeignKey(ConfigurationItem, on_delete=models.CASCADE, related_name="relations_in",
+                               verbose_name=_("to"))
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["source__name", "type", "target__name"]
+        constraints = [models.UniqueConstraint(fields=["source", "type", "target"], name="unique_ci_relation")]
+        verbose_name = _("relation")
+        verbose_name_plural = _("relations")
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.get_type_display()} {self.target}"
+
+    def clean(self) -> None:
+        if self.source_id and self.target_id:
+            if self.source_id == self.target_id:
+                raise ValidationError({"target": _("An item cannot relate to itself.")})
+            if self.source.customer_id != self.target.customer_id:
+                raise ValidationError({"target": _("Both items must belong to the same customer.")})
+
+    def save(self, *args, **kwargs) -> None:
+        self.customer_id = self.source.customer_id
+        super().save(*args, **kwargs)
+
+
+def localized(value: dict | str, fallback: str = "") -> str:
+    """Pick the text of the active language from {"en": …, "zh-hans": …} (schema titles)."""
+    if isinstance(value, str):
+        return value
+    lang = (get_language() or "en").lower()
+    return value.get(lang) or value.get(lang.split("-")[0]) or value.get("en") or fallback

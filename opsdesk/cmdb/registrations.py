@@ -1,0 +1,31 @@
+from django.utils.translation import gettext_lazy as _
+
+from opsdesk.cmdb import importer
+from opsdesk.cmdb.filters import ConfigurationItemFilterSet, RelationFilterSet
+from opsdesk.cmdb.forms import CIKindForm, ConfigurationItemForm, RelationForm
+from opsdesk.cmdb.models import CIKind, ConfigurationItem, Relation
+from opsdesk.cmdb.views import ci_detail_context
+from opsdesk.core import registry
+from opsdesk.core.context_processors import add_link
+from opsdesk.core.registry import ADMINS, ModelEntry
+
+registry.register(ModelEntry(
+    ConfigurationItem, tenant_path="customer", menu="cmdb",
+    columns=["name", "kind", "customer", "site", "status", "criticality", "owner_team", "updated_at"],
+    sortable=("name", "kind__name", "customer__name", "status", "criticality", "updated_at"),
+    search_fields=["name", "description"], filterset=ConfigurationItemFilterSet, form=ConfigurationItemForm,
+    select_related=("kind", "customer", "site", "owner_team"), detail_template="cmdb/ci_detail.html",
+    detail_context=ci_detail_context, export_rows=importer.export_rows,
+))
+registry.register(ModelEntry(
+    CIKind, tenant_path=None, shared_with_customers=True, menu="cmdb", edit_roles=ADMINS, form=CIKindForm,
+    columns=["name", "slug", "icon", "builtin"], search_fields=["name", "slug"],
+))
+registry.register(ModelEntry(
+    Relation, tenant_path="customer", menu="cmdb", form=RelationForm, filterset=RelationFilterSet,
+    columns=["source", "type", "target", "customer", "note"], sortable=("type", "source__name", "target__name"),
+    select_related=("source", "target", "customer"),
+))
+
+add_link("cmdb", "cmdb:graph", _("Relation graph"), registry.ALL_ROLES)
+add_link("cmdb", "cmdb:import", _("Import"))

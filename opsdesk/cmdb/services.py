@@ -1,0 +1,59 @@
+"""CMDB operations: the relation graph, import and export (called by views, API and commands)."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from django.db.models import Q
+
+from opsdesk.cmdb.models import ConfigurationItem, Relation, RelationType
+from opsdesk.core.scoping import scope_for
+
+GRAPH_NODE_LIMIT = 400
+
+
+def graph(user, *, item: ConfigurationItem | None = None, customer_id: int | None = None,
+          depth: int = 2) -> dict:
+    """Nodes and links for ECharts: around one item (to `depth` hops) or a whole customer."""
+    items = scope_for(user, ConfigurationItem.objects.select_related("kind", "customer"))
+    relations = scope_for(user, Relation.objects.all())
+    if item is not None:
+        seen = {item.pk}
+        frontier = deque([item.pk])
+        edges: dict[int, Relation] = {}
+        for _hop in range(max(1, min(depth, 4))):
+            if not frontier or len(seen) >= GRAPH_NODE_LIMIT:
+                break
+            ids = list(frontier)
+            frontier.clear()
+            for rel in relations.filter(Q(source_id__in=ids) | Q(target_id__in=ids)):
+                edges[rel.pk] = rel
+                for end in (rel.source_id, rel.target_id):
+                    if end not in seen and len(seen) < GRAPH_NODE_LIMIT:
+                        seen.add(end)
+                        frontier.append(end)
+        nodes = list(items.filter(pk__in=seen))
+        links = [r for r in edges.values() if r.source_id in seen and r.target_id in seen]
+    else:
+        nodes = list(items.filter(customer_id=customer_id)[:GRAPH_NODE_LIMIT])
+        ids = {n.pk for n in nodes}
+        links = [r for r in relations.filter(customer_id=customer_id, source_id__in=ids, target_id__in=ids)]
+    kinds = sorted({n.kind_id: str(n.kind) for n in nodes}.items())
+    category_index = {kind_id: i for i, (kind_id, _name) in enumerate(kinds)}
+    labels = dict(RelationType.choices)
+    return {
+        "categories": [{"name": name} for _id, name in kinds],
+        "nodes": [{"id": str(n.pk), "name": n.name, "category": category_index[n.kind_id],
+                   "value": n.get_criticality_display(), "symbolSize": 34 if item and n.pk == item.pk else 24,
+                   "url": f"/cmdb/configurationitems/{n.pk}/"} for n in nodes],
+        "links": [{"source": str(r.source_id), "target": str(r.target_id), "type": r.type,
+                   "label": str(labels[r.type])} for r in links],
+        "truncated": len(nodes) >= GRAPH_NODE_LIMIT,
+    }
+
+
+def relate(source: ConfigurationItem, target: ConfigurationItem, type_: str, note: str = "") -> Relation:
+    relation = Relation(source=source, target=target, type=type_, note=note)
+    relation.full_clean()
+    relation.save()
+    return relation

@@ -1,0 +1,86 @@
+"""CMDB pages beyond the generic ones: import with a dry run, and the relation graph."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from opsdesk.cmdb import importer, services
+from opsdesk.cmdb.models import ConfigurationItem
+from opsdesk.core import registry
+from opsdesk.core.models import Customer
+from opsdesk.core.scoping import scope_for
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("File (CSV or XLSX)"),
+                           widget=forms.ClearableFileInput(attrs={"class": "form-control", "accept": ".csv,.xlsx"}))
+    dry_run = forms.BooleanField(label=gettext_lazy("Dry run: check only, write nothing"), required=False,
+                                 initial=True, widget=forms.CheckboxInput(attrs={"class": "form-check-input"}))
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("The file is larger than 20 MB."))
+        return upload
+
+
+@login_required
+def import_view(request):
+    entry = registry.get(ConfigurationItem)
+    if request.user.role not in entry.edit_roles:
+        raise PermissionDenied(_("You do not have permission to change this."))
+    form = ImportForm(request.POST or None, request.FILES or None)
+    report = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            report = importer.import_items(request.user, upload.name, upload.read(),
+                                           dry_run=form.cleaned_data["dry_run"])
+        except importer.ImportFileError as exc:
+            form.add_error("file", str(exc))
+        if report is not None and not report.ok:
+            status = 400
+    if form.errors:
+        status = 400
+    return render(request, "cmdb/import.html", {"form": form, "report": report}, status=status)
+
+
+@login_required
+def graph_page(request):
+    customers = scope_for(request.user, Customer.objects.all())
+    selected = customers.filter(pk=request.GET.get("customer") or 0).first() if \
+        str(request.GET.get("customer", "")).isdigit() else None
+    if selected is None:
+        selected = customers.first()
+    return render(request, "cmdb/graph.html", {"customers": customers, "selected": selected})
+
+
+@login_required
+def graph_json(request):
+    item_id, customer_id = request.GET.get("item", ""), request.GET.get("customer", "")
+    try:
+        depth = int(request.GET.get("depth", 2))
+    except ValueError:
+        depth = 2
+    if item_id.isdigit():
+        item = get_object_or_404(scope_for(request.user, ConfigurationItem.objects.all()), pk=item_id)
+        return JsonResponse(services.graph(request.user, item=item, depth=depth))
+    if customer_id.isdigit():
+        customer = get_object_or_404(scope_for(request.user, Customer.objects.all()), pk=customer_id)
+        return JsonResponse(services.graph(request.user, customer_id=customer.pk))
+    raise Http404
+
+
+def ci_detail_context(request, obj: ConfigurationItem) -> dict:
+    relations = scope_for(request.user, obj.relations_out.select_related("target", "target__kind"))
+    incoming = scope_for(request.user, obj.relations_in.select_related("source", "source__kind"))
+    return {"relations_out": relations, "relations_in": incoming}

@@ -1,0 +1,26 @@
+"""Which models the audit log (django-auditlog) follows, and with what left out.
+
+Every create, update and delete of these models, by a person in the UI, a token in the API or a
+command run with --actor, is a LogEntry with who, when, the object and before/after values.
+"""
+
+from auditlog.registry import auditlog
+from django.apps import apps
+
+# Fields that are never written into the log: secrets and their hashes, and bookkeeping that
+# changes on every request.
+EXCLUDED = ["password", "key_hash", "secret_encrypted", "last_login", "last_used_at", "updated_at"]
+
+AUDITED = [
+    "core.Customer", "core.Contract", "core.ServiceLevel", "core.ServiceLevelTarget", "core.Site",
+    "core.Contact", "core.User", "core.Team", "core.ApiToken", "core.Credential",
+]
+
+
+def register(label: str, m2m: tuple[str, ...] = ()) -> None:
+    model = apps.get_model(label)
+    auditlog.register(model, exclude_fields=EXCLUDED, m2m_fields=set(m2m))
+
+
+for _label in AUDITED:
+    register(_label, m2m=("members",) if _label == "core.Team" else ())

@@ -1,0 +1,50 @@
+"""Columns of a list: label and value of a dotted field path, shared by the page and export."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Model
+
+
+@dataclass
+class Column:
+    name: str
+    label: str
+    sort_key: str | None
+
+    def value(self, obj: Model) -> Any:
+        target: Any = obj
+        parts = self.name.split("__")
+        for i, part in enumerate(parts):
+            if target is None:
+                return None
+            if i == len(parts) - 1 and isinstance(target, Model):
+                display = getattr(target, f"get_{part}_display", None)
+                if callable(display):
+                    return display()
+            target = getattr(target, part)
+            if callable(target) and not isinstance(target, Model):
+                target = target()
+        return target
+
+
+def _label(model: type[Model], path: str) -> str:
+    parts = path.split("__")
+    current = model
+    field = None
+    for part in parts:
+        try:
+            field = current._meta.get_field(part)
+        except FieldDoesNotExist:
+            attr = getattr(current, part, None)
+            return str(getattr(attr, "short_description", part.replace("_", " ")))
+        if field.is_relation and field.related_model is not None:
+            current = field.related_model
+    return str(getattr(field, "verbose_name", path))
+
+
+def columns_for(model: type[Model], names: list[str], sortable: tuple[str, ...]) -> list[Column]:
+    return [Column(n, _label(model, n), n if n in sortable else None) for n in names]

@@ -1,0 +1,41 @@
+"""Model forms whose choices are scoped to what the person may see."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Model
+
+from opsdesk.core import registry
+from opsdesk.core.scoping import scope_for
+
+
+def style_widgets(form: forms.BaseForm) -> None:
+    for bound in form.fields.values():
+        widget = bound.widget
+        if isinstance(widget, (forms.CheckboxInput,)):
+            widget.attrs.setdefault("class", "form-check-input")
+        elif isinstance(widget, (forms.Select, forms.SelectMultiple)):
+            widget.attrs.setdefault("class", "form-select")
+        else:
+            widget.attrs.setdefault("class", "form-control")
+
+
+class ScopedModelForm(forms.ModelForm):
+    """Every related-object choice offers only objects the user may see, so a form can never
+    attach a row to another customer's object, even by posting a guessed id."""
+
+    def __init__(self, *args, user=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+        for bound in self.fields.values():
+            if isinstance(bound, (forms.ModelChoiceField, forms.ModelMultipleChoiceField)):
+                bound.queryset = scope_for(user, bound.queryset)
+        style_widgets(self)
+
+
+def form_for(entry: registry.ModelEntry) -> type[ScopedModelForm]:
+    if entry.form is not None:
+        return entry.form
+    model: type[Model] = entry.model
+    meta = type("Meta", (), {"model": model, "exclude": ["created_at", "updated_at"]})
+    return type(f"{model.__name__}Form", (ScopedModelForm,), {"Meta": meta})

@@ -1,0 +1,71 @@
+"""`opsdesk up`: set up, then start web, worker and scheduler and keep them running.
+
+A child that dies is restarted with a growing delay; SIGTERM or Ctrl-C stops all children
+cleanly (SIGTERM, then SIGKILL after a grace period) and exits. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+CHILDREN = ("web", "worker", "scheduler")
+GRACE_SECONDS = 15
+
+
+def _spawn(name: str, extra: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "opsdesk.cli", name, *extra])
+
+
+def run_up(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="opsdesk up", description=__doc__)
+    parser.add_argument("--no-setup", action="store_true", help="skip migrate/translations/admin set-up")
+    args = parser.parse_args(argv)
+    if not args.no_setup:
+        code = subprocess.call([sys.executable, "-m", "opsdesk.cli", "setup"])
+        if code != 0:
+            return code
+    # One machine: a thread pool keeps the worker to one process, which keeps memory low.
+    extra = {"web": [], "worker": ["--pool", os.environ.get("OPSDESK_WORKER_POOL", "threads")], "scheduler": []}
+    procs = {name: _spawn(name, extra[name]) for name in CHILDREN}
+    delays = {name: 1.0 for name in CHILDREN}
+    stopping = False
+
+    def stop(signum, frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"opsdesk: running web, worker and scheduler (pid {os.getpid()}); Ctrl-C stops them", flush=True)
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            for name, proc in list(procs.items()):
+                code = proc.poll()
+                if code is None or stopping:
+                    continue
+                print(f"opsdesk: {name} exited with {code}; restarting in {delays[name]:.0f} s", flush=True)
+                deadline = time.monotonic() + delays[name]
+                while time.monotonic() < deadline and not stopping:
+                    time.sleep(0.2)
+                if not stopping:
+                    procs[name] = _spawn(name, extra[name])
+                    delays[name] = min(delays[name] * 2, 30.0)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        print("opsdesk: stopped", flush=True)
+    return 0

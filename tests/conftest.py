@@ -1,0 +1,82 @@
+"""Named people (Healthchecks' personas) and clients for them."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from opsdesk.core import services
+from opsdesk.core.models import Role
+from tests.factories import CustomerFactory, UserFactory
+
+
+@pytest.fixture
+def customer_a(db):
+    return CustomerFactory(code="ALPHA", name="Alpha 阿尔法")
+
+
+@pytest.fixture
+def customer_b(db):
+    return CustomerFactory(code="BETA", name="Beta 贝塔")
+
+
+@pytest.fixture
+def admin(db):
+    return UserFactory(username="alice", role=Role.ADMIN)
+
+
+@pytest.fixture
+def manager(db):
+    return UserFactory(username="mona", role=Role.MANAGER)
+
+
+@pytest.fixture
+def engineer(db):
+    return UserFactory(username="eric", role=Role.ENGINEER)
+
+
+@pytest.fixture
+def customer_user(customer_a):
+    return UserFactory(username="carl", role=Role.CUSTOMER, customer=customer_a)
+
+
+@pytest.fixture
+def other_customer_user(customer_b):
+    return UserFactory(username="bob", role=Role.CUSTOMER, customer=customer_b)
+
+
+def _client_for(client, user):
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    return _client_for(client, admin)
+
+
+@pytest.fixture
+def engineer_client(client, engineer):
+    return _client_for(client, engineer)
+
+
+@pytest.fixture
+def customer_client(client, customer_user):
+    return _client_for(client, customer_user)
+
+
+def api_client_for(user, *, write: bool = True) -> APIClient:
+    _token, raw = services.create_token(user, name="test", write=write and user.role != Role.CUSTOMER)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return api
+
+
+@pytest.fixture
+def admin_api(admin):
+    return api_client_for(admin)
+
+
+@pytest.fixture
+def customer_api(customer_user):
+    return api_client_for(customer_user, write=False)
