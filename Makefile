@@ -53,8 +53,8 @@ lint: $(DEV_STAMP)
 
 # Refresh the translation catalogue from the code (needs GNU gettext).
 messages: $(DEV_STAMP)
-	cd opsdesk && ../$(BIN)/python -m django makemessages -l zh_Hans --no-obsolete --no-location \
-	  --settings=opsdesk.settings -i 'static/vendor/*'
+	$(BIN)/python -m django makemessages --settings=opsdesk.settings -l zh_Hans --no-obsolete --no-location \
+	  -i '.venv/*' -i 'tests/*' -i 'bench/*' -i 'var/*' -i 'opsdesk/static/vendor/*' -i build
 
 clean:
 	rm -rf $(VENV) var

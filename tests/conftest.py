@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from rest_framework.test import APIClient
 
 from opsdesk.core import services
 from opsdesk.core.models import Role
 from tests.factories import CustomerFactory, UserFactory
+
+
+def pytest_configure(config) -> None:
+    # Compile the zh-Hans catalogue once, in the controller, before xdist workers start (two
+    # workers writing the same .mo at once could corrupt it).
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        import django
+
+        django.setup()
+        from opsdesk.core.i18n import compile_translations
+
+        compile_translations()
 
 
 @pytest.fixture

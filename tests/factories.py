@@ -75,6 +75,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
 class CredentialFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Credential
+        skip_postgeneration_save = True
 
     customer = factory.SubFactory(CustomerFactory)
     name = factory.Sequence(lambda n: f"cred-{n}")

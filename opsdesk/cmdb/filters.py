@@ -1,7 +1,8 @@
 import django_filters
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from opsdesk.cmdb.models import CIKind, ConfigurationItem, Criticality, CIStatus, Relation, RelationType
+from opsdesk.cmdb.models import CIKind, CIStatus, ConfigurationItem, Criticality, Relation, RelationType
 from opsdesk.core.generic.filters import ScopedFilterSet
 from opsdesk.core.models import Customer, Site, Team
 
@@ -24,14 +25,12 @@ class RelationFilterSet(ScopedFilterSet):
     search_fields = ["source__name", "target__name", "note"]
     customer = django_filters.ModelChoiceFilter(queryset=Customer.objects.all(), label=_("customer"))
     type = django_filters.ChoiceFilter(choices=RelationType.choices, label=_("relation"))
-    item = django_filters.ModelChoiceFilter(queryset=ConfigurationItem.objects.all(), method="filter_item",
-                                            label=_("configuration item"))
+    item = django_filters.NumberFilter(method="filter_item", label=_("configuration item"))
 
     class Meta:
         model = Relation
         fields = ["customer", "type", "source", "target"]
 
-    def filter_item(self, queryset, name, value):
-        from django.db.models import Q
-
-        return queryset.filter(Q(source=value) | Q(target=value))
+    def filter_item(self, queryset, name, value: int):
+        """Relations from or to one item (by id); scoping has already narrowed the queryset."""
+        return queryset.filter(Q(source_id=value) | Q(target_id=value))

@@ -65,14 +65,18 @@ class ConfigurationItemForm(ScopedModelForm):
         self.instance.attributes = attributes
         return cleaned
 
-    def _post_clean(self) -> None:
-        super()._post_clean()
-        # Model.clean reports attribute problems under "attributes": show each on its field.
-        errors = self.errors.pop("attributes", None) if "attributes" in self.errors else None
-        for message in errors or []:
-            key, _sep, text = str(message).partition(": ")
-            name = f"attr_{key}"
-            self.add_error(name if name in self.fields else None, text or message)
+    def _update_errors(self, errors) -> None:
+        # Model.clean() reports attribute problems under "attributes" as "key: message"; show each
+        # on its own field (the form has no "attributes" field).
+        if hasattr(errors, "error_dict") and "attributes" in errors.error_dict:
+            for error in errors.error_dict.pop("attributes"):
+                for message in error.messages:
+                    key, sep, text = message.partition(": ")
+                    name = f"attr_{key}"
+                    self.add_error(name if sep and name in self.fields else None, text if sep else message)
+            if not errors.error_dict:
+                return
+        super()._update_errors(errors)
 
 
 class CIKindForm(ScopedModelForm):

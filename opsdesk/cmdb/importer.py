@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from opsdesk.cmdb.attributes import coerce, validate_attributes
-from opsdesk.cmdb.models import CIKind, ConfigurationItem, Criticality, CIStatus, Relation, RelationType
+from opsdesk.cmdb.models import CIKind, CIStatus, ConfigurationItem, Criticality, Relation, RelationType
 from opsdesk.core.models import Customer, Site, Team
 from opsdesk.core.scoping import scope_for
 from opsdesk.core.services import acting_as
@@ -90,7 +90,7 @@ def read_rows(filename: str, content: bytes) -> list[tuple[int, dict[str, Any]]]
 
         try:
             book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        except Exception as exc:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
+        except Exception as exc:
             raise ImportFileError(_("The file is not a readable XLSX workbook.")) from exc
         table = [(i, list(r)) for i, r in enumerate(book.active.iter_rows(values_only=True), start=1)]
     elif lower.endswith((".csv", ".txt")):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import get_language
-from django.utils.translation import gettext
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.core.models.base import TimestampedModel
@@ -135,16 +134,16 @@ class Relation(models.Model):
     def __str__(self) -> str:
         return f"{self.source} {self.get_type_display()} {self.target}"
 
+    def save(self, *args, **kwargs) -> None:
+        self.customer_id = self.source.customer_id
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         if self.source_id and self.target_id:
             if self.source_id == self.target_id:
                 raise ValidationError({"target": _("An item cannot relate to itself.")})
             if self.source.customer_id != self.target.customer_id:
                 raise ValidationError({"target": _("Both items must belong to the same customer.")})
-
-    def save(self, *args, **kwargs) -> None:
-        self.customer_id = self.source.customer_id
-        super().save(*args, **kwargs)
 
 
 def localized(value: dict | str, fallback: str = "") -> str:

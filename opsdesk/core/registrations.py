@@ -6,7 +6,17 @@ from opsdesk.core import registry
 from opsdesk.core.api.core_serializers import CredentialSerializer, UserSerializer
 from opsdesk.core.context_processors import add_link
 from opsdesk.core.forms import CredentialForm, UserForm
-from opsdesk.core.models import Contact, Contract, Credential, Customer, ServiceLevel, ServiceLevelTarget, Site, Team, User
+from opsdesk.core.models import (
+    Contact,
+    Contract,
+    Credential,
+    Customer,
+    ServiceLevel,
+    ServiceLevelTarget,
+    Site,
+    Team,
+    User,
+)
 from opsdesk.core.registry import ADMINS, MANAGERS, STAFF, ModelEntry
 
 registry.register(ModelEntry(

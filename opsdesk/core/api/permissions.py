@@ -1,7 +1,6 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import permissions
 
-from opsdesk.core import registry
 from opsdesk.core.models import ApiToken
 
 

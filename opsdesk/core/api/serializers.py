@@ -46,7 +46,8 @@ class ScopedModelSerializer(serializers.ModelSerializer):
     def _clean_exclude(self) -> list[str]:
         # Fields the serializer does not write (read-only, secrets set by services) are not
         # validated here.
-        writable = {n for n, f in self.fields.items() if not f.read_only}
+        # Declared fields (passwords, secrets) are applied by the serializer itself, not by assignment.
+        writable = {n for n, f in self.fields.items() if not f.read_only and n not in self._declared_fields}
         return [f.name for f in self.Meta.model._meta.concrete_fields if f.name not in writable]
 
 

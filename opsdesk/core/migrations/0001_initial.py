@@ -138,7 +138,7 @@ class Migration(migrations.Migration):
                 ('name', models.CharField(max_length=100, unique=True, verbose_name='name')),
                 ('description', models.TextField(blank=True, verbose_name='description')),
                 ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('members', models.ManyToManyField(blank=True, limit_choices_to={'role__in': ['engineer', 'manager', 'admin']}, related_name='teams', to=settings.AUTH_USER_MODEL, verbose_name='members')),
+                ('members', models.ManyToManyField(blank=True, limit_choices_to={'role__in': ['admin', 'engineer', 'manager']}, related_name='teams', to=settings.AUTH_USER_MODEL, verbose_name='members')),
             ],
             options={
                 'verbose_name': 'team',

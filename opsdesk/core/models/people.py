@@ -71,7 +71,7 @@ class Team(TimestampedModel):
     description = models.TextField(_("description"), blank=True)
     email = models.EmailField(_("email"), blank=True)
     members = models.ManyToManyField(User, blank=True, related_name="teams", verbose_name=_("members"),
-                                     limit_choices_to={"role__in": list(STAFF_ROLES)})
+                                     limit_choices_to={"role__in": sorted(STAFF_ROLES)})
 
     class Meta:
         ordering = ["name"]

@@ -23,7 +23,7 @@ def history_for(user, obj: Model) -> QuerySet:
     return LogEntry.objects.get_for_object(obj).select_related("actor").order_by("-timestamp")
 
 
-def _audited_types():
+def _audited_types(request=None):
     return ContentType.objects.filter(
         pk__in=[ContentType.objects.get_for_model(e.model).pk for e in registry.entries()]
     )
@@ -47,7 +47,7 @@ def audit_list(request):
     if not request.user.is_staff_role:
         raise Http404
     qs = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp")
-    filterset = AuditFilterSet(request.GET or None, queryset=qs)
+    filterset = AuditFilterSet(request.GET, queryset=qs)
     for f in filterset.form.fields.values():
         f.widget.attrs.setdefault("class", "form-select form-select-sm" if hasattr(f, "queryset") or
                                   getattr(f, "choices", None) else "form-control form-control-sm")

@@ -73,7 +73,7 @@ def _sort_param(entry: registry.ModelEntry, raw: str) -> tuple[str, ...]:
 def filtered_queryset(view: EntryMixin):
     """The scoped, filtered and sorted queryset of a list request (page and export alike)."""
     request = view.request
-    filterset = filterset_for(view.entry)(request.GET or None, queryset=view.base_queryset(), request=request)
+    filterset = filterset_for(view.entry)(request.GET, queryset=view.base_queryset(), request=request)
     qs = filterset.qs if filterset.is_valid() else view.base_queryset().none()
     sort = request.GET.get("sort", "")
     return filterset, qs.order_by(*_sort_param(view.entry, sort)), sort

@@ -1,19 +1,29 @@
 // Draws the ECharts charts described by <div data-chart='{"type": "bar", "labels": [], "values": []}'>.
+// A chart with nothing to count says so (data-empty holds the words) instead of drawing an
+// empty axis or a pie of equal slices; drawn charts get the class chart-ready (and chart-empty).
 (function () {
   function draw(el) {
     const spec = JSON.parse(el.dataset.chart);
     const chart = echarts.init(el);
+    const empty = !spec.values.length || spec.values.every(v => !v);
     let option;
-    if (spec.type === "pie") {
+    if (empty) {
+      option = {title: {text: el.dataset.empty || "", left: "center", top: "middle",
+        textStyle: {color: "#6c757d", fontSize: 14, fontWeight: "normal"}}};
+      el.classList.add("chart-empty");
+    } else if (spec.type === "pie") {
       option = {tooltip: {trigger: "item"}, legend: {bottom: 0},
-        series: [{type: "pie", radius: ["40%", "70%"],
-          data: spec.labels.map((name, i) => ({name: name, value: spec.values[i]}))}]};
+        series: [{type: "pie", radius: ["40%", "70%"], stillShowZeroSum: false,
+          // A zero slice has no label: its name would sit on top of its neighbours'.
+          data: spec.labels.map((name, i) => ({name: name, value: spec.values[i],
+            label: {show: spec.values[i] > 0}, labelLine: {show: spec.values[i] > 0}}))}]};
     } else {
       option = {tooltip: {}, grid: {left: 40, right: 10, bottom: 60},
         xAxis: {type: "category", data: spec.labels, axisLabel: {rotate: 30}},
-        yAxis: {type: "value"}, series: [{type: "bar", data: spec.values}]};
+        yAxis: {type: "value", minInterval: 1}, series: [{type: "bar", data: spec.values, barMaxWidth: 48}]};
     }
     chart.setOption(option);
+    el.classList.add("chart-ready");
     window.addEventListener("resize", () => chart.resize());
   }
   document.addEventListener("DOMContentLoaded", () => document.querySelectorAll("[data-chart]").forEach(draw));

@@ -1,0 +1,44 @@
+"""Schemathesis generates requests from /api/schema/ for every operation: none may answer 5xx.
+A bounded number of examples per operation keeps `make test` fast; raise OPSDESK_SCHEMATHESIS_EXAMPLES
+for a deeper run."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from opsdesk.core import services
+from opsdesk.wsgi import application
+from tests.factories import ConfigurationItemFactory, ContractFactory, CredentialFactory, SiteFactory
+
+EXAMPLES = int(os.environ.get("OPSDESK_SCHEMATHESIS_EXAMPLES", "4"))
+
+
+@pytest.fixture
+def api_schema(db):
+    return schemathesis.openapi.from_wsgi("/api/schema/", application)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@pytest.fixture
+def token(admin, customer_a):
+    # Some data, so that generated ids and filters sometimes hit real rows.
+    site = SiteFactory(customer=customer_a)
+    ConfigurationItemFactory(customer=customer_a, site=site)
+    ContractFactory(customer=customer_a)
+    CredentialFactory(customer=customer_a)
+    return services.create_token(admin, name="schemathesis", write=True)[1]
+
+
+@schema.parametrize()
+@settings(max_examples=EXAMPLES, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.filter_too_much])
+def test_no_operation_answers_5xx(case, token):
+    case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error])
