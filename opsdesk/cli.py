@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if name not in {n for n, _ in COMMANDS}:
         print(f"opsdesk: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    if name == "up" and not any(a in ("-h", "--help") for a in argv[1:]):
+    if name == "up":
         # The supervisor itself stays free of Django, so it costs a few MB of memory.
         from opsdesk.supervisor import run_up
 

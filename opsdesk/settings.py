@@ -205,12 +205,14 @@ SPECTACULAR_SETTINGS = {
 CELERY_BROKER_URL = env.env_broker("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     QUEUE_DIR = DATA_DIR / "queue"
-    for sub in ("messages", "processed"):
+    for sub in ("messages", "processed", "control"):
         (QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(QUEUE_DIR / "messages"),
         "data_folder_out": str(QUEUE_DIR / "messages"),
         "processed_folder": str(QUEUE_DIR / "processed"),
+        # kombu's default is ./control in whatever directory the process started in.
+        "control_folder": str(QUEUE_DIR / "control"),
         "store_processed": False,
         # Measured: 0.05 s polling delivers a task in ~26 ms (design.md).
         "polling_interval": 0.05,

@@ -22,7 +22,8 @@ def _spawn(name: str, extra: list[str]) -> subprocess.Popen:
 
 
 def run_up(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="opsdesk up", description=__doc__)
+    parser = argparse.ArgumentParser(prog="opsdesk up", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-setup", action="store_true", help="skip migrate/translations/admin set-up")
     args = parser.parse_args(argv)
     if not args.no_setup:

@@ -1,0 +1,115 @@
+"""Start-up: a bad setting stops opsdesk with a message naming it; `opsdesk up` on a fresh data
+directory answers /healthz with 200 within seconds and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from opsdesk import env
+
+OPSDESK = [sys.executable, "-m", "opsdesk.cli"]
+
+
+def run_opsdesk(args: list[str], tmp_path: Path, **extra_env: str) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    environ.update({"OPSDESK_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "opsdesk.settings"})
+    environ.update(extra_env)
+    return subprocess.run([*OPSDESK, *args], env=environ, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("DATABASE_URL", "mysql://x@localhost/db", "scheme 'mysql' is not supported"),
+    ("DATABASE_URL", "postgres://localhost:5432", "names no database"),
+    ("OPSDESK_LISTEN", "localhost", "is not HOST:PORT"),
+    ("OPSDESK_LISTEN", "127.0.0.1:99999", "outside 1-65535"),
+    ("OPSDESK_DEBUG", "maybe", "is not a boolean"),
+    ("OPSDESK_TIME_ZONE", "Mars/Olympus", "is not a known time zone"),
+    ("CELERY_BROKER_URL", "kafka://x", "is not one of"),
+    ("OPSDESK_LOGIN_FAILURE_LIMIT", "0", "less than the minimum 1"),
+    ("OPSDESK_SECRET_KEY", "short", "at least 32 characters"),
+])
+def test_a_bad_setting_stops_start_up_naming_the_variable(tmp_path, name, value, words):
+    result = run_opsdesk(["setup"], tmp_path, **{name: value})
+    assert result.returncode == 2
+    assert f"configuration error: {name}: " in result.stderr
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_is_named(tmp_path):
+    result = run_opsdesk(["setup"], tmp_path, DATABASE_URL="postgres://nobody@127.0.0.1:1/none")
+    assert result.returncode != 0
+    assert "cannot connect to the database (DATABASE_URL)" in result.stderr
+
+
+def test_the_parsers_accept_good_values(monkeypatch):
+    monkeypatch.setenv("X_LISTEN", "[::1]:8080")
+    assert env.env_listen("X_LISTEN", "127.0.0.1:8000") == ("::1", 8080)
+    monkeypatch.setenv("X_BOOL", "Yes")
+    assert env.env_bool("X_BOOL", False) is True
+    monkeypatch.setenv("X_DB", "postgres://u@h:5432/d")
+    assert env.env_database("X_DB", Path("/tmp/x"))["NAME"] == "d"
+
+
+def test_help_lists_every_command_and_each_has_its_own_help(tmp_path):
+    result = run_opsdesk(["--help"], tmp_path)
+    assert result.returncode == 0
+    from opsdesk.cli import COMMANDS
+
+    for name, _text in COMMANDS:
+        assert name in result.stdout
+        if name == "manage":
+            continue
+        sub = run_opsdesk([name, "--help"], tmp_path)
+        assert sub.returncode == 0, (name, sub.stderr)
+        assert "usage:" in sub.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_up_answers_healthz_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    environ = {**os.environ, "OPSDESK_DATA_DIR": str(tmp_path / "data"), "OPSDESK_LISTEN": f"127.0.0.1:{port}",
+               "OPSDESK_ADMIN_PASSWORD": "a-long-admin-password", "DJANGO_SETTINGS_MODULE": "opsdesk.settings"}
+    # The tier under test is the one configured (SQLite + filesystem, or PostgreSQL + Redis in CI).
+    proc = subprocess.Popen([*OPSDESK, "up"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    started = time.monotonic()
+    body = None
+    try:
+        while time.monotonic() - started < 60:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
+                    body = json.loads(response.read())
+                    break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.3)
+        assert body is not None, "healthz never answered 200"
+        assert body["status"] == "ok" and body["components"]["worker"]["status"] == "ok"
+        elapsed = time.monotonic() - started
+        assert elapsed < 45, f"took {elapsed:.1f} s"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            output, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise
+    assert proc.returncode == 0
+    assert "opsdesk: stopped" in output
