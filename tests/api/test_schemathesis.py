@@ -8,6 +8,8 @@ import os
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -16,11 +18,25 @@ from opsdesk.wsgi import application
 from tests.factories import ConfigurationItemFactory, ContractFactory, CredentialFactory, SiteFactory
 
 EXAMPLES = int(os.environ.get("OPSDESK_SCHEMATHESIS_EXAMPLES", "4"))
+# The coverage phase sends thousands of boundary-value requests (80+ s here): `make test` runs the
+# schema's examples and bounded fuzzing; OPSDESK_SCHEMATHESIS_COVERAGE=1 adds the coverage phase.
+CONFIG = schemathesis.Config()
+CONFIG.projects.default.phases.update(
+    phases=["examples", "fuzzing", *(["coverage"] if os.environ.get("OPSDESK_SCHEMATHESIS_COVERAGE") else [])])
 
 
 @pytest.fixture
 def api_schema(db):
-    return schemathesis.openapi.from_wsgi("/api/schema/", application)
+    # Requests go straight into the WSGI app, inside the test's transaction. Django's own test
+    # client stops request signals from closing the connection; do the same, or PostgreSQL's
+    # connection is closed under the open transaction after the first request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/", application, config=CONFIG)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
