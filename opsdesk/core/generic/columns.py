@@ -46,5 +46,13 @@ def _label(model: type[Model], path: str) -> str:
     return str(getattr(field, "verbose_name", path))
 
 
+def _sort_key(name: str, sortable: tuple[str, ...]) -> str | None:
+    # A related column ("kind") sorts by the related name ("kind__name") when that is allowed.
+    for key in (name, f"{name}__name"):
+        if key in sortable:
+            return key
+    return None
+
+
 def columns_for(model: type[Model], names: list[str], sortable: tuple[str, ...]) -> list[Column]:
-    return [Column(n, _label(model, n), n if n in sortable else None) for n in names]
+    return [Column(n, _label(model, n), _sort_key(n, sortable)) for n in names]
