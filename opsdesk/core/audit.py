@@ -19,7 +19,10 @@ AUDITED = [
 
 def register(label: str, m2m: tuple[str, ...] = ()) -> None:
     model = apps.get_model(label)
-    auditlog.register(model, exclude_fields=EXCLUDED, m2m_fields=set(m2m))
+    # Only the object's own columns: the primary key, timestamps and reverse relations are noise.
+    fields = [f.name for f in model._meta.concrete_fields
+              if f.name not in EXCLUDED and not f.primary_key and f.name != "created_at"]
+    auditlog.register(model, include_fields=fields, exclude_fields=EXCLUDED, m2m_fields=set(m2m))
 
 
 for _label in AUDITED:

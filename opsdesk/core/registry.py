@@ -44,6 +44,8 @@ class ModelEntry:
     save: Callable[..., Model] | None = None
     delete: Callable[..., None] | None = None
     detail_template: str = ""
+    # Fields the detail page leaves out of its field table (because its template shows them).
+    detail_exclude: tuple[str, ...] = ()
     # Extra context for the detail page: callable(request, obj) -> dict.
     detail_context: Callable[[Any, Model], dict] | None = None
     # Export in a format of the model's own (such as the import format) instead of the columns.

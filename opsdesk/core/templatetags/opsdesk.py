@@ -81,8 +81,9 @@ def json_script_data(value) -> str:
 
 @register.filter
 def change_rows(entry) -> list[tuple[str, str, str]]:
-    """(field, before, after) of an audit LogEntry."""
-    changes = entry.changes_dict or {}
+    """(field, before, after) of an audit LogEntry, with field names and choices as people read
+    them and related objects by name."""
+    changes = entry.changes_display_dict or {}
     rows = []
     for field, values in changes.items():
         if isinstance(values, dict):  # many-to-many

@@ -27,7 +27,9 @@ from opsdesk.core.generic.forms import form_for
 from opsdesk.core.scoping import scope_for
 
 PAGE_SIZES = (25, 50, 100, 250)
-HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "id"}
+# Secrets, and fields derived from the role (is_staff, is_superuser) or unused (Django groups).
+HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "id", "is_staff", "is_superuser", "groups",
+                 "user_permissions"}
 
 
 class EntryMixin(LoginRequiredMixin):
@@ -113,11 +115,11 @@ class ObjectListView(EntryMixin, View):
         ))
 
 
-def field_rows(obj: models.Model) -> list[tuple[str, object, str | None]]:
+def field_rows(obj: models.Model, exclude: tuple[str, ...] = ()) -> list[tuple[str, object, str | None]]:
     """(label, value, link) for each concrete field of an object, secrets left out."""
     rows = []
     for f in obj._meta.concrete_fields:
-        if f.name in HIDDEN_FIELDS:
+        if f.name in HIDDEN_FIELDS or f.name in exclude:
             continue
         link = None
         if f.is_relation:
@@ -130,6 +132,8 @@ def field_rows(obj: models.Model) -> list[tuple[str, object, str | None]]:
             value = getattr(obj, f.name)
         rows.append((f.verbose_name, value, link))
     for f in obj._meta.many_to_many:
+        if f.name in HIDDEN_FIELDS:
+            continue
         rows.append((f.verbose_name, ", ".join(str(o) for o in getattr(obj, f.name).all()), None))
     return rows
 
@@ -153,7 +157,7 @@ class ObjectDetailView(EntryMixin, View):
         from opsdesk.core.views.audit import history_for
 
         return render(request, self.entry.detail_template or self.template_name, self.context(
-            object=obj, fields=field_rows(obj), history=history_for(request.user, obj)[:20], **extra))
+            object=obj, fields=field_rows(obj, self.entry.detail_exclude), history=history_for(request.user, obj)[:20], **extra))
 
 
 class ObjectEditView(EntryMixin, View):
