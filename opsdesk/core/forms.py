@@ -12,10 +12,15 @@ from opsdesk.core.generic.forms import ScopedModelForm
 from opsdesk.core.models import Credential, User
 
 
+def write_only_field(label, help_text) -> forms.CharField:
+    """A secret typed in and never rendered back; empty on an edit keeps the stored one."""
+    return forms.CharField(label=label, required=False, strip=False, help_text=help_text,
+                           widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password",
+                                                                                 "class": "form-control"}))
+
+
 class UserForm(ScopedModelForm):
-    password = forms.CharField(label=_("Password"), required=False, strip=False,
-                               widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                               help_text=_("Leave empty to keep the current password."))
+    password = write_only_field(_("Password"), _("Leave empty to keep the current password."))
 
     class Meta:
         model = User
@@ -24,7 +29,6 @@ class UserForm(ScopedModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["password"].widget.attrs["class"] = "form-control"
         if self.instance.pk is None:
             self.fields["password"].help_text = _("Empty: the user cannot log in with a password yet.")
 
@@ -55,9 +59,7 @@ class UserForm(ScopedModelForm):
 class CredentialForm(ScopedModelForm):
     """The secret is write-only: the field is always empty on the page, and empty keeps it."""
 
-    secret = forms.CharField(label=_("Secret"), required=False, strip=False,
-                             widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-                             help_text=_("Never shown again after saving. Leave empty to keep the current one."))
+    secret = write_only_field(_("Secret"), _("Never shown again after saving. Leave empty to keep the current one."))
 
     class Meta:
         model = Credential
@@ -65,7 +67,6 @@ class CredentialForm(ScopedModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["secret"].widget.attrs["class"] = "form-control"
         if self.instance.pk is None:
             self.fields["secret"].required = True
 
