@@ -126,7 +126,8 @@ def form_fields(schema: dict) -> dict[str, forms.Field]:
         elif kind == "number":
             field = forms.FloatField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
         elif kind == "boolean":
-            field = forms.BooleanField(**{**common, "required": False})
+            # Three states: an untouched field must stay "not set", not become "no".
+            field = forms.NullBooleanField(**{**common, "required": False})
         elif prop.get("format") == "ipv4":
             field = forms.GenericIPAddressField(protocol="IPv4", **common)
         elif prop.get("format") == "ipv6":

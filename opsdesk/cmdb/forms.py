@@ -21,10 +21,11 @@ class ConfigurationItemForm(ScopedModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.kind = self._chosen_kind()
+        # Not `self.kind`: in a template `form.kind` is the kind field.
+        self.chosen_kind = self._chosen_kind()
         self.attribute_names: list[str] = []
-        if self.kind is not None:
-            extra = form_fields(self.kind.attribute_schema or {})
+        if self.chosen_kind is not None:
+            extra = form_fields(self.chosen_kind.attribute_schema or {})
             current = self.instance.attributes or {}
             for name, field in extra.items():
                 key = name.removeprefix("attr_")
@@ -36,6 +37,8 @@ class ConfigurationItemForm(ScopedModelForm):
         self.fields["kind"].widget.attrs.update({
             "hx-get": "", "hx-trigger": "change", "hx-target": "#attribute-fields",
             "hx-select": "#attribute-fields", "hx-swap": "outerHTML", "hx-include": "closest form",
+            # The GET that re-renders the attributes must not put the CSRF token in a URL (logs).
+            "hx-params": "not csrfmiddlewaretoken",
         })
 
     def _chosen_kind(self) -> CIKind | None:

@@ -126,6 +126,26 @@ def test_a_customer_user_cannot_attach_an_item_to_another_customers_site(custome
     assert "customer" in form.errors and "site" in form.errors
 
 
+@pytest.mark.parametrize("entry", [e for e in OWNED_ENTRIES if "customer" in e.tenant_path or e.tenant_path == "pk"],
+                         ids=_ids)
+def test_filter_choices_name_no_other_customer(client, customer_user, customer_b, entry):
+    """The filter dropdowns of a list must not reveal other customers, their sites or teams."""
+    from tests.factories import SiteFactory, TeamFactory
+
+    site = SiteFactory(customer=customer_b, name="Hidden site of B")
+    team = TeamFactory(name="Team only staff see")
+    client.force_login(customer_user)
+    response = client.get(reverse(entry.url_name("list")))
+    if response.status_code == 404:
+        return
+    page = response.content.decode()
+    for secret in (customer_b.name, site.name, team.name):
+        assert secret not in page, secret
+    api = api_client_for(customer_user, write=False)
+    if entry.api and api.get(_api_url(entry)).status_code == 200 and "customer" in entry.tenant_path:
+        assert api.get(_api_url(entry), {"customer": customer_b.pk}).status_code == 400
+
+
 def test_graph_json_of_another_customer_is_404(client, customer_user, customer_b):
     from tests.factories import ConfigurationItemFactory
 

@@ -25,6 +25,10 @@ class ScopedFilterSet(django_filters.FilterSet):
         super().__init__(data=data, queryset=queryset, request=request, prefix=prefix)
         user = getattr(request, "user", None)
         for flt in self.filters.values():
+            # django-filter builds the form field from `flt.queryset` (copied into extra), so
+            # both must be scoped, or the dropdowns list other customers' names.
+            if isinstance(getattr(flt, "queryset", None), models.QuerySet):
+                flt.queryset = scope_for(user, flt.queryset)
             qs = flt.extra.get("queryset")
             if isinstance(qs, models.QuerySet):
                 flt.extra["queryset"] = scope_for(user, qs)

@@ -80,6 +80,14 @@ def json_script_data(value) -> str:
 
 
 @register.filter
+def action_label(entry) -> str:
+    """The audit action in the person's language (django-auditlog has no zh-Hans catalogue)."""
+    from opsdesk.core.views.audit import ACTIONS
+
+    return str(dict(ACTIONS).get(entry.action, entry.action))
+
+
+@register.filter
 def change_rows(entry) -> list[tuple[str, str, str]]:
     """(field, before, after) of an audit LogEntry, with field names and choices as people read
     them and related objects by name."""

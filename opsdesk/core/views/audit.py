@@ -15,6 +15,10 @@ from django.utils.translation import gettext_lazy as _
 from opsdesk.core import registry
 from opsdesk.core.models import User
 
+# django-auditlog's own labels have no zh-Hans translation.
+ACTIONS = [(LogEntry.Action.CREATE, _("created")), (LogEntry.Action.UPDATE, _("changed")),
+           (LogEntry.Action.DELETE, _("deleted")), (LogEntry.Action.ACCESS, _("accessed"))]
+
 
 def history_for(user, obj: Model) -> QuerySet:
     # Only staff read the audit log: it names people and values across the whole service.
@@ -32,7 +36,7 @@ def _audited_types(request=None):
 class AuditFilterSet(django_filters.FilterSet):
     actor = django_filters.ModelChoiceFilter(queryset=User.objects.all(), label=_("Who"))
     content_type = django_filters.ModelChoiceFilter(queryset=_audited_types, label=_("Type"))
-    action = django_filters.ChoiceFilter(choices=LogEntry.Action.choices, label=_("Action"))
+    action = django_filters.ChoiceFilter(choices=ACTIONS, label=_("Action"))
     object_repr = django_filters.CharFilter(lookup_expr="icontains", label=_("Object"))
     since = django_filters.DateFilter(field_name="timestamp", lookup_expr="date__gte", label=_("From"))
     until = django_filters.DateFilter(field_name="timestamp", lookup_expr="date__lte", label=_("To"))

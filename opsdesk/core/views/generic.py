@@ -157,7 +157,8 @@ class ObjectDetailView(EntryMixin, View):
         from opsdesk.core.views.audit import history_for
 
         return render(request, self.entry.detail_template or self.template_name, self.context(
-            object=obj, fields=field_rows(obj, self.entry.detail_exclude), history=history_for(request.user, obj)[:20], **extra))
+            object=obj, fields=field_rows(obj, self.entry.detail_exclude),
+            history=history_for(request.user, obj)[:20], **extra))
 
 
 class ObjectEditView(EntryMixin, View):
