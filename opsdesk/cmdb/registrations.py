@@ -15,7 +15,7 @@ registry.register(ModelEntry(
     sortable=("name", "kind__name", "customer__name", "status", "criticality", "updated_at"),
     search_fields=["name", "description"], filterset=ConfigurationItemFilterSet, form=ConfigurationItemForm,
     select_related=("kind", "customer", "site", "owner_team"), detail_template="cmdb/ci_detail.html",
-    detail_exclude=("attributes",),
+    detail_exclude=("attributes",), bulk_edit_fields=("status", "criticality", "owner_team", "site"),
     detail_context=ci_detail_context, export_rows=importer.export_rows,
 ))
 registry.register(ModelEntry(

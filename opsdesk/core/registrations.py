@@ -22,6 +22,7 @@ from opsdesk.core.registry import ADMINS, MANAGERS, STAFF, ModelEntry
 registry.register(ModelEntry(
     Customer, tenant_path="pk", menu="customers", edit_roles=MANAGERS,
     columns=["code", "name", "is_active", "created_at"], search_fields=["code", "name", "notes"],
+    bulk_edit_fields=("is_active",),
     detail_template="core/customer_detail.html",
 ))
 registry.register(ModelEntry(
@@ -35,7 +36,7 @@ registry.register(ModelEntry(
 ))
 registry.register(ModelEntry(
     Contact, tenant_path="customer", menu="customers",
-    columns=["name", "customer", "title", "email", "phone", "is_primary"],
+    columns=["name", "customer", "title", "email", "phone", "is_primary"], bulk_edit_fields=("is_primary",),
     search_fields=["name", "email", "phone"], select_related=("customer",),
 ))
 registry.register(ModelEntry(
@@ -53,6 +54,7 @@ registry.register(ModelEntry(
     serializer=UserSerializer, columns=["username", "first_name", "last_name", "email", "role", "customer",
                                         "is_active", "last_login"],
     search_fields=["username", "first_name", "last_name", "email"], select_related=("customer",),
+    bulk_edit_fields=("is_active", "role"),
 ))
 registry.register(ModelEntry(
     Team, tenant_path=None, menu="admin", view_roles=STAFF, edit_roles=MANAGERS,

@@ -50,6 +50,8 @@ class ModelEntry:
     detail_context: Callable[[Any, Model], dict] | None = None
     # Export in a format of the model's own (such as the import format) instead of the columns.
     export_rows: Callable[[Any], tuple[list[str], list[list[Any]]]] | None = None
+    # Fields the list's "Edit selected" may set on many objects at once.
+    bulk_edit_fields: tuple[str, ...] = ()
     creatable: bool = True
     api: bool = True
     list_actions: tuple[tuple[str, str, str], ...] = ()  # (url name, label, icon)

@@ -120,3 +120,32 @@ def test_bulk_delete_asks_then_deletes_only_what_is_visible(admin_client, custom
     done = admin_client.post(url, {"pk": [items[0].pk, items[1].pk], "confirm": "yes"})
     assert done.status_code == 302
     assert list(ConfigurationItem.objects.values_list("pk", flat=True)) == [items[2].pk]
+
+
+def test_bulk_edit_sets_only_the_ticked_fields_and_validates_each_item(admin_client, customer_a, customer_b):
+    from tests.factories import SiteFactory, TeamFactory
+
+    items = [ConfigurationItemFactory(customer=customer_a, criticality="low", status="active") for _ in range(3)]
+    team = TeamFactory()
+    url = reverse("cmdb:configurationitem_bulk_edit")
+    pks = [i.pk for i in items[:2]]
+    assert admin_client.post(url, {"pk": pks}).status_code == 200  # the form
+    done = admin_client.post(url, {"pk": pks, "apply": "yes", "criticality": "critical", "set_criticality": "on",
+                                   "status": "retired", "owner_team": team.pk, "set_owner_team": "on"})
+    assert done.status_code == 302
+    changed = ConfigurationItem.objects.filter(pk__in=pks)
+    assert {(c.criticality, c.status, c.owner_team_id) for c in changed} == {("critical", "active", team.pk)}
+    assert ConfigurationItem.objects.get(pk=items[2].pk).criticality == "low"
+    # A site of another customer is refused for every item, and nothing changes.
+    other_site = SiteFactory(customer=customer_b)
+    refused = admin_client.post(url, {"pk": pks, "apply": "yes", "site": other_site.pk, "set_site": "on"})
+    assert refused.status_code == 400
+    assert not ConfigurationItem.objects.filter(site=other_site).exists()
+
+
+def test_customers_cannot_bulk_edit(customer_client, customer_a):
+    item = ConfigurationItemFactory(customer=customer_a)
+    response = customer_client.post(reverse("cmdb:configurationitem_bulk_edit"),
+                                    {"pk": [item.pk], "apply": "yes", "status": "retired", "set_status": "on"})
+    assert response.status_code == 403
+    assert ConfigurationItem.objects.get(pk=item.pk).status == "active"

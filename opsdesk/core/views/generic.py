@@ -237,6 +237,69 @@ class BulkDeleteView(EntryMixin, View):
         return HttpResponseRedirect(reverse(self.entry.url_name("list")))
 
 
+class BulkEditView(EntryMixin, View):
+    """Set the same values on many objects at once (the entry's bulk_edit_fields); every object is
+    validated as its own form would, and nothing is saved unless all of them are valid."""
+
+    template_name = "generic/bulk_edit.html"
+
+    def form_class(self):
+        from django import forms as django_forms
+
+        from opsdesk.core.generic.forms import ScopedModelForm
+
+        # The plain scoped form, not the entry's own (which may expect fields this one lacks);
+        # each object's full_clean() below applies the model's rules.
+        fields = list(self.entry.bulk_edit_fields)
+        return django_forms.modelform_factory(self.entry.model, form=ScopedModelForm, fields=fields), fields
+
+    def post(self, request):
+        self.require_edit()
+        if not self.entry.bulk_edit_fields:
+            raise Http404
+        ids = [i for i in request.POST.getlist("pk") if i.isdigit()]
+        objects = list(self.base_queryset().filter(pk__in=ids))
+        if not objects:
+            messages.warning(request, _("Nothing was selected."))
+            return HttpResponseRedirect(reverse(self.entry.url_name("list")))
+        form_class, fields = self.form_class()
+        form = form_class(request.POST if request.POST.get("apply") == "yes" else None, user=request.user)
+        for name in fields:
+            form.fields[name].required = False
+        problems: list[str] = []
+        if form.is_bound and form.is_valid():
+            changes = {f: form.cleaned_data[f] for f in fields
+                       if request.POST.get(f"set_{f}") == "on"}
+            if not changes:
+                form.add_error(None, _("Tick at least one field to change."))
+            else:
+                problems = self.apply(objects, changes)
+                if not problems:
+                    messages.success(request, _("Changed %(count)d objects.") % {"count": len(objects)})
+                    return HttpResponseRedirect(reverse(self.entry.url_name("list")))
+        return render(request, self.template_name, self.context(objects=objects, form=form, problems=problems),
+                      status=400 if (form.errors or problems) else 200)
+
+    def apply(self, objects: list[models.Model], changes: dict) -> list[str]:
+        from django.core.exceptions import ValidationError
+        from django.db import transaction
+
+        problems = []
+        with transaction.atomic():
+            for obj in objects:
+                for name, value in changes.items():
+                    setattr(obj, name, value)
+                try:
+                    obj.full_clean()
+                except ValidationError as exc:
+                    problems += [f"{obj}: {msg}" for msgs in exc.message_dict.values() for msg in msgs]
+                    continue
+                obj.save()
+            if problems:
+                transaction.set_rollback(True)
+        return problems
+
+
 def urls_for(app_label: str) -> list:
     patterns = []
     for entry in registry.entries(app_label):
@@ -250,6 +313,7 @@ def urls_for(app_label: str) -> list:
             path(f"{base}/", make(ObjectListView), name=f"{name}_list"),
             path(f"{base}/add/", make(ObjectEditView), name=f"{name}_add"),
             path(f"{base}/bulk-delete/", make(BulkDeleteView), name=f"{name}_bulk_delete"),
+            path(f"{base}/bulk-edit/", make(BulkEditView), name=f"{name}_bulk_edit"),
             path(f"{base}/<int:pk>/", make(ObjectDetailView), name=f"{name}_detail"),
             path(f"{base}/<int:pk>/edit/", make(ObjectEditView), name=f"{name}_edit"),
             path(f"{base}/<int:pk>/delete/", make(ObjectDeleteView), name=f"{name}_delete"),
