@@ -1,6 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.cmdb import importer
+from opsdesk.cmdb.api.imports import import_urls
 from opsdesk.cmdb.filters import ConfigurationItemFilterSet, RelationFilterSet
 from opsdesk.cmdb.forms import CIKindForm, ConfigurationItemForm, RelationForm
 from opsdesk.cmdb.models import CIKind, ConfigurationItem, Relation
@@ -30,3 +31,5 @@ registry.register(ModelEntry(
 
 add_link("cmdb", "cmdb:graph", _("Relation graph"), registry.ALL_ROLES)
 add_link("cmdb", "cmdb:import", _("Import"))
+
+registry.extra_api_urls.extend(import_urls())

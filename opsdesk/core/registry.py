@@ -81,6 +81,9 @@ class ModelEntry:
 
 
 _entries: dict[type[Model], ModelEntry] = {}
+# URL patterns of API views that are not a model's viewset (imports, actions), added by apps at
+# start-up and mounted under /api/ by opsdesk.core.api.urls.
+extra_api_urls: list = []
 
 
 def register(entry: ModelEntry) -> ModelEntry:

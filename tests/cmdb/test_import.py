@@ -159,3 +159,21 @@ def test_the_command_reports_problems_and_fails(admin, customer_a, tmp_path, cap
     path.write_text("customer,name,kind\nALPHA,ok,server\n")
     call_command("import_cis", str(path), "--actor", admin.username)
     assert ConfigurationItem.objects.filter(name="ok").exists()
+
+
+def test_the_api_imports_with_a_dry_run_and_reports_problems(admin_api, customer_a, customer_api):
+    bad = SimpleUploadedFile("items.csv", b"customer,name,kind\nALPHA,ok1,server\nALPHA,bad,nokind\n")
+    response = admin_api.post("/api/cmdb/import/", {"file": bad, "dry_run": "false"}, format="multipart")
+    assert response.status_code == 400
+    assert response.json()["problems"] == [{"line": 3, "field": "kind", "message": "No kind nokind."}]
+    good = SimpleUploadedFile("items.csv", b"customer,name,kind\nALPHA,ok1,server\n")
+    dry = admin_api.post("/api/cmdb/import/", {"file": good}, format="multipart")
+    assert dry.status_code == 200 and dry.json()["created"] == 1 and dry.json()["written"] is False
+    assert not ConfigurationItem.objects.exists()
+    good.seek(0)
+    real = admin_api.post("/api/cmdb/import/", {"file": good, "dry_run": "false"}, format="multipart")
+    assert real.status_code == 200 and real.json()["written"] is True
+    assert ConfigurationItem.objects.filter(name="ok1").exists()
+    good.seek(0)
+    assert customer_api.post("/api/cmdb/import/", {"file": good}, format="multipart").status_code == 403
+    assert admin_api.post("/api/cmdb/import/", {"dry_run": "true"}, format="multipart").status_code == 400
