@@ -16,6 +16,8 @@ app.conf.beat_schedule = {
         "task": "opsdesk.core.tasks.heartbeat",
         "schedule": float(os.environ.get("OPSDESK_WORKER_HEARTBEAT_SECONDS", "30") or 30),
     },
+    # Jobs whose worker died, or whose wake-up was lost, are sent again (design.md, "nothing lost").
+    "sweep-import-jobs": {"task": "opsdesk.cmdb.tasks.sweep_import_jobs", "schedule": 60.0},
 }
 
 

@@ -152,3 +152,42 @@ def localized(value: dict | str, fallback: str = "") -> str:
         return value
     lang = (get_language() or "en").lower()
     return value.get(lang) or value.get(lang.split("-")[0]) or value.get("en") or fallback
+
+
+class ImportJob(models.Model):
+    """A large import, done by a worker: the row is the truth, the queue only a wake-up. A job
+    whose worker died is taken again when its lease runs out (design.md, "nothing lost")."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey("core.User", on_delete=models.CASCADE, related_name="import_jobs",
+                                   verbose_name=_("created by"))
+    filename = models.CharField(_("file"), max_length=255)
+    content = models.BinaryField(editable=False)
+    dry_run = models.BooleanField(_("dry run"), default=True)
+    # The submitter's language: the worker writes the report's messages in it.
+    language = models.CharField(max_length=10, default="en", editable=False)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(default=0, editable=False)
+    report = models.JSONField(null=True, blank=True, editable=False)
+    error = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "lease_until"], name="importjob_state_lease")]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.get_state_display()})"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)

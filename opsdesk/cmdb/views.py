@@ -6,12 +6,12 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from opsdesk.cmdb import importer, services
-from opsdesk.cmdb.models import ConfigurationItem
+from opsdesk.cmdb import importer, jobs, services
+from opsdesk.cmdb.models import ConfigurationItem, ImportJob
 from opsdesk.core import registry
 from opsdesk.core.models import Customer
 from opsdesk.core.scoping import scope_for
@@ -32,19 +32,27 @@ class ImportForm(forms.Form):
         return upload
 
 
+def _require_import_permission(request) -> None:
+    if request.user.role not in registry.get(ConfigurationItem).edit_roles:
+        raise PermissionDenied(_("You do not have permission to change this."))
+
+
 @login_required
 def import_view(request):
-    entry = registry.get(ConfigurationItem)
-    if request.user.role not in entry.edit_roles:
-        raise PermissionDenied(_("You do not have permission to change this."))
+    _require_import_permission(request)
     form = ImportForm(request.POST or None, request.FILES or None)
     report = None
     status = 200
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
+        content = upload.read()
+        dry_run = form.cleaned_data["dry_run"]
+        if len(content) > jobs.INLINE_MAX_BYTES:
+            # A large file is a job for a worker; the job's page follows it.
+            job = jobs.submit(request.user, upload.name, content, dry_run=dry_run)
+            return redirect("cmdb:import_job", pk=job.pk)
         try:
-            report = importer.import_items(request.user, upload.name, upload.read(),
-                                           dry_run=form.cleaned_data["dry_run"])
+            report = importer.import_items(request.user, upload.name, content, dry_run=dry_run)
         except importer.ImportFileError as exc:
             form.add_error("file", str(exc))
         if report is not None and not report.ok:
@@ -52,6 +60,17 @@ def import_view(request):
     if form.errors:
         status = 400
     return render(request, "cmdb/import.html", {"form": form, "report": report}, status=status)
+
+
+@login_required
+def import_job(request, pk: int):
+    """A job's page; htmx asks for the status part again every second until it is finished."""
+    _require_import_permission(request)
+    mine = ImportJob.objects.all() if request.user.role == "admin" else request.user.import_jobs.all()
+    job = get_object_or_404(mine.defer("content"), pk=pk)
+    report = jobs.report_from_dict(job.report) if job.report else None
+    template = "cmdb/_import_job_status.html" if request.headers.get("HX-Request") else "cmdb/import_job.html"
+    return render(request, template, {"job": job, "report": report})
 
 
 @login_required
