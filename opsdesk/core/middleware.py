@@ -58,7 +58,9 @@ class StaffTwoFactorMiddleware:
     """With OPSDESK_REQUIRE_2FA_FOR_STAFF, staff who have not enrolled a TOTP device are sent to
     enrol before they can use anything else."""
 
-    ALLOWED = ("/account/two-factor/", "/logout/", "/static/", "/i18n/", "/healthz", "/metrics", "/api/")
+    # Not /api/: a token request has no session user here (DRF authenticates it later), and a
+    # session user who has not enrolled must not reach the API through the session either.
+    ALLOWED = ("/account/two-factor/", "/logout/", "/static/", "/i18n/", "/healthz", "/metrics")
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response

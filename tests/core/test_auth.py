@@ -80,8 +80,12 @@ def test_when_required_staff_without_a_device_are_sent_to_enrol(client, engineer
     client.force_login(engineer)
     response = client.get("/")
     assert response.status_code == 302 and response["Location"] == reverse("two_factor")
+    assert client.get("/api/core/customers/").status_code == 302  # not through the session either
     client.force_login(customer_user)
     assert client.get("/").status_code == 200
+    from tests.conftest import api_client_for
+
+    assert api_client_for(engineer).get("/api/core/customers/").status_code == 200  # tokens still work
 
 
 def test_a_token_is_shown_once_and_can_be_revoked(engineer_client, engineer):
