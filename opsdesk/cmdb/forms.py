@@ -76,6 +76,8 @@ class ConfigurationItemForm(ScopedModelForm):
                 for message in error.messages:
                     key, sep, text = message.partition(": ")
                     name = f"attr_{key}"
+                    if name in self.errors:
+                        continue  # the field already says what is wrong (e.g. required)
                     self.add_error(name if sep and name in self.fields else None, text if sep else message)
             if not errors.error_dict:
                 return

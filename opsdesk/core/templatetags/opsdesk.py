@@ -87,6 +87,16 @@ def action_label(entry) -> str:
     return str(dict(ACTIONS).get(entry.action, entry.action))
 
 
+def _audit_value(value) -> str:
+    if value in (None, "None", ""):
+        return "—"
+    if value in (True, "True"):
+        return _("Yes")
+    if value in (False, "False"):
+        return _("No")
+    return value
+
+
 @register.filter
 def change_rows(entry) -> list[tuple[str, str, str]]:
     """(field, before, after) of an audit LogEntry, with field names and choices as people read
@@ -98,5 +108,5 @@ def change_rows(entry) -> list[tuple[str, str, str]]:
             rows.append((field, ", ".join(map(str, values.get("objects", []))), values.get("operation", "")))
         else:
             before, after = (list(values) + ["", ""])[:2]
-            rows.append((field, "—" if before in (None, "None") else before, "—" if after in (None, "None") else after))
+            rows.append((field, _audit_value(before), _audit_value(after)))
     return rows

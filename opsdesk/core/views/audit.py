@@ -11,13 +11,17 @@ from django.db.models import Model, QuerySet
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from opsdesk.core import registry
 from opsdesk.core.models import User
 
 # django-auditlog's own labels have no zh-Hans translation.
-ACTIONS = [(LogEntry.Action.CREATE, _("created")), (LogEntry.Action.UPDATE, _("changed")),
-           (LogEntry.Action.DELETE, _("deleted")), (LogEntry.Action.ACCESS, _("accessed"))]
+# A context, because "created" is also the label of every created_at field.
+ACTIONS = [(LogEntry.Action.CREATE, pgettext_lazy("audit action", "created")),
+           (LogEntry.Action.UPDATE, pgettext_lazy("audit action", "changed")),
+           (LogEntry.Action.DELETE, pgettext_lazy("audit action", "deleted")),
+           (LogEntry.Action.ACCESS, pgettext_lazy("audit action", "accessed"))]
 
 
 def history_for(user, obj: Model) -> QuerySet:
