@@ -84,3 +84,16 @@ def test_a_job_is_visible_to_its_owner_and_administrators_only(client, admin, en
     assert client.get(reverse("cmdb:import_job", args=[job.pk])).status_code == 200
     client.force_login(admin)
     assert client.get(reverse("cmdb:import_job", args=[job.pk])).status_code == 200
+
+
+def test_the_api_answers_202_with_a_job_for_a_large_file(admin_api, engineer, customer_a,
+                                                          django_capture_on_commit_callbacks):
+    upload = SimpleUploadedFile("big.csv", big_csv(8000))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.post("/api/cmdb/import/", {"file": upload, "dry_run": "false"}, format="multipart")
+    assert response.status_code == 202
+    job = admin_api.get(response.json()["url"]).json()
+    assert job["state"] == "done" and job["report"]["created"] == 8000 and job["report"]["written"] is True
+    from tests.conftest import api_client_for
+
+    assert api_client_for(engineer).get(response.json()["url"]).status_code == 404

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -9,8 +10,8 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from opsdesk.cmdb import importer
-from opsdesk.cmdb.models import ConfigurationItem
+from opsdesk.cmdb import importer, jobs
+from opsdesk.cmdb.models import ConfigurationItem, ImportJob
 from opsdesk.core import registry
 
 
@@ -35,20 +36,46 @@ class ImportReportSerializer(serializers.Serializer):
     problems = ProblemSerializer(many=True)
 
 
+class ImportJobSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    filename = serializers.CharField()
+    dry_run = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+    report = ImportReportSerializer(allow_null=True)
+    url = serializers.CharField()
+
+
+def job_body(job: ImportJob) -> dict:
+    report = jobs.report_from_dict(job.report) if job.report else None
+    return ImportJobSerializer({
+        **{f: getattr(job, f) for f in ("id", "state", "filename", "dry_run", "created_at", "finished_at", "error")},
+        "report": {**report.__dict__, "written": report.written} if report else None,
+        "url": f"/api/cmdb/import/jobs/{job.pk}/",
+    }).data
+
+
 class ImportView(APIView):
-    """400 with every problem (line, column, message) when the file has any; nothing is written."""
+    """400 with every problem (line, column, message) when the file has any; nothing is written.
+    A file over 256 KB is a job: 202 with the job, whose URL tells when it is done."""
 
     parser_classes = [MultiPartParser]
     entry = None  # set below: the CI entry's roles decide who may import
 
     @extend_schema(request={"multipart/form-data": ImportRequestSerializer},
-                   responses={200: ImportReportSerializer, 400: ImportReportSerializer})
+                   responses={200: ImportReportSerializer, 202: ImportJobSerializer, 400: ImportReportSerializer})
     def post(self, request):
         incoming = ImportRequestSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         upload = incoming.validated_data["file"]
+        content = upload.read()
+        if len(content) > jobs.INLINE_MAX_BYTES:
+            job = jobs.submit(request.user, upload.name, content, dry_run=incoming.validated_data["dry_run"])
+            return Response(job_body(job), status=status.HTTP_202_ACCEPTED)
         try:
-            report = importer.import_items(request.user, upload.name, upload.read(),
+            report = importer.import_items(request.user, upload.name, content,
                                            dry_run=incoming.validated_data["dry_run"])
         except importer.ImportFileError as exc:
             raise serializers.ValidationError({"file": [str(exc)]}) from None
@@ -56,8 +83,20 @@ class ImportView(APIView):
         return Response(body, status=status.HTTP_200_OK if report.ok else status.HTTP_400_BAD_REQUEST)
 
 
+class ImportJobView(APIView):
+    """An import job of the caller's (any job, for administrators)."""
+
+    entry = None
+
+    @extend_schema(responses={200: ImportJobSerializer})
+    def get(self, request, pk: int):
+        mine = ImportJob.objects.all() if request.user.role == "admin" else request.user.import_jobs.all()
+        return Response(job_body(get_object_or_404(mine.defer("content"), pk=pk)))
+
+
 def import_urls() -> list:
     from django.urls import path
 
-    ImportView.entry = registry.get(ConfigurationItem)
-    return [path("cmdb/import/", ImportView.as_view(), name="api-cmdb-import")]
+    ImportView.entry = ImportJobView.entry = registry.get(ConfigurationItem)
+    return [path("cmdb/import/", ImportView.as_view(), name="api-cmdb-import"),
+            path("cmdb/import/jobs/<int:pk>/", ImportJobView.as_view(), name="api-cmdb-import-job")]
