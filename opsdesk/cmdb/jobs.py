@@ -25,6 +25,12 @@ MAX_ATTEMPTS = 3
 INLINE_MAX_BYTES = 256 * 1024
 
 
+def visible_to(user):
+    """Import jobs a person may follow: their own; every job for administrators."""
+    jobs = ImportJob.objects.defer("content")
+    return jobs if user.role == "admin" else jobs.filter(created_by=user)
+
+
 def submit(user, filename: str, content: bytes, *, dry_run: bool) -> ImportJob:
     from opsdesk.cmdb.tasks import run_import_job
 

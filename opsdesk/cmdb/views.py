@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from opsdesk.cmdb import importer, jobs, services
-from opsdesk.cmdb.models import ConfigurationItem, ImportJob
+from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core import registry
 from opsdesk.core.models import Customer
 from opsdesk.core.scoping import scope_for
@@ -66,8 +66,7 @@ def import_view(request):
 def import_job(request, pk: int):
     """A job's page; htmx asks for the status part again every second until it is finished."""
     _require_import_permission(request)
-    mine = ImportJob.objects.all() if request.user.role == "admin" else request.user.import_jobs.all()
-    job = get_object_or_404(mine.defer("content"), pk=pk)
+    job = get_object_or_404(jobs.visible_to(request.user), pk=pk)
     report = jobs.report_from_dict(job.report) if job.report else None
     template = "cmdb/_import_job_status.html" if request.headers.get("HX-Request") else "cmdb/import_job.html"
     return render(request, template, {"job": job, "report": report})

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -66,23 +64,21 @@ class OpsdeskCollector:
     def collect(self):
         from opsdesk.core.models import Customer, Heartbeat
 
-        up = GaugeMetricFamily("opsdesk_up", "1 when the database answers", value=1)
-        try:
-            up_value = 1 if check_database()["status"] == "ok" else 0
-            up = GaugeMetricFamily("opsdesk_up", "1 when the database answers", value=up_value)
-            yield up
-            yield GaugeMetricFamily("opsdesk_customers", "Customers", value=Customer.objects.count())
-            ages = GaugeMetricFamily("opsdesk_heartbeat_age_seconds", "Seconds since a background process "
-                                     "last reported", labels=["process"])
-            now = timezone.now()
-            for beat in Heartbeat.objects.all():
-                ages.add_metric([beat.name], (now - beat.at).total_seconds())
-            yield ages
-            yield GaugeMetricFamily("opsdesk_queue_depth", "Tasks waiting in the broker", value=queue_depth())
-            for func in self.extra:
-                yield from func()
-        except Exception:
+        # One opsdesk_up sample either way: 0 and nothing else when the database does not answer.
+        if check_database()["status"] != "ok":
             yield GaugeMetricFamily("opsdesk_up", "1 when the database answers", value=0)
+            return
+        yield GaugeMetricFamily("opsdesk_up", "1 when the database answers", value=1)
+        yield GaugeMetricFamily("opsdesk_customers", "Customers", value=Customer.objects.count())
+        ages = GaugeMetricFamily("opsdesk_heartbeat_age_seconds", "Seconds since a background process "
+                                 "last reported", labels=["process"])
+        now = timezone.now()
+        for beat in Heartbeat.objects.all():
+            ages.add_metric([beat.name], (now - beat.at).total_seconds())
+        yield ages
+        yield GaugeMetricFamily("opsdesk_queue_depth", "Tasks waiting in the broker", value=queue_depth())
+        for func in self.extra:
+            yield from func()
 
 
 def queue_depth() -> float:
@@ -110,10 +106,3 @@ _registry.register(OpsdeskCollector())
 @never_cache
 def metrics(request):
     return HttpResponse(generate_latest(_registry), content_type=CONTENT_TYPE_LATEST)
-
-
-def heartbeat_age(name: str) -> dt.timedelta | None:
-    from opsdesk.core.models import Heartbeat
-
-    beat = Heartbeat.objects.filter(name=name).first()
-    return None if beat is None else timezone.now() - beat.at

@@ -54,7 +54,6 @@ class ModelEntry:
     bulk_edit_fields: tuple[str, ...] = ()
     creatable: bool = True
     api: bool = True
-    list_actions: tuple[tuple[str, str, str], ...] = ()  # (url name, label, icon)
 
     def __post_init__(self) -> None:
         if not self.url_slug:

@@ -90,8 +90,7 @@ class ImportJobView(APIView):
 
     @extend_schema(responses={200: ImportJobSerializer})
     def get(self, request, pk: int):
-        mine = ImportJob.objects.all() if request.user.role == "admin" else request.user.import_jobs.all()
-        return Response(job_body(get_object_or_404(mine.defer("content"), pk=pk)))
+        return Response(job_body(get_object_or_404(jobs.visible_to(request.user), pk=pk)))
 
 
 def import_urls() -> list:
