@@ -149,6 +149,8 @@ AXES_LOCKOUT_TEMPLATE = "core/locked_out.html"
 AXES_VERBOSE = False
 # Staff must pass a TOTP second factor once they have enrolled; with this on, they must enrol.
 OPSDESK_REQUIRE_2FA_FOR_STAFF = env.env_bool("OPSDESK_REQUIRE_2FA_FOR_STAFF", False)
+# Engineers see only the customers their teams serve, unless a small team turns this on.
+OPSDESK_ENGINEERS_SEE_ALL_CUSTOMERS = env.env_bool("OPSDESK_ENGINEERS_SEE_ALL_CUSTOMERS", False)
 OTP_TOTP_ISSUER = "opsdesk"
 SESSION_COOKIE_AGE = env.env_int("OPSDESK_SESSION_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True

@@ -1,22 +1,88 @@
-"""The model registry: one declaration per model gives it scoping, UI views, an API endpoint,
-audit, export and the generic tests (NetBox's register_model_view idea).
+"""The one registry (NetBox's idea): every extension point of opsdesk is a store in it.
 
-An app declares its models in `<app>/registrations.py`; URLs, API routes, navigation and the
-tenancy tests are all generated from what is registered here.
+An app adds itself in `<app>/registrations.py` (loaded by its AppConfig.ready): its models with
+their actions, navigation links, dashboard panels, panels on other apps' detail pages, health
+checks, /metrics figures, API routes, demo data and search. Core reads the stores and never
+imports the apps, so the layering core ← cmdb ← notify ← monitoring ← servicedesk holds.
+
+The registry refuses keys it does not know and stores cannot be replaced, so a typo is an error
+at start-up instead of a silently empty page.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Model
 
-STAFF = frozenset({"admin", "manager", "engineer"})
-ALL_ROLES = STAFF | {"customer"}
-MANAGERS = frozenset({"admin", "manager"})
-ADMINS = frozenset({"admin"})
+from opsdesk.core.permissions import ADMINS, ALL_ROLES, MANAGERS, STAFF  # noqa: F401  (re-exported)
+
+STORES = (
+    "models",            # model class -> ModelEntry
+    "navigation",        # NavLink, in registration order
+    "dashboard_panels",  # DashboardPanel
+    "detail_panels",     # model class -> [DetailPanel]
+    "health_checks",     # name -> callable() -> {"status": "ok"|…}
+    "metrics",           # callable() -> iterable of prometheus metric families
+    "api_urls",          # URL patterns mounted under /api/
+    "demo",              # DemoStep
+)
+
+
+class Registry(dict):
+    """A dict of fixed stores: reading an unknown key or replacing a store is an error."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for key in STORES:
+            store: Any = {} if key in ("models", "health_checks") else []
+            if key == "detail_panels":
+                store = defaultdict(list)
+            super().__setitem__(key, store)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            raise KeyError(f"unknown registry store {key!r}; known: {', '.join(STORES)}") from None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        raise TypeError("registry stores cannot be replaced; add to them through the register_* functions")
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("registry stores cannot be removed")
+
+
+registry = Registry()
+
+
+@dataclass(frozen=True)
+class Action:
+    """A named domain action on one object (deactivate a user, acknowledge an alert).
+
+    The same declaration gives the button on the detail page, `POST <object url>/actions/<name>/`
+    in the UI and `POST /api/<app>/<slug>/<id>/<name>/` in the API. `run(obj, *, actor, **params)`
+    is the app's service function: it checks `can()`, validates, writes in one transaction and
+    audits (opsdesk.core.actions.domain_action does all of that for it).
+    """
+
+    name: str
+    label: Any
+    run: Callable[..., Any]
+    roles: frozenset[str] = STAFF
+    # Whether the action applies to the object in its current state (hidden and refused if not).
+    available: Callable[[Model], bool] | None = None
+    # Parameters the person gives (a Django form; the API takes the same fields as JSON).
+    form: type | None = None
+    icon: str = "bi-lightning"
+    style: str = "outline-secondary"
+    confirm: Any = ""
+
+    def applies_to(self, obj: Model) -> bool:
+        return self.available is None or bool(self.available(obj))
 
 
 @dataclass
@@ -27,22 +93,36 @@ class ModelEntry:
     tenant_path: str | None
     columns: list[str]
     search_fields: list[str] = field(default_factory=list)
+    # Rows whose tenant is empty are shared among staff (users: staff accounts have no customer).
+    tenant_optional: bool = False
     # May customer users read a model that no customer owns (such as CI kinds)?
     shared_with_customers: bool = False
     view_roles: frozenset[str] = ALL_ROLES
+    # Roles that may add, change and delete (per-action overrides in `roles`).
     edit_roles: frozenset[str] = STAFF
+    # Per-action roles that differ from view_roles/edit_roles, e.g. {"delete": ADMINS}.
+    roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    actions: list[Action] = field(default_factory=list)
+    # Fields only an action may change (states, computed values): read-only in generated forms
+    # and serializers, and ignored by the generic update.
+    readonly_fields: tuple[str, ...] = ()
+    # Domain functions for the generic create/update/delete, when the model needs more than the
+    # generic ones in opsdesk.core.services (a password to hash, relations to move…):
+    # create(model, data, *, actor), update(obj, data, *, actor), delete(obj, *, actor).
+    create: Callable[..., Model] | None = None
+    update: Callable[..., Model] | None = None
+    delete: Callable[..., None] | None = None
     filterset: type | None = None
     form: type | None = None
     serializer: type | None = None
+    # Generated view classes replaced or subclassed per model: {"detail": MyDetailView}.
+    views: dict[str, type] = field(default_factory=dict)
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
     ordering: tuple[str, ...] = ()
     sortable: tuple[str, ...] = ()
     url_slug: str = ""
     menu: str = ""
-    # Hooks: how the generic views save and delete (default: services.save_form / delete_object).
-    save: Callable[..., Model] | None = None
-    delete: Callable[..., None] | None = None
     detail_template: str = ""
     # Fields the detail page leaves out of its field table (because its template shows them).
     detail_exclude: tuple[str, ...] = ()
@@ -62,6 +142,24 @@ class ModelEntry:
             self.ordering = tuple(self.model._meta.ordering) or ("pk",)
         if not self.sortable:
             self.sortable = tuple(c for c in self.columns if "__" not in c)
+        names = [a.name for a in self.actions]
+        clash = {"view", "add", "change", "delete"} & set(names)
+        if clash or len(names) != len(set(names)):
+            raise ValueError(f"{self.model.__name__}: action names must be unique and not {sorted(clash)}")
+
+    def roles_for(self, action: str) -> frozenset[str]:
+        """Which roles may do `action` (view, add, change, delete or a named action)."""
+        if action in self.roles:
+            return self.roles[action]
+        if action == "view":
+            return self.view_roles
+        if action in ("add", "change", "delete"):
+            return self.edit_roles
+        named = self.action(action)
+        return named.roles if named is not None else frozenset()
+
+    def action(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
 
     @property
     def app_label(self) -> str:
@@ -79,33 +177,100 @@ class ModelEntry:
         return f"{self.app_label}-{self.model_name}"
 
 
-_entries: dict[type[Model], ModelEntry] = {}
-# URL patterns of API views that are not a model's viewset (imports, actions), added by apps at
-# start-up and mounted under /api/ by opsdesk.core.api.urls.
-extra_api_urls: list = []
+@dataclass(frozen=True)
+class NavLink:
+    area: str
+    url_name: str
+    label: Any
+    roles: frozenset[str] = STAFF
 
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A panel on the home page: `render(request) -> list[widget dict]` (see core/home.html)."""
+
+    name: str
+    render: Callable[[Any], list[dict]]
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class DetailPanel:
+    """A card on another model's detail page. `context(request, obj)` returns the template's
+    context, or None to leave the card out (nothing to show this person)."""
+
+    name: str
+    title: Any
+    template: str
+    context: Callable[[Any, Model], dict | None]
+    order: int = 100
+    # Left or right column of the detail page.
+    column: str = "left"
+
+
+@dataclass(frozen=True)
+class DemoStep:
+    """Demo data an app contributes: `run(stdout) -> None`, in `order` (core first)."""
+
+    name: str
+    run: Callable[..., None]
+    order: int = 100
+
+
+# --- registration ------------------------------------------------------------------------------
 
 def register(entry: ModelEntry) -> ModelEntry:
-    if entry.model in _entries:
+    models = registry["models"]
+    if entry.model in models:
         raise ValueError(f"{entry.model.__name__} is registered twice")
-    _entries[entry.model] = entry
+    models[entry.model] = entry
     return entry
 
 
+def add_nav_link(area: str, url_name: str, label, roles: frozenset[str] = STAFF) -> None:
+    registry["navigation"].append(NavLink(area, url_name, label, frozenset(roles)))
+
+
+def add_dashboard_panel(name: str, render: Callable, order: int = 100) -> None:
+    registry["dashboard_panels"].append(DashboardPanel(name, render, order))
+    registry["dashboard_panels"].sort(key=lambda p: p.order)
+
+
+def add_detail_panel(model: type[Model], panel: DetailPanel) -> None:
+    registry["detail_panels"][model].append(panel)
+    registry["detail_panels"][model].sort(key=lambda p: p.order)
+
+
+def add_health_check(name: str, check: Callable[[], dict]) -> None:
+    registry["health_checks"][name] = check
+
+
+def add_metrics(collect: Callable) -> None:
+    registry["metrics"].append(collect)
+
+
+def add_api_urls(patterns: list) -> None:
+    registry["api_urls"].extend(patterns)
+
+
+def add_demo(name: str, run: Callable, order: int = 100) -> None:
+    registry["demo"].append(DemoStep(name, run, order))
+    registry["demo"].sort(key=lambda s: s.order)
+
+
+# --- lookup ------------------------------------------------------------------------------------
+
 def find(model: type[Model]) -> ModelEntry | None:
-    return _entries.get(model)
+    return registry["models"].get(model)
 
 
 def get(model: type[Model]) -> ModelEntry:
-    return _entries[model]
+    return registry["models"][model]
 
 
 def entries(app_label: str | None = None) -> list[ModelEntry]:
-    return [e for e in _entries.values() if app_label is None or e.app_label == app_label]
+    return [e for e in registry["models"].values() if app_label is None or e.app_label == app_label]
 
 
-def by_name(app_label: str, model_name: str) -> ModelEntry | None:
-    for entry in _entries.values():
-        if entry.app_label == app_label and entry.model_name == model_name:
-            return entry
-    return None
+def detail_panels(model: type[Model]) -> list[DetailPanel]:
+    return list(registry["detail_panels"].get(model, ()))

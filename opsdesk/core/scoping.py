@@ -1,46 +1,96 @@
 """The one function that decides what a person may see.
 
 Every list, detail, search, export and API query that serves a person passes its queryset
-through `scope_for(user, queryset)`. Staff (administrators, service managers, engineers) see every
-customer; a customer user sees only rows whose tenant path leads to their own customer, and
-nothing of models that are not customer-owned unless the model is registered as shared.
+through `scope_for(user, queryset, action)`. Administrators and service managers see every
+customer; an engineer sees the customers their teams serve (all of them when
+OPSDESK_ENGINEERS_SEE_ALL_CUSTOMERS is on, for a small team); a customer user sees only their
+own customer, and nothing of models no customer owns unless the model is shared with customers.
 """
 
 from __future__ import annotations
 
-from django.db.models import Model, QuerySet
+from django.conf import settings
+from django.db.models import Model, Q, QuerySet
 
 from opsdesk.core import registry
+from opsdesk.core.permissions import CUSTOMER, ENGINEER, STAFF, is_active_user
+
+# Cached on the user object for the request: one query, however many lists a page shows.
+_CACHE_ATTR = "_opsdesk_customer_ids"
 
 
-def scope_for(user, queryset: QuerySet) -> QuerySet:
-    if user is None or not user.is_authenticated or not user.is_active:
+def customer_ids(user) -> frozenset[int] | None:
+    """The ids of the customers `user` may reach, or None for all of them."""
+    role = getattr(user, "role", None)
+    if role == CUSTOMER:
+        return frozenset({user.customer_id}) if user.customer_id else frozenset()
+    if role in STAFF and (role != ENGINEER or settings.OPSDESK_ENGINEERS_SEE_ALL_CUSTOMERS):
+        return None
+    if role != ENGINEER:
+        return frozenset()
+    cached = getattr(user, _CACHE_ATTR, None)
+    if cached is None:
+        from opsdesk.core.models import Customer
+
+        cached = frozenset(Customer.objects.filter(teams__members=user).values_list("pk", flat=True))
+        setattr(user, _CACHE_ATTR, cached)
+    return cached
+
+
+def scope_for(user, queryset: QuerySet, action: str = "view") -> QuerySet:
+    """The rows of `queryset` that `user` may `action` ("view" unless given)."""
+    if not is_active_user(user):
         return queryset.none()
-    if getattr(user, "is_staff_role", False):
-        return queryset
     entry = registry.find(queryset.model)
-    customer_id = getattr(user, "customer_id", None)
-    if entry is None or customer_id is None:
+    role = getattr(user, "role", None)
+    if entry is None:
+        # Not registered (internal rows): staff only, and only customer-neutral data.
+        return queryset if role in STAFF else queryset.none()
+    if role not in entry.roles_for(action):
         return queryset.none()
     if entry.tenant_path is None:
-        return queryset if entry.shared_with_customers else queryset.none()
-    return queryset.filter(**{entry.tenant_path: customer_id})
+        if role == CUSTOMER and not (entry.shared_with_customers and action == "view"):
+            return queryset.none()
+        return queryset
+    ids = customer_ids(user)
+    if ids is None:
+        return queryset
+    condition = Q(**{f"{entry.tenant_path}__in": ids})
+    if entry.tenant_optional and role in STAFF:
+        condition |= Q(**{f"{entry.tenant_path}__isnull": True})
+    return queryset.filter(condition)
 
 
-def scoped(user, model: type[Model]) -> QuerySet:
-    return scope_for(user, model._default_manager.all())
-
-
-def customer_of(obj: Model):
-    """The customer a customer-owned object belongs to (None for shared objects)."""
+def tenant_id(obj: Model) -> int | None:
+    """The id of the customer an object belongs to, read from the object as it is in memory
+    (so a change not yet saved is judged by its new customer). None for shared objects."""
     entry = registry.find(type(obj))
     if entry is None or entry.tenant_path is None:
         return None
     if entry.tenant_path == "pk":
-        return obj
+        return obj.pk
+    *path, last = entry.tenant_path.split("__")
     target = obj
-    for part in entry.tenant_path.split("__"):
-        target = getattr(target, part)
+    for part in path:
+        target = getattr(target, part, None)
         if target is None:
             return None
-    return target
+    return getattr(target, f"{last}_id", None)
+
+
+def object_in_scope(user, obj: Model, *, write: bool = False) -> bool:
+    """Is one object within the customers `user` may reach? (Roles are checked by `can`.)"""
+    entry = registry.find(type(obj))
+    role = getattr(user, "role", None)
+    if entry is None:
+        return role in STAFF
+    if entry.tenant_path is None:
+        return role in STAFF or (entry.shared_with_customers and not write)
+    ids = customer_ids(user)
+    if ids is None:
+        return True
+    owner = tenant_id(obj)
+    if owner is None:
+        # A new object with no customer yet: the model's own validation names the field.
+        return entry.tenant_optional and role in STAFF or obj.pk is None
+    return owner in ids
