@@ -8,4 +8,4 @@ class CmdbConfig(AppConfig):
     verbose_name = _("Configuration")
 
     def ready(self) -> None:
-        from opsdesk.cmdb import audit, dashboard, registrations  # noqa: F401
+        from opsdesk.cmdb import audit, registrations  # noqa: F401

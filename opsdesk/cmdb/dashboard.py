@@ -5,12 +5,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from opsdesk.cmdb.models import ConfigurationItem, Criticality
-from opsdesk.core.dashboard import provider
 from opsdesk.core.models import Customer
 from opsdesk.core.scoping import scope_for
 
 
-@provider
 def cmdb_widgets(request) -> list[dict]:
     items = scope_for(request.user, ConfigurationItem.objects.all())
     by_kind = list(items.values("kind__name", "kind__builtin").annotate(n=Count("id")).order_by("-n")[:12])

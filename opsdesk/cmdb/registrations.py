@@ -2,13 +2,14 @@ from django.utils.translation import gettext_lazy as _
 
 from opsdesk.cmdb import importer
 from opsdesk.cmdb.api.imports import import_urls
+from opsdesk.cmdb.dashboard import cmdb_widgets
 from opsdesk.cmdb.filters import ConfigurationItemFilterSet, RelationFilterSet
 from opsdesk.cmdb.forms import CIKindForm, ConfigurationItemForm, RelationForm
 from opsdesk.cmdb.models import CIKind, ConfigurationItem, Relation
-from opsdesk.cmdb.views import ci_detail_context
+from opsdesk.cmdb.views.items import ci_detail_context
 from opsdesk.core import registry
-from opsdesk.core.context_processors import add_link
-from opsdesk.core.registry import ADMINS, ModelEntry
+from opsdesk.core.permissions import ADMINS, ALL_ROLES
+from opsdesk.core.registry import ModelEntry
 
 registry.register(ModelEntry(
     ConfigurationItem, tenant_path="customer", menu="cmdb",
@@ -29,7 +30,9 @@ registry.register(ModelEntry(
     select_related=("source", "target", "customer"),
 ))
 
-add_link("cmdb", "cmdb:graph", _("Relation graph"), registry.ALL_ROLES)
-add_link("cmdb", "cmdb:import", _("Import"))
+registry.add_nav_link("cmdb", "cmdb:graph", _("Relation graph"), ALL_ROLES)
+registry.add_nav_link("cmdb", "cmdb:import", _("Import"))
 
-registry.extra_api_urls.extend(import_urls())
+registry.add_api_urls(import_urls())
+
+registry.add_dashboard_panel("cmdb", cmdb_widgets, order=10)

@@ -26,4 +26,4 @@ def register(label: str, m2m: tuple[str, ...] = ()) -> None:
 
 
 for _label in AUDITED:
-    register(_label, m2m=("members",) if _label == "core.Team" else ())
+    register(_label, m2m=("members", "customers") if _label == "core.Team" else ())

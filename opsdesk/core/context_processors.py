@@ -6,6 +6,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.core import registry
+from opsdesk.core.permissions import STAFF, can
 
 # Areas not built yet are listed so people see where things will be; they open a short page.
 AREAS = [
@@ -20,14 +21,6 @@ AREAS = [
     ("admin", _("Administration"), "bi-gear"),
 ]
 
-# Extra links that are not generic model lists: (area, url name, label, roles).
-EXTRA_LINKS: list[tuple[str, str, object, frozenset[str]]] = []
-
-
-def add_link(area: str, url_name: str, label, roles=registry.STAFF) -> None:
-    EXTRA_LINKS.append((area, url_name, label, frozenset(roles)))
-
-
 def navigation(request) -> dict:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
@@ -37,16 +30,16 @@ def navigation(request) -> dict:
     for key, label, icon in AREAS:
         items = []
         for entry in registry.entries():
-            if entry.menu == key and role in entry.view_roles:
+            if entry.menu == key and can(user, "view", entry.model):
                 items.append({"label": entry.model._meta.verbose_name_plural,
                               "url": reverse(entry.url_name("list"))})
-        for area, url_name, link_label, roles in EXTRA_LINKS:
-            if area == key and role in roles:
+        for link in registry.registry["navigation"]:
+            if link.area == key and role in link.roles:
                 try:
-                    items.append({"label": link_label, "url": reverse(url_name)})
+                    items.append({"label": link.label, "url": reverse(link.url_name)})
                 except NoReverseMatch:
                     continue
-        if not items and key not in ("admin",) and role in registry.STAFF:
+        if not items and key not in ("admin",) and role in STAFF:
             items.append({"label": _("Coming soon"), "url": reverse("coming", args=[key]), "soon": True})
         if items:
             menu.append({"key": key, "label": label, "icon": icon, "items": items})

@@ -1,20 +1,13 @@
-"""Dashboard widgets: each app contributes through a registered provider, so core never
-imports the apps to its right."""
+"""Dashboard widgets: each app contributes panels through the registry, so core never imports
+the apps to its right."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-_providers: list[Callable] = []
-
-
-def provider(func: Callable) -> Callable:
-    _providers.append(func)
-    return func
+from opsdesk.core.registry import registry
 
 
 def widgets(request) -> list[dict]:
     out: list[dict] = []
-    for func in _providers:
-        out.extend(func(request))
+    for panel in registry["dashboard_panels"]:
+        out.extend(panel.render(request))
     return out

@@ -4,7 +4,6 @@ from django.utils.translation import gettext_lazy as _
 
 from opsdesk.core import registry
 from opsdesk.core.api.core_serializers import CredentialSerializer, UserSerializer
-from opsdesk.core.context_processors import add_link
 from opsdesk.core.forms import CredentialForm, UserForm
 from opsdesk.core.models import (
     Contact,
@@ -17,7 +16,8 @@ from opsdesk.core.models import (
     Team,
     User,
 )
-from opsdesk.core.registry import ADMINS, MANAGERS, STAFF, ModelEntry
+from opsdesk.core.permissions import ADMINS, ALL_ROLES, MANAGERS, STAFF
+from opsdesk.core.registry import ModelEntry
 
 registry.register(ModelEntry(
     Customer, tenant_path="pk", menu="customers", edit_roles=MANAGERS,
@@ -58,7 +58,7 @@ registry.register(ModelEntry(
 ))
 registry.register(ModelEntry(
     Team, tenant_path=None, menu="admin", view_roles=STAFF, edit_roles=MANAGERS,
-    columns=["name", "email", "description"], search_fields=["name"], prefetch_related=("members",),
+    columns=["name", "email", "description"], search_fields=["name"], prefetch_related=("members", "customers"),
 ))
 registry.register(ModelEntry(
     Credential, tenant_path="customer", menu="admin", view_roles=STAFF, edit_roles=STAFF,
@@ -67,5 +67,5 @@ registry.register(ModelEntry(
     search_fields=["name", "username"], select_related=("customer",),
 ))
 
-add_link("admin", "audit_list", _("Audit log"))
-add_link("admin", "api-docs", _("API documentation"), registry.ALL_ROLES)
+registry.add_nav_link("admin", "audit_list", _("Audit log"))
+registry.add_nav_link("admin", "api-docs", _("API documentation"), ALL_ROLES)

@@ -19,6 +19,6 @@ def build_router() -> DefaultRouter:
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    *registry.extra_api_urls,
+    *registry.registry["api_urls"],
     path("", include(build_router().urls)),
 ]

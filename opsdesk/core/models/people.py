@@ -72,6 +72,9 @@ class Team(TimestampedModel):
     email = models.EmailField(_("email"), blank=True)
     members = models.ManyToManyField(User, blank=True, related_name="teams", verbose_name=_("members"),
                                      limit_choices_to={"role__in": sorted(STAFF_ROLES)})
+    # An MSP engineer works for the customers their teams serve and sees no others.
+    customers = models.ManyToManyField("core.Customer", blank=True, related_name="teams",
+                                       verbose_name=_("customers served"))
 
     class Meta:
         ordering = ["name"]

@@ -1,20 +1,17 @@
-"""CMDB pages beyond the generic ones: import with a dry run, and the relation graph."""
+"""The CMDB import page (dry run, inline for small files, a job for large ones) and a job's page."""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from opsdesk.cmdb import importer, jobs, services
+from opsdesk.cmdb import importer, jobs
 from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core import registry
-from opsdesk.core.models import Customer
-from opsdesk.core.scoping import scope_for
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
@@ -70,35 +67,3 @@ def import_job(request, pk: int):
     report = jobs.report_from_dict(job.report) if job.report else None
     template = "cmdb/_import_job_status.html" if request.headers.get("HX-Request") else "cmdb/import_job.html"
     return render(request, template, {"job": job, "report": report})
-
-
-@login_required
-def graph_page(request):
-    customers = scope_for(request.user, Customer.objects.all())
-    selected = customers.filter(pk=request.GET.get("customer") or 0).first() if \
-        str(request.GET.get("customer", "")).isdigit() else None
-    if selected is None:
-        selected = customers.first()
-    return render(request, "cmdb/graph.html", {"customers": customers, "selected": selected})
-
-
-@login_required
-def graph_json(request):
-    item_id, customer_id = request.GET.get("item", ""), request.GET.get("customer", "")
-    try:
-        depth = int(request.GET.get("depth", 2))
-    except ValueError:
-        depth = 2
-    if item_id.isdigit():
-        item = get_object_or_404(scope_for(request.user, ConfigurationItem.objects.all()), pk=item_id)
-        return JsonResponse(services.graph(request.user, item=item, depth=depth))
-    if customer_id.isdigit():
-        customer = get_object_or_404(scope_for(request.user, Customer.objects.all()), pk=customer_id)
-        return JsonResponse(services.graph(request.user, customer_id=customer.pk))
-    raise Http404
-
-
-def ci_detail_context(request, obj: ConfigurationItem) -> dict:
-    relations = scope_for(request.user, obj.relations_out.select_related("target", "target__kind"))
-    incoming = scope_for(request.user, obj.relations_in.select_related("source", "source__kind"))
-    return {"relations_out": relations, "relations_in": incoming}
