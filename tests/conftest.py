@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from opsdesk.core import services
 from opsdesk.core.models import Role
-from tests.factories import CustomerFactory, UserFactory
+from tests.factories import CustomerFactory, TeamFactory, UserFactory
 
 
 def pytest_configure(config) -> None:
@@ -45,8 +45,22 @@ def manager(db):
 
 
 @pytest.fixture
-def engineer(db):
-    return UserFactory(username="eric", role=Role.ENGINEER)
+def engineer(customer_a):
+    """An engineer of the team that serves customer A (and no other customer)."""
+    user = UserFactory(username="eric", role=Role.ENGINEER)
+    team = TeamFactory(name="Team A")
+    team.members.add(user)
+    team.customers.add(customer_a)
+    return user
+
+
+@pytest.fixture
+def engineer_of_b(customer_b):
+    user = UserFactory(username="bea", role=Role.ENGINEER)
+    team = TeamFactory(name="Team B")
+    team.members.add(user)
+    team.customers.add(customer_b)
+    return user
 
 
 @pytest.fixture

@@ -128,6 +128,7 @@ OWNED = {
     Credential: lambda customer: CredentialFactory(customer=customer),
     ConfigurationItem: lambda customer: ConfigurationItemFactory(customer=customer),
     Relation: lambda customer: RelationFactory(source=ConfigurationItemFactory(customer=customer)),
+    User: lambda customer: UserFactory(role=Role.CUSTOMER, customer=customer),
 }
 
 
@@ -136,3 +137,22 @@ def make_owned(model, customer):
         return OWNED[model](customer)
     except KeyError:
         raise AssertionError(f"{model.__name__} is customer-owned: add it to tests/factories.py OWNED") from None
+
+
+# Objects a named action can run on: the first candidate the action applies to is used by the
+# generic action tests (tests/core/test_actions.py).
+ACTION_CANDIDATES = {
+    User: [lambda: UserFactory(role=Role.ENGINEER), lambda: UserFactory(role=Role.ENGINEER, is_active=False)],
+}
+# Parameters for actions that take some: (model, action) -> form data.
+ACTION_PARAMS = {
+    (User, "set_password"): {"password": "a-Long-unusual-pass-93"},
+}
+
+
+def make_actionable(model, action):
+    for make in ACTION_CANDIDATES.get(model, []):
+        obj = make()
+        if action.applies_to(obj):
+            return obj
+    raise AssertionError(f"add a candidate for {model.__name__}.{action.name} to tests/factories.py ACTION_CANDIDATES")

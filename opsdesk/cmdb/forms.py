@@ -68,6 +68,9 @@ class ConfigurationItemForm(ScopedModelForm):
         self.instance.attributes = attributes
         return cleaned
 
+    def service_data(self) -> dict:
+        return {**super().service_data(), "attributes": self.instance.attributes}
+
     def _update_errors(self, errors) -> None:
         # Model.clean() reports attribute problems under "attributes" as "key: message"; show each
         # on its own field (the form has no "attributes" field).

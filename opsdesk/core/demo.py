@@ -1,10 +1,16 @@
-"""Demo data for a first look: two customers, their sites, contracts, people and systems."""
+"""Demo data for a first look, core's part: two customers with their sites, contracts, contacts
+and users, and the teams that serve them. Each app adds its own part through the registry
+(registry.add_demo); `load_demo()` runs them all in order, in one transaction."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
+
+from opsdesk.core import services
 from opsdesk.core.models import Contact, Contract, Customer, Role, ServiceLevel, Site, Team, User
+from opsdesk.core.registry import registry
 
 DEMO_PASSWORD = "opsdesk-demo-2026"
 
@@ -20,109 +26,41 @@ CUSTOMERS = [
 ]
 
 
-def _systems(code: str) -> list[dict]:
-    """A small but realistic estate: servers, network, databases, middleware, apps, a service."""
-    p = code.lower()
-    items = [
-        {"name": f"{p}-core-sw01", "kind": "network_device", "criticality": "critical",
-         "attributes": {"ip_address": "10.0.0.1", "vendor": "Huawei", "model": "CE6881", "role": "core"}},
-        {"name": f"{p}-fw01", "kind": "network_device", "criticality": "critical",
-         "attributes": {"ip_address": "10.0.0.254", "vendor": "Hillstone", "model": "SG-6000", "role": "firewall"}},
-        {"name": f"{p}-access-sw01", "kind": "network_device", "criticality": "medium",
-         "attributes": {"ip_address": "10.0.1.1", "vendor": "H3C", "model": "S5130", "role": "access"}},
-    ]
-    for i in range(1, 9):
-        items.append({"name": f"{p}-app{i:02d}", "kind": "server", "criticality": "high" if i <= 4 else "medium",
-                      "attributes": {"hostname": f"{p}-app{i:02d}", "ip_address": f"10.0.10.{i}",
-                                     "os": "Kylin V10" if i % 2 else "Ubuntu 24.04", "cpu_cores": 8,
-                                     "memory_gb": 32, "virtual": True}})
-    for i in range(1, 4):
-        items.append({"name": f"{p}-db{i:02d}", "kind": "server", "criticality": "critical",
-                      "attributes": {"hostname": f"{p}-db{i:02d}", "ip_address": f"10.0.20.{i}",
-                                     "os": "openEuler 22.03", "cpu_cores": 32, "memory_gb": 256, "virtual": False}})
-    items += [
-        {"name": f"{p}-mysql-erp", "kind": "database", "criticality": "critical",
-         "attributes": {"engine": "mysql", "version": "8.0.40", "port": 3306}},
-        {"name": f"{p}-pg-crm", "kind": "database", "criticality": "high",
-         "attributes": {"engine": "postgresql", "version": "16.4", "port": 5432}},
-        {"name": f"{p}-redis-cache", "kind": "database", "criticality": "medium",
-         "attributes": {"engine": "redis", "version": "7.2", "port": 6379}},
-        {"name": f"{p}-nginx", "kind": "middleware", "criticality": "high",
-         "attributes": {"product": "nginx", "version": "1.26", "port": 443}},
-        {"name": f"{p}-tomcat", "kind": "middleware", "criticality": "high",
-         "attributes": {"product": "Tomcat", "version": "10.1", "port": 8080}},
-        {"name": f"{p}-kafka", "kind": "middleware", "criticality": "medium",
-         "attributes": {"product": "Kafka", "version": "3.7", "port": 9092}},
-        {"name": f"{p}-erp", "kind": "application", "criticality": "critical",
-         "attributes": {"version": "5.2", "url": f"https://erp.{p}.example"}},
-        {"name": f"{p}-crm", "kind": "application", "criticality": "high",
-         "attributes": {"version": "2.8", "url": f"https://crm.{p}.example"}},
-        {"name": f"{p}-portal", "kind": "application", "criticality": "medium",
-         "attributes": {"version": "1.4", "url": f"https://www.{p}.example"}},
-        {"name": f"{p}-online-ordering", "kind": "service", "criticality": "critical",
-         "attributes": {"service_hours": "7x24"}},
-    ]
-    return items
-
-
-def _relations(code: str) -> list[tuple[str, str, str]]:
-    p = code.lower()
-    return [
-        (f"{p}-online-ordering", "depends_on", f"{p}-erp"),
-        (f"{p}-online-ordering", "depends_on", f"{p}-portal"),
-        (f"{p}-erp", "runs_on", f"{p}-app01"), (f"{p}-erp", "runs_on", f"{p}-app02"),
-        (f"{p}-erp", "depends_on", f"{p}-mysql-erp"), (f"{p}-erp", "depends_on", f"{p}-redis-cache"),
-        (f"{p}-crm", "runs_on", f"{p}-app03"), (f"{p}-crm", "depends_on", f"{p}-pg-crm"),
-        (f"{p}-portal", "runs_on", f"{p}-app04"), (f"{p}-portal", "depends_on", f"{p}-nginx"),
-        (f"{p}-nginx", "runs_on", f"{p}-app05"), (f"{p}-tomcat", "runs_on", f"{p}-app06"),
-        (f"{p}-kafka", "runs_on", f"{p}-app07"),
-        (f"{p}-mysql-erp", "runs_on", f"{p}-db01"), (f"{p}-pg-crm", "runs_on", f"{p}-db02"),
-        (f"{p}-redis-cache", "runs_on", f"{p}-db03"),
-        *[(f"{p}-app{i:02d}", "connected_to", f"{p}-access-sw01") for i in range(1, 9)],
-        *[(f"{p}-db{i:02d}", "connected_to", f"{p}-core-sw01") for i in range(1, 4)],
-        (f"{p}-access-sw01", "connected_to", f"{p}-core-sw01"), (f"{p}-core-sw01", "connected_to", f"{p}-fw01"),
-    ]
+def load_core() -> str:
+    level = ServiceLevel.objects.order_by("pk").first()
+    ops = Team.objects.filter(name="Operations 运维组").first() or services.create(
+        Team, {"name": "Operations 运维组", "email": "ops@example.com"}, actor=None)
+    if not Team.objects.filter(name="Service desk 服务台").exists():
+        services.create(Team, {"name": "Service desk 服务台", "email": "desk@example.com"}, actor=None)
+    for name, role in (("engineer", Role.ENGINEER), ("manager", Role.MANAGER)):
+        if not User.objects.filter(username=name).exists():
+            user = services.create_user({"username": name, "role": role, "email": f"{name}@example.com",
+                                         "password": DEMO_PASSWORD}, actor=None)
+            if role == Role.ENGINEER:
+                ops.members.add(user)
+    for spec in CUSTOMERS:
+        customer = services.create(Customer, {"code": spec["code"], "name": spec["name"]}, actor=None)
+        # The operations team serves both demo customers, so the demo engineer sees them.
+        ops.customers.add(customer)
+        for name, address in spec["sites"]:
+            services.create(Site, {"customer": customer, "name": name, "address": address}, actor=None)
+        for name, title, email, phone, primary in spec["contacts"]:
+            services.create(Contact, {"customer": customer, "name": name, "title": title, "email": email,
+                                      "phone": phone, "is_primary": primary}, actor=None)
+        services.create(Contract, {
+            "customer": customer, "number": f"{spec['code']}-2026-01", "name": "Managed services 2026",
+            "start_date": dt.date(2026, 1, 1), "end_date": dt.date(2026, 12, 31), "service_level": level},
+            actor=None)
+        username, email = spec["user"]
+        services.create_user({"username": username, "role": Role.CUSTOMER, "customer": customer, "email": email,
+                              "password": DEMO_PASSWORD}, actor=None)
+    return (f"2 customers; users engineer, manager, acme.li and bluesky.zhang have the password "
+            f"{DEMO_PASSWORD}")
 
 
 def load_demo() -> str:
-    from opsdesk.cmdb.models import CIKind, ConfigurationItem, Relation
-
+    """Every app's demo data, in order; loaded once (a second run changes nothing)."""
     if Customer.objects.filter(code__in=[c["code"] for c in CUSTOMERS]).exists():
         return "demo data is already loaded"
-    level = ServiceLevel.objects.order_by("pk").first()
-    ops, _ = Team.objects.get_or_create(name="Operations 运维组", defaults={"email": "ops@example.com"})
-    Team.objects.get_or_create(name="Service desk 服务台", defaults={"email": "desk@example.com"})
-    kinds = {k.slug: k for k in CIKind.objects.all()}
-    for name, role in (("engineer", Role.ENGINEER), ("manager", Role.MANAGER)):
-        if not User.objects.filter(username=name).exists():
-            user = User(username=name, role=role, email=f"{name}@example.com")
-            user.set_password(DEMO_PASSWORD)
-            user.save()
-            if role == Role.ENGINEER:
-                ops.members.add(user)
-    count = 0
-    for spec in CUSTOMERS:
-        customer = Customer.objects.create(code=spec["code"], name=spec["name"])
-        sites = [Site.objects.create(customer=customer, name=n, address=a) for n, a in spec["sites"]]
-        for name, title, email, phone, primary in spec["contacts"]:
-            Contact.objects.create(customer=customer, name=name, title=title, email=email, phone=phone,
-                                   is_primary=primary)
-        Contract.objects.create(customer=customer, number=f"{spec['code']}-2026-01", name="Managed services 2026",
-                                start_date=dt.date(2026, 1, 1), end_date=dt.date(2026, 12, 31), service_level=level)
-        username, email = spec["user"]
-        user = User(username=username, role=Role.CUSTOMER, customer=customer, email=email)
-        user.set_password(DEMO_PASSWORD)
-        user.save()
-        by_name = {}
-        for i, item in enumerate(_systems(spec["code"])):
-            ci = ConfigurationItem(customer=customer, site=sites[i % len(sites)], kind=kinds[item["kind"]],
-                                   name=item["name"], criticality=item["criticality"], owner_team=ops,
-                                   attributes=item["attributes"])
-            ci.full_clean()
-            ci.save()
-            by_name[ci.name] = ci
-            count += 1
-        for source, type_, target in _relations(spec["code"]):
-            Relation.objects.create(source=by_name[source], type=type_, target=by_name[target])
-    return (f"loaded 2 customers and {count} configuration items; users engineer, manager, acme.li and "
-            f"bluesky.zhang have the password {DEMO_PASSWORD}")
+    with transaction.atomic():
+        return "; ".join(step.run() for step in registry["demo"])

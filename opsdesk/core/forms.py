@@ -1,13 +1,13 @@
-"""Forms that need more than the generated ones: users (password) and credentials (secret)."""
+"""Forms that need more than the generated ones: users (password) and credentials (secret).
+
+They only collect the values; the services (create_user, update_credential…) validate the
+password and encrypt the secret, for the API and commands alike."""
 
 from __future__ import annotations
 
 from django import forms
-from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from opsdesk.core import services
 from opsdesk.core.generic.forms import ScopedModelForm
 from opsdesk.core.models import Credential, User
 
@@ -32,29 +32,6 @@ class UserForm(ScopedModelForm):
         if self.instance.pk is None:
             self.fields["password"].help_text = _("Empty: the user cannot log in with a password yet.")
 
-    def clean_password(self) -> str:
-        password = self.cleaned_data.get("password") or ""
-        if password:
-            candidate = User(username=self.cleaned_data.get("username") or self.instance.username,
-                             email=self.cleaned_data.get("email") or "")
-            try:
-                validate_password(password, candidate)
-            except ValidationError as exc:
-                raise ValidationError(exc.messages) from None
-        return password
-
-    def save(self, commit: bool = True) -> User:
-        user = super().save(commit=False)
-        password = self.cleaned_data.get("password")
-        if password:
-            user.set_password(password)
-        elif user.pk is None:
-            user.set_unusable_password()
-        if commit:
-            user.save()
-            self.save_m2m()
-        return user
-
 
 class CredentialForm(ScopedModelForm):
     """The secret is write-only: the field is always empty on the page, and empty keeps it."""
@@ -70,10 +47,12 @@ class CredentialForm(ScopedModelForm):
         if self.instance.pk is None:
             self.fields["secret"].required = True
 
-    def save(self, commit: bool = True) -> Credential:
-        credential = super().save(commit=False)
-        if self.cleaned_data.get("secret"):
-            services.set_credential_secret(credential, self.cleaned_data["secret"])
-        if commit:
-            credential.save()
-        return credential
+
+class SetPasswordForm(forms.Form):
+    """The parameters of the "set password" action (the service checks the validators)."""
+
+    password = write_only_field(_("New password"), _("At least 10 characters, not only digits, not a common one."))
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"].required = True

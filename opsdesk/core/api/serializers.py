@@ -1,17 +1,24 @@
-"""Serializers: scoped related fields, generated per registered model unless one is declared."""
+"""Serializers: explicit field lists, scoped related fields, generated per registered model
+unless one is declared. They only validate the shape of the input; the domain services do the
+model's own validation and the write, as they do for forms."""
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
+from typing import Any
+
+from django import forms
 from rest_framework import serializers
 
 from opsdesk.core import registry
 from opsdesk.core.scoping import scope_for
 
+# Never in an API answer or writable through one: secrets and fields the role decides.
+HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "is_staff", "is_superuser", "groups",
+                 "user_permissions", "content"}
+
 
 class ScopedModelSerializer(serializers.ModelSerializer):
-    """Related fields accept only objects the requesting person may see; model validation
-    (clean()) runs too, so the API refuses what the form refuses."""
+    """Related fields accept only objects the requesting person may see."""
 
     def get_fields(self):
         fields = super().get_fields()
@@ -24,37 +31,49 @@ class ScopedModelSerializer(serializers.ModelSerializer):
                 target.queryset = scope_for(user, qs)
         return fields
 
-    def validate(self, attrs):
-        attrs = super().validate(attrs)
-        instance = self.instance or self.Meta.model()
-        m2m = {}
-        for name, value in attrs.items():
-            field = self.Meta.model._meta.get_field(name) if name in self._model_field_names() else None
-            if field is not None and field.many_to_many:
-                m2m[name] = value
-                continue
-            setattr(instance, name, value)
-        try:
-            instance.full_clean(exclude=self._clean_exclude(), validate_unique=True)
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(serializers.as_serializer_error(exc)) from None
-        return attrs
+    def service_data(self) -> dict[str, Any]:
+        return dict(self.validated_data)
 
-    def _model_field_names(self) -> set[str]:
-        return {f.name for f in self.Meta.model._meta.get_fields()}
 
-    def _clean_exclude(self) -> list[str]:
-        # Fields the serializer does not write (read-only, secrets set by services) are not
-        # validated here.
-        # Declared fields (passwords, secrets) are applied by the serializer itself, not by assignment.
-        writable = {n for n, f in self.fields.items() if not f.read_only and n not in self._declared_fields}
-        return [f.name for f in self.Meta.model._meta.concrete_fields if f.name not in writable]
+def model_field_names(entry: registry.ModelEntry) -> tuple[list[str], list[str]]:
+    """(fields, read-only fields) of the generated serializer, listed explicitly."""
+    model = entry.model
+    names, read_only = ["id"], []
+    for f in [*model._meta.concrete_fields, *model._meta.many_to_many]:
+        if f.primary_key or f.name in HIDDEN_FIELDS:
+            continue
+        names.append(f.name)
+        if not f.editable or f.name in entry.readonly_fields or f.name in ("created_at", "updated_at"):
+            read_only.append(f.name)
+    return names, read_only
 
 
 def serializer_for(entry: registry.ModelEntry) -> type[ScopedModelSerializer]:
     if entry.serializer is not None:
         return entry.serializer
-    model = entry.model
-    meta = type("Meta", (), {"model": model, "fields": "__all__",
-                              "read_only_fields": ["created_at", "updated_at"]})
-    return type(f"{model.__name__}Serializer", (ScopedModelSerializer,), {"Meta": meta})
+    names, read_only = model_field_names(entry)
+    meta = type("Meta", (), {"model": entry.model, "fields": names, "read_only_fields": read_only})
+    return type(f"{entry.model.__name__}Serializer", (ScopedModelSerializer,), {"Meta": meta})
+
+
+_FORM_TO_SERIALIZER = [
+    (forms.BooleanField, lambda f: serializers.BooleanField(required=False)),
+    (forms.IntegerField, lambda f: serializers.IntegerField(required=f.required)),
+    (forms.DateTimeField, lambda f: serializers.DateTimeField(required=f.required)),
+    (forms.ChoiceField, lambda f: serializers.ChoiceField(choices=f.choices, required=f.required)),
+    (forms.CharField, lambda f: serializers.CharField(required=f.required, allow_blank=not f.required)),
+]
+
+
+def action_serializer(entry: registry.ModelEntry, action: registry.Action) -> type[serializers.Serializer]:
+    """The request body of a named action in the API, from the fields of its form (one
+    declaration for both); the form still does the validation."""
+    attrs: dict[str, Any] = {}
+    if action.form is not None:
+        for name, field in action.form.base_fields.items():
+            for form_class, make in _FORM_TO_SERIALIZER:
+                if isinstance(field, form_class):
+                    attrs[name] = make(field)
+                    break
+    return type(f"{entry.model.__name__}{action.name.title().replace('_', '')}Serializer",
+                (serializers.Serializer,), attrs)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db.models import Model
 
 from opsdesk.core import registry
@@ -32,10 +35,26 @@ class ScopedModelForm(forms.ModelForm):
                 bound.queryset = scope_for(user, bound.queryset)
         style_widgets(self)
 
+    def service_data(self) -> dict[str, Any]:
+        """What the domain service writes: the cleaned values of this form's fields (the
+        service itself drops fields no generic write may set)."""
+        return {name: self.cleaned_data[name] for name in self.fields if name in self.cleaned_data}
+
+
+def apply_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form: on the field it names where the form has
+    one, above the form otherwise."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for name, errors in exc.error_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
 
 def form_for(entry: registry.ModelEntry) -> type[ScopedModelForm]:
     if entry.form is not None:
         return entry.form
     model: type[Model] = entry.model
-    meta = type("Meta", (), {"model": model, "exclude": ["created_at", "updated_at"]})
+    # Fields only an action may change are not in the form at all.
+    meta = type("Meta", (), {"model": model, "exclude": ["created_at", "updated_at", *entry.readonly_fields]})
     return type(f"{model.__name__}Form", (ScopedModelForm,), {"Meta": meta})

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 
 from django import template
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Model
 from django.urls import NoReverseMatch, reverse
 from django.utils import formats, timezone
@@ -18,6 +20,11 @@ register = template.Library()
 @register.simple_tag
 def entry_url(entry: registry.ModelEntry, action: str, pk=None) -> str:
     return reverse(entry.url_name(action), args=[pk] if pk is not None else [])
+
+
+@register.filter
+def entry_url_name(entry: registry.ModelEntry, action: str) -> str:
+    return entry.url_name(action)
 
 
 @register.simple_tag
@@ -87,26 +94,124 @@ def action_label(entry) -> str:
     return str(dict(ACTIONS).get(entry.action, entry.action))
 
 
+_NOTHING = "—"
+
+
 def _audit_value(value) -> str:
+    """One value of an audit change as text: booleans as yes/no, nothing as a dash, JSON as JSON."""
     if value in (None, "None", ""):
-        return "—"
+        return _NOTHING
     if value in (True, "True"):
         return _("Yes")
     if value in (False, "False"):
         return _("No")
-    return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _as_mapping(value):
+    """A JSON field's stored value as a dict: audit rows keep it as JSON, older ones as the text of
+    a Python dict. None when it is not an object."""
+    if isinstance(value, dict):
+        return value
+    if value in (None, "None", ""):
+        return {}
+    if isinstance(value, str) and value.startswith("{"):
+        for parse in (json.loads, ast.literal_eval):
+            try:
+                parsed = parse(value)
+            except (ValueError, SyntaxError, TypeError):
+                continue
+            if isinstance(parsed, dict):
+                return parsed
+    return None
+
+
+class ChangeRows:
+    """Turns audit LogEntries into (field, before, after) rows as people read them: field names
+    and choices in the person's language, related objects by name, times in the person's time zone,
+    and a JSON field (a CI's attributes) as one row per changed key, `attributes.ip_address`.
+    Related objects are read once per instance of this class (one page of entries)."""
+
+    def __init__(self) -> None:
+        self._objects: dict[tuple[type[Model], str], str] = {}
+
+    def rows(self, entry) -> list[tuple[str, str, str]]:
+        model = entry.content_type.model_class() if entry.content_type_id else None
+        rows = []
+        for name, values in (entry.changes_dict or {}).items():
+            field = self._field(model, name)
+            label = str(field.verbose_name) if field is not None else name
+            if isinstance(values, dict):  # many-to-many: {"type": "m2m", "operation": …, "objects": […]}
+                objects = ", ".join(map(str, values.get("objects", []))) or _NOTHING
+                operation = values.get("operation")
+                before, after = (_NOTHING, objects) if operation == "add" else \
+                    (objects, _NOTHING) if operation in ("delete", "remove", "clear") else (objects, str(operation))
+                rows.append((label, before, after))
+                continue
+            before, after = (list(values) + [None, None])[:2]
+            if field is not None and field.get_internal_type() == "JSONField":
+                old, new = _as_mapping(before), _as_mapping(after)
+                if old is not None and new is not None:
+                    for key in [*old, *(k for k in new if k not in old)]:
+                        if old.get(key) != new.get(key):
+                            rows.append((f"{label}.{key}", _audit_value(old.get(key)), _audit_value(new.get(key))))
+                    continue
+            before, after = self._value(field, before), self._value(field, after)
+            if before == after == _NOTHING:
+                continue  # an empty field of a new object
+            rows.append((label, before, after))
+        return rows
+
+    @staticmethod
+    def _field(model, name):
+        if model is None:
+            return None
+        try:
+            return model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+
+    def _value(self, field, value) -> str:
+        if field is None or value in (None, "None", ""):
+            return _audit_value(value)
+        if field.choices:
+            choices = {str(k): v for k, v in field.flatchoices}
+            return str(choices.get(str(value), value))
+        kind = field.get_internal_type()
+        if kind in ("DateTimeField", "DateField"):
+            try:
+                moment = dt.datetime.fromisoformat(str(value))
+            except ValueError:
+                return _audit_value(value)
+            if kind == "DateField":
+                return cell(moment.date())
+            # django-auditlog writes times as naive UTC.
+            if timezone.is_naive(moment):
+                moment = timezone.make_aware(moment, dt.UTC)
+            return cell(moment)
+        if field.is_relation and (field.many_to_one or field.one_to_one):
+            return self._related(field.related_model, value)
+        return _audit_value(value)
+
+    def _related(self, model, pk) -> str:
+        key = (model, str(pk))
+        if key not in self._objects:
+            try:
+                obj = model._default_manager.filter(pk=pk).first()
+            except (ValueError, TypeError, ValidationError):
+                obj = None
+            # A deleted object is named by its id.
+            self._objects[key] = str(obj) if obj is not None else f"#{pk}"
+        return self._objects[key]
 
 
 @register.filter
 def change_rows(entry) -> list[tuple[str, str, str]]:
-    """(field, before, after) of an audit LogEntry, with field names and choices as people read
-    them and related objects by name."""
-    changes = entry.changes_display_dict or {}
-    rows = []
-    for field, values in changes.items():
-        if isinstance(values, dict):  # many-to-many
-            rows.append((field, ", ".join(map(str, values.get("objects", []))), values.get("operation", "")))
-        else:
-            before, after = (list(values) + ["", ""])[:2]
-            rows.append((field, _audit_value(before), _audit_value(after)))
-    return rows
+    """(field, before, after) of an audit LogEntry (see ChangeRows). A page that shows many
+    entries sets `entry.opsdesk_change_rows` with one ChangeRows for all of them."""
+    precomputed = getattr(entry, "opsdesk_change_rows", None)
+    if precomputed is not None:
+        return precomputed
+    return ChangeRows().rows(entry)

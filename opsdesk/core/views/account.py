@@ -50,7 +50,7 @@ def account(request):
     token_form = TokenCreateForm(request.POST if request.POST.get("form") == "token" else None)
     raw_token = None
     if request.method == "POST" and request.POST.get("form") == "prefs" and prefs.is_valid():
-        services.save_form(prefs, user)
+        services.update_preferences(user, prefs.cleaned_data, actor=user)
         messages.success(request, _("Your settings are saved."))
         response = redirect("account")
         if user.language:
@@ -82,7 +82,6 @@ def revoke_token(request, pk: int):
     token = ApiToken.objects.filter(user=request.user, pk=pk).first()
     if token is None:
         raise Http404
-    with services.acting_as(request.user):
-        token.delete()
+    services.revoke_token(token, actor=request.user)
     messages.success(request, _("The token %(name)s is revoked.") % {"name": token.name})
     return redirect("account")

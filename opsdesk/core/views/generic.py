@@ -7,15 +7,17 @@ another customer's object by id gets 404, not 403: existence is not revealed.
 
 from __future__ import annotations
 
+from django import forms as django_forms
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
@@ -23,10 +25,12 @@ from opsdesk.core import registry, services
 from opsdesk.core.generic import export
 from opsdesk.core.generic.columns import columns_for
 from opsdesk.core.generic.filters import filterset_for
-from opsdesk.core.generic.forms import form_for
+from opsdesk.core.generic.forms import ScopedModelForm, apply_errors, form_for
+from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
 
 PAGE_SIZES = (25, 50, 100, 250)
+MAX_ID = 2**63 - 1
 # Secrets, and fields derived from the role (is_staff, is_superuser) or unused (Django groups).
 HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "id", "is_staff", "is_superuser", "groups",
                  "user_permissions"}
@@ -38,13 +42,22 @@ class EntryMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
-        if request.user.role not in self.entry.view_roles:
+        if not can(request.user, "view", self.entry.model):
             raise Http404
         return super().dispatch(request, *args, **kwargs)
 
-    def require_edit(self) -> None:
-        if self.request.user.role not in self.entry.edit_roles:
+    def require(self, action: str, target) -> None:
+        """403 unless the person may do `action`; an object they cannot see was 404 before."""
+        if not can(self.request.user, action, target):
             raise PermissionDenied(_("You do not have permission to change this."))
+
+    def next_url(self, default: str) -> str:
+        """Back to where the person came from (?next=, such as the CI a relation was added on)."""
+        target = self.request.POST.get("next") or self.request.GET.get("next") or ""
+        if target and url_has_allowed_host_and_scheme(target, {self.request.get_host()},
+                                                      self.request.is_secure()):
+            return target
+        return default
 
     def base_queryset(self) -> models.QuerySet:
         qs = self.entry.model._default_manager.all()
@@ -55,13 +68,20 @@ class EntryMixin(LoginRequiredMixin):
         return scope_for(self.request.user, qs)
 
     def get_object(self, pk) -> models.Model:
+        if pk is not None and not 0 < int(pk) <= MAX_ID:
+            raise Http404  # not an id at all (and too large for the database driver)
         return get_object_or_404(self.base_queryset(), pk=pk)
 
     def context(self, **extra) -> dict:
         meta = self.entry.model._meta
-        can_edit = self.request.user.role in self.entry.edit_roles
+        user, model = self.request.user, self.entry.model
+        obj = extra.get("object")
+        target = obj if obj is not None else model
         return {"entry": self.entry, "verbose_name": meta.verbose_name,
-                "verbose_name_plural": meta.verbose_name_plural, "can_edit": can_edit, **extra}
+                "verbose_name_plural": meta.verbose_name_plural,
+                "can_add": self.entry.creatable and can(user, "add", model),
+                "can_edit": can(user, "change", target), "can_delete": can(user, "delete", target),
+                "next": self.request.GET.get("next", ""), **extra}
 
 
 def _sort_param(entry: registry.ModelEntry, raw: str) -> tuple[str, ...]:
@@ -156,8 +176,16 @@ class ObjectDetailView(EntryMixin, View):
         extra = self.entry.detail_context(request, obj) if self.entry.detail_context else {}
         from opsdesk.core.views.audit import history_for
 
+        actions = [a for a in self.entry.actions if can(request.user, a.name, obj)]
+        panels = []
+        for panel in registry.detail_panels(self.entry.model):
+            panel_context = panel.context(request, obj)
+            if panel_context is not None:
+                panels.append({"panel": panel, "context": panel_context})
         return render(request, self.entry.detail_template or self.template_name, self.context(
-            object=obj, fields=field_rows(obj, self.entry.detail_exclude),
+            object=obj, fields=field_rows(obj, self.entry.detail_exclude), actions=actions,
+            panels_left=[p for p in panels if p["panel"].column == "left"],
+            panels_right=[p for p in panels if p["panel"].column == "right"],
             history=history_for(request.user, obj)[:20], **extra))
 
 
@@ -172,22 +200,33 @@ class ObjectEditView(EntryMixin, View):
         # htmx re-render when the CI kind changes).
         return form_for(self.entry)(initial=self.request.GET.dict(), **kwargs)
 
-    def get(self, request, pk=None):
+    def authorise(self, pk):
         # Scoping first: another customer's object is 404 whatever the role may do.
         obj = self.get_object(pk) if pk is not None else None
-        self.require_edit()
         if obj is None and not self.entry.creatable:
             raise Http404
+        self.require("change" if obj is not None else "add", obj if obj is not None else self.entry.model)
+        return obj
+
+    def get(self, request, pk=None):
+        obj = self.authorise(pk)
         return render(request, self.template_name, self.context(form=self.form(obj), object=obj))
 
     def post(self, request, pk=None):
-        obj = self.get_object(pk) if pk is not None else None
-        self.require_edit()
+        obj = self.authorise(pk)
         form = self.form(obj)
         if form.is_valid():
-            saved = (self.entry.save or services.save_form)(form, request.user)
-            messages.success(request, _("Saved %(name)s.") % {"name": saved})
-            return HttpResponseRedirect(detail_url(saved) or reverse(self.entry.url_name("list")))
+            try:
+                if obj is None:
+                    saved = services.create(self.entry.model, form.service_data(), actor=request.user)
+                else:
+                    # A fresh copy: the form has already put the new values on its instance.
+                    saved = services.update(self.get_object(pk), form.service_data(), actor=request.user)
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, _("Saved %(name)s.") % {"name": saved})
+                return HttpResponseRedirect(self.next_url(detail_url(saved) or reverse(self.entry.url_name("list"))))
         return render(request, self.template_name, self.context(form=form, object=obj), status=400)
 
 
@@ -196,40 +235,44 @@ class ObjectDeleteView(EntryMixin, View):
 
     def get(self, request, pk):
         obj = self.get_object(pk)
-        self.require_edit()
+        self.require("delete", obj)
         return render(request, self.template_name, self.context(object=obj))
 
     def post(self, request, pk):
         obj = self.get_object(pk)
-        self.require_edit()
+        self.require("delete", obj)
         try:
-            (self.entry.delete or services.delete_object)(obj, request.user)
+            services.delete(obj, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return HttpResponseRedirect(detail_url(obj) or reverse(self.entry.url_name("list")))
         except ProtectedError:
             messages.error(request, _("%(name)s is still in use and cannot be deleted.") % {"name": obj})
             return HttpResponseRedirect(detail_url(obj) or reverse(self.entry.url_name("list")))
         messages.success(request, _("Deleted %(name)s.") % {"name": obj})
-        return HttpResponseRedirect(reverse(self.entry.url_name("list")))
+        return HttpResponseRedirect(self.next_url(reverse(self.entry.url_name("list"))))
 
 
 class BulkDeleteView(EntryMixin, View):
     template_name = "generic/confirm_bulk_delete.html"
 
     def post(self, request):
-        self.require_edit()
-        ids = [i for i in request.POST.getlist("pk") if i.isdigit()]
-        objects = list(self.base_queryset().filter(pk__in=ids))
+        self.require("delete", self.entry.model)
+        objects = selected_objects(self)
         if not objects:
             messages.warning(request, _("Nothing was selected."))
             return HttpResponseRedirect(reverse(self.entry.url_name("list")))
+        for obj in objects:
+            self.require("delete", obj)
         if request.POST.get("confirm") != "yes":
             return render(request, self.template_name, self.context(objects=objects))
-        delete = self.entry.delete or services.delete_object
         try:
-            from django.db import transaction
-
             with transaction.atomic():
                 for obj in objects:
-                    delete(obj, request.user)
+                    services.delete(obj, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return HttpResponseRedirect(reverse(self.entry.url_name("list")))
         except ProtectedError:
             messages.error(request, _("Some of the selected objects are still in use; nothing was deleted."))
             return HttpResponseRedirect(reverse(self.entry.url_name("list")))
@@ -244,21 +287,18 @@ class BulkEditView(EntryMixin, View):
     template_name = "generic/bulk_edit.html"
 
     def form_class(self):
-        from django import forms as django_forms
-
-        from opsdesk.core.generic.forms import ScopedModelForm
-
         # The plain scoped form, not the entry's own (which may expect fields this one lacks);
         # each object's full_clean() below applies the model's rules.
         fields = list(self.entry.bulk_edit_fields)
         return django_forms.modelform_factory(self.entry.model, form=ScopedModelForm, fields=fields), fields
 
     def post(self, request):
-        self.require_edit()
         if not self.entry.bulk_edit_fields:
             raise Http404
-        ids = [i for i in request.POST.getlist("pk") if i.isdigit()]
-        objects = list(self.base_queryset().filter(pk__in=ids))
+        self.require("change", self.entry.model)
+        objects = selected_objects(self)
+        for obj in objects:
+            self.require("change", obj)
         if not objects:
             messages.warning(request, _("Nothing was selected."))
             return HttpResponseRedirect(reverse(self.entry.url_name("list")))
@@ -281,23 +321,70 @@ class BulkEditView(EntryMixin, View):
                       status=400 if (form.errors or problems) else 200)
 
     def apply(self, objects: list[models.Model], changes: dict) -> list[str]:
-        from django.core.exceptions import ValidationError
-        from django.db import transaction
-
+        """Each object through the same update as its edit page; all or nothing."""
         problems = []
         with transaction.atomic():
             for obj in objects:
-                for name, value in changes.items():
-                    setattr(obj, name, value)
                 try:
-                    obj.full_clean()
+                    with transaction.atomic():
+                        services.update(obj, changes, actor=self.request.user)
                 except ValidationError as exc:
-                    problems += [f"{obj}: {msg}" for msgs in exc.message_dict.values() for msg in msgs]
-                    continue
-                obj.save()
+                    messages_ = exc.message_dict.values() if hasattr(exc, "error_dict") else [exc.messages]
+                    problems += [f"{obj}: {msg}" for msgs in messages_ for msg in msgs]
             if problems:
                 transaction.set_rollback(True)
         return problems
+
+
+def selected_objects(view: EntryMixin) -> list[models.Model]:
+    # Ids beyond 64 bits are not ids (and would overflow the database driver).
+    ids = [i for i in view.request.POST.getlist("pk") if i.isdigit() and len(i) <= 18]
+    return list(view.base_queryset().filter(pk__in=ids))
+
+
+class ObjectActionView(EntryMixin, View):
+    """A named action on one object: GET asks (its parameters, or a confirmation), POST runs it
+    through the same service function the API calls."""
+
+    template_name = "generic/action.html"
+
+    def authorise(self, pk, name: str):
+        obj = self.get_object(pk)
+        action = self.entry.action(name)
+        if action is None:
+            raise Http404
+        self.require(name, obj)
+        return obj, action
+
+    def form(self, action, data=None):
+        form = action.form(data) if action.form is not None else django_forms.Form(data)
+        from opsdesk.core.generic.forms import style_widgets
+
+        style_widgets(form)
+        return form
+
+    def get(self, request, pk, name):
+        obj, action = self.authorise(pk, name)
+        return render(request, self.template_name, self.context(object=obj, action=action, form=self.form(action)))
+
+    def post(self, request, pk, name):
+        obj, action = self.authorise(pk, name)
+        form = self.form(action, request.POST)
+        if form.is_valid():
+            try:
+                services.run_action(obj, name, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                apply_errors(form, exc)
+            else:
+                messages.success(request, _("%(action)s: done.") % {"action": action.label})
+                return HttpResponseRedirect(self.next_url(detail_url(obj) or reverse(self.entry.url_name("list"))))
+        return render(request, self.template_name, self.context(object=obj, action=action, form=form), status=400)
+
+
+GENERATED_VIEWS = {
+    "list": ObjectListView, "add": ObjectEditView, "bulk_delete": BulkDeleteView, "bulk_edit": BulkEditView,
+    "detail": ObjectDetailView, "edit": ObjectEditView, "delete": ObjectDeleteView, "action": ObjectActionView,
+}
 
 
 def urls_for(app_label: str) -> list:
@@ -306,16 +393,18 @@ def urls_for(app_label: str) -> list:
         base = entry.url_slug
         name = entry.model_name
 
-        def make(view_class, e=entry):
-            return view_class.as_view(entry=e)
+        def make(kind: str, e=entry):
+            # An entry may replace or subclass any generated view: views={"detail": MyView}.
+            return e.views.get(kind, GENERATED_VIEWS[kind]).as_view(entry=e)
 
         patterns += [
-            path(f"{base}/", make(ObjectListView), name=f"{name}_list"),
-            path(f"{base}/add/", make(ObjectEditView), name=f"{name}_add"),
-            path(f"{base}/bulk-delete/", make(BulkDeleteView), name=f"{name}_bulk_delete"),
-            path(f"{base}/bulk-edit/", make(BulkEditView), name=f"{name}_bulk_edit"),
-            path(f"{base}/<int:pk>/", make(ObjectDetailView), name=f"{name}_detail"),
-            path(f"{base}/<int:pk>/edit/", make(ObjectEditView), name=f"{name}_edit"),
-            path(f"{base}/<int:pk>/delete/", make(ObjectDeleteView), name=f"{name}_delete"),
+            path(f"{base}/", make("list"), name=f"{name}_list"),
+            path(f"{base}/add/", make("add"), name=f"{name}_add"),
+            path(f"{base}/bulk-delete/", make("bulk_delete"), name=f"{name}_bulk_delete"),
+            path(f"{base}/bulk-edit/", make("bulk_edit"), name=f"{name}_bulk_edit"),
+            path(f"{base}/<int:pk>/", make("detail"), name=f"{name}_detail"),
+            path(f"{base}/<int:pk>/edit/", make("edit"), name=f"{name}_edit"),
+            path(f"{base}/<int:pk>/delete/", make("delete"), name=f"{name}_delete"),
+            path(f"{base}/<int:pk>/actions/<slug:name>/", make("action"), name=f"{name}_action"),
         ]
     return patterns

@@ -1,5 +1,4 @@
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
 from opsdesk.core.demo import load_demo
 
@@ -9,6 +8,5 @@ class Command(BaseCommand):
             "configuration items with relations. Running it again changes nothing.")
 
     def handle(self, *args, **options):
-        with transaction.atomic():
-            summary = load_demo()
+        summary = load_demo()
         self.stdout.write(summary)

@@ -56,6 +56,5 @@ class Command(BaseCommand):
         token = ApiToken.objects.filter(pk=options["id"]).first()
         if token is None:
             raise CommandError(f"id: no token {options['id']}")
-        with services.acting_as(actor):
-            token.delete()
+        services.revoke_token(token, actor=actor)
         self.stdout.write(f"revoked token {options['id']}")

@@ -1,9 +1,8 @@
 import getpass
 import sys
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from opsdesk.core import services
 from opsdesk.core.management.actor import actor_argument, resolve_actor
@@ -62,44 +61,46 @@ class Command(BaseCommand):
                 state = "" if user.is_active else " (inactive)"
                 self.stdout.write(f"{user.username}\t{user.role}{customer}{state}")
             return
+        actor = resolve_actor(options)
         if action == "unlock":
-            from axes.utils import reset
+            user = User.objects.filter(username=options["username"]).first()
+            if user is None:
+                # A locked-out name need not be an account: clear its records all the same.
+                from axes.utils import reset
 
-            count = reset(username=options["username"])
+                count = reset(username=options["username"])
+            else:
+                count = self._run(lambda: services.unlock_user(user, actor=actor))
             self.stdout.write(f"cleared {count} lockout record(s) for {options['username']}")
             return
-        actor = resolve_actor(options)
         if action == "add":
             customer = None
             if options["customer"]:
                 customer = Customer.objects.filter(code=options["customer"]).first()
                 if customer is None:
                     raise CommandError(f"customer: no customer with code {options['customer']!r}")
-            try:
-                user = services.create_user(
-                    username=options["username"], role=options["role"], password=self._password(options),
-                    email=options["email"], customer=customer, first_name=options["first_name"],
-                    last_name=options["last_name"], actor=actor)
-            except ValidationError as exc:
-                raise CommandError(_errors(exc)) from None
+            user = self._run(lambda: services.create_user({
+                "username": options["username"], "role": options["role"], "password": self._password(options),
+                "email": options["email"], "customer": customer, "first_name": options["first_name"],
+                "last_name": options["last_name"]}, actor=actor))
             self.stdout.write(f"added user {user.username} ({user.role})")
             return
         user = User.objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"username: no user {options['username']!r}")
-        with services.acting_as(actor), transaction.atomic():
-            if action == "set-password":
-                from django.contrib.auth.password_validation import validate_password
+        if action == "set-password":
+            password = self._password(options)
+            self._run(lambda: services.set_password(user, password, actor=actor))
+            self.stdout.write(f"password of {user.username} changed")
+        elif action == "deactivate":
+            self._run(lambda: services.deactivate_user(user, actor=actor))
+            self.stdout.write(f"{user.username} deactivated")
 
-                password = self._password(options)
-                try:
-                    validate_password(password, user)
-                except ValidationError as exc:
-                    raise CommandError(f"password: {' '.join(exc.messages)}") from None
-                user.set_password(password)
-                user.save()
-                self.stdout.write(f"password of {user.username} changed")
-            elif action == "deactivate":
-                user.is_active = False
-                user.save()
-                self.stdout.write(f"{user.username} deactivated")
+    def _run(self, call):
+        """A service call; its refusals become the command's error message (exit 1)."""
+        try:
+            return call()
+        except ValidationError as exc:
+            raise CommandError(_errors(exc)) from None
+        except PermissionDenied:
+            raise CommandError("actor: not allowed to do this") from None
