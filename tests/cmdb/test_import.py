@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import translation
 from openpyxl import Workbook
 
 from opsdesk.cmdb import importer
@@ -165,7 +167,8 @@ def test_the_api_imports_with_a_dry_run_and_reports_problems(admin_api, customer
     bad = SimpleUploadedFile("items.csv", b"customer,name,kind\nALPHA,ok1,server\nALPHA,bad,nokind\n")
     response = admin_api.post("/api/cmdb/import/", {"file": bad, "dry_run": "false"}, format="multipart")
     assert response.status_code == 400
-    assert response.json()["problems"] == [{"line": 3, "field": "kind", "message": "No kind nokind."}]
+    assert response.json()["problems"] == [
+        {"line": 3, "field": "kind", "message": "No kind nokind.", "value": "nokind"}]
     good = SimpleUploadedFile("items.csv", b"customer,name,kind\nALPHA,ok1,server\n")
     dry = admin_api.post("/api/cmdb/import/", {"file": good}, format="multipart")
     assert dry.status_code == 200 and dry.json()["created"] == 1 and dry.json()["written"] is False
@@ -177,3 +180,46 @@ def test_the_api_imports_with_a_dry_run_and_reports_problems(admin_api, customer
     good.seek(0)
     assert customer_api.post("/api/cmdb/import/", {"file": good}, format="multipart").status_code == 403
     assert admin_api.post("/api/cmdb/import/", {"dry_run": "true"}, format="multipart").status_code == 400
+
+
+def test_the_import_page_repeats_the_bad_value_and_links_to_what_was_imported(admin_client, customer_a):
+    upload = SimpleUploadedFile("items.csv", b"customer,name,kind\nALPHA,ok1,server\nALPHA,bad,no<b>kind\n")
+    page = admin_client.post(reverse("cmdb:import"), {"file": upload}).content.decode()
+    assert "<td>3</td><td><code>kind</code></td><td class=\"text-break\">no&lt;b&gt;kind</td>" in page
+    upload = SimpleUploadedFile("items.csv", b"customer,name,kind\nALPHA,ok1,server\n")
+    page = admin_client.post(reverse("cmdb:import"), {"file": upload}).content.decode()
+    link = reverse("cmdb:configurationitem_list") + f"?customer={customer_a.pk}"
+    assert f'href="{link}"' in page and 'id="import-items-link"' in page
+    upload = SimpleUploadedFile("items.csv", b"customer,name,kind\nALPHA,ok2,server\n")
+    page = admin_client.post(reverse("cmdb:import"), {"file": upload, "dry_run": "on"}).content.decode()
+    assert 'id="import-items-link"' not in page  # a dry run wrote nothing to show
+
+
+def test_the_job_page_links_to_what_was_imported(admin_client, admin, customer_a):
+    from opsdesk.cmdb import jobs
+
+    job = jobs.submit(admin, "x.csv", b"customer,name,kind\nALPHA,j1,server\n", dry_run=False)
+    jobs.run(job.pk)
+    page = admin_client.get(reverse("cmdb:import_job", args=[job.pk])).content.decode()
+    assert f"?customer={customer_a.pk}" in page
+
+
+@pytest.mark.parametrize("language,first", [("en", "customer"), ("zh-hans", "客户")])
+def test_the_template_has_the_header_and_an_example_that_imports(admin_client, admin, customer_a, language, first):
+    with translation.override(language):
+        response = admin_client.get(reverse("cmdb:import"), {"template": "csv"}, HTTP_ACCEPT_LANGUAGE=language)
+        content = b"".join(response.streaming_content)
+        rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+        assert rows[0][0] == first and rows[1][0] == "ALPHA" and len(rows) == 2
+        report = importer.import_items(admin, "template.csv", content, dry_run=True)
+    assert report.ok and report.created == 1, report.problems
+    xlsx = admin_client.get(reverse("cmdb:import"), {"template": "xlsx"})
+    assert importer.import_items(admin, "template.xlsx", xlsx.content, dry_run=True).ok
+    page = admin_client.get(reverse("cmdb:import")).content.decode()
+    assert "?template=csv" in page and "?template=xlsx" in page
+
+
+def test_who_may_import_is_decided_by_can(engineer_client, manager, client, customer_a):
+    assert engineer_client.get(reverse("cmdb:import")).status_code == 200
+    client.force_login(manager)
+    assert client.get(reverse("cmdb:import")).status_code == 200
