@@ -113,6 +113,18 @@ class RelationForm(ScopedModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        items = scope_for(self.user, ConfigurationItem.objects.select_related("customer"))
+        source = self._source(items)
         for name in ("source", "target"):
-            self.fields[name].queryset = scope_for(self.user, ConfigurationItem.objects.select_related("customer"))
+            # Once the source is known, only items of its customer can be the other end: the
+            # list offers nothing that would fail on saving.
+            self.fields[name].queryset = items.filter(customer_id=source.customer_id) if source else items
             self.fields[name].label_from_instance = lambda ci: f"{ci.name} ({ci.customer.code})"
+
+    def _source(self, items) -> ConfigurationItem | None:
+        raw = self.data.get("source") if self.is_bound else self.initial.get("source")
+        if self.instance.pk and not raw:
+            return self.instance.source
+        if raw and str(raw).isdigit() and len(str(raw)) <= 18:
+            return items.filter(pk=int(raw)).first()
+        return None

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from opsdesk.core import panels, registry, services
+from opsdesk.core import dashboard, panels, registry, services
 from opsdesk.core.api.core_serializers import CredentialSerializer, UserSerializer
 from opsdesk.core.demo import load_core
 from opsdesk.core.forms import CredentialForm, SetPasswordForm, UserForm
@@ -111,3 +111,7 @@ registry.add_detail_panel(Customer, DetailPanel(
                                 describe=lambda p: " ".join(filter(None, [p.title, p.email, p.phone])),
                                 empty=_("No contact yet: add the people who call you."),
                                 add_label=_("Add contact"), add_initial=lambda c: {"customer": c})))
+
+registry.add_dashboard_panel("customers", dashboard.customers_widget, order=0)
+registry.add_dashboard_panel("ending_contracts", dashboard.ending_contracts, order=50)
+registry.add_dashboard_panel("recent_changes", dashboard.recent_changes, order=90)

@@ -94,3 +94,25 @@ def object_in_scope(user, obj: Model, *, write: bool = False) -> bool:
         # A new object with no customer yet: the model's own validation names the field.
         return entry.tenant_optional and role in STAFF or obj.pk is None
     return owner in ids
+
+
+def scope_log(user, entries: QuerySet) -> QuerySet:
+    """Audit log entries about objects `user` may see. Administrators and managers read the
+    whole log; an engineer only what concerns the customers their teams serve (plus shared
+    objects and their own changes); customer users none (the log names people across customers)."""
+    from django.contrib.contenttypes.models import ContentType
+
+    role = getattr(user, "role", None)
+    if not is_active_user(user) or role not in STAFF:
+        return entries.none()
+    if customer_ids(user) is None:
+        return entries
+    visible = Q(actor_id=user.pk)
+    for entry in registry.entries():
+        content_type = ContentType.objects.get_for_model(entry.model)
+        if entry.tenant_path is None:
+            visible |= Q(content_type=content_type)
+        else:
+            ids = scope_for(user, entry.model._default_manager.all()).values("pk")
+            visible |= Q(content_type=content_type, object_id__in=ids)
+    return entries.filter(visible)

@@ -1,4 +1,6 @@
-"""Schemathesis generates requests from /api/schema/ for every operation: none may answer 5xx.
+"""Schemathesis generates requests from /api/schema/ for every operation: none may answer 5xx,
+every status answered is one the schema documents for the operation, and every body matches
+the documented schema.
 A bounded number of examples per operation keeps `make test` fast; raise OPSDESK_SCHEMATHESIS_EXAMPLES
 for a deeper run."""
 
@@ -12,6 +14,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
 from opsdesk.core import services
 from opsdesk.wsgi import application
@@ -56,5 +59,6 @@ def token(admin, customer_a):
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.filter_too_much])
-def test_no_operation_answers_5xx(case, token):
-    case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error])
+def test_every_answer_is_documented_and_none_is_5xx(case, token):
+    case.call_and_validate(headers={"Authorization": f"Bearer {token}"},
+                           checks=[not_a_server_error, status_code_conformance, response_schema_conformance])

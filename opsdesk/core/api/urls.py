@@ -1,10 +1,11 @@
 """API routes generated from the model registry, plus the schema and Swagger UI."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from opsdesk.core import registry
+from opsdesk.core.api.schema_view import SchemaView
 from opsdesk.core.api.viewsets import viewset_for
 
 
@@ -17,7 +18,7 @@ def build_router() -> DefaultRouter:
 
 
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("schema/", SchemaView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     *registry.registry["api_urls"],
     path("", include(build_router().urls)),
