@@ -1,6 +1,15 @@
 """Per-kind attributes: a JSON Schema per CI kind, validated with `jsonschema`, with messages in
-the person's language that name the attribute, form fields built from the schema, and the
-conversion of imported text cells into the schema's types."""
+the person's language that name the attribute, form fields built from the schema, the labels of
+enumerated values, and the conversion of imported text cells into the schema's types.
+
+Labels of enumerated values, in the schema (both are plain JSON Schema; the first is an extension
+keyword that validators ignore):
+
+- `"enum": ["core", "access"], "x-enum-titles": ["Core", "Access"]` — a list parallel to `enum`;
+  `x-enum-titles-zh-hans` gives the Chinese labels (like `x-title-zh-hans` for the title), and
+  English labels that are msgids of the catalogue (the built-in kinds') are translated;
+- `"oneOf": [{"const": "core", "title": "Core"}, …]` — `x-title-zh-hans` on an option likewise.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +25,69 @@ SUPPORTED_TYPES = ("string", "integer", "number", "boolean")
 FORMAT_CHECKER = FormatChecker()
 
 
+def _lang() -> str:
+    return (get_language() or "en").lower()
+
+
+def _translated(text: Any) -> str:
+    # gettext on a text an administrator typed returns it as typed.
+    return _(text) if isinstance(text, str) and text else str(text)
+
+
 def property_title(key: str, prop: dict) -> str:
-    lang = (get_language() or "en").lower()
-    own = prop.get(f"x-title-{lang}")
+    own = prop.get(f"x-title-{_lang()}") if isinstance(prop, dict) else None
     if own:
         return own
-    return _(prop["title"]) if prop.get("title") else key
+    return _(prop["title"]) if isinstance(prop, dict) and prop.get("title") else key
+
+
+def enum_choices(key: str, prop: dict) -> list[tuple[Any, str]] | None:
+    """[(value, label)] of an enumerated attribute in the active language, or None."""
+    if not isinstance(prop, dict):
+        return None
+    if isinstance(prop.get("enum"), list):
+        values = prop["enum"]
+        own = prop.get(f"x-enum-titles-{_lang()}")
+        titles = prop.get("x-enum-titles")
+        labels = []
+        for i, value in enumerate(values):
+            if isinstance(own, list) and i < len(own) and own[i]:
+                labels.append(str(own[i]))
+            elif isinstance(titles, list) and i < len(titles) and titles[i]:
+                labels.append(_translated(titles[i]))
+            else:
+                labels.append(_builtin_title(key, value))
+        return list(zip(values, labels, strict=True))
+    options = prop.get("oneOf") or prop.get("anyOf")
+    if isinstance(options, list) and options and all(isinstance(o, dict) and "const" in o for o in options):
+        return [(o["const"], o.get(f"x-title-{_lang()}") or (_translated(o["title"]) if o.get("title")
+                                                              else str(o["const"]))) for o in options]
+    return None
+
+
+def _builtin_title(key: str, value: Any) -> str:
+    # Databases made before the built-in kinds had labels keep their old schemas: the built-in
+    # labels still apply to the built-in attributes' values.
+    from opsdesk.cmdb.builtin_kinds import ENUM_TITLES
+
+    title = ENUM_TITLES.get((key, value))
+    return _(title) if title else str(value)
+
+
+def display_value(key: str, prop: dict, value: Any) -> Any:
+    """An attribute value as people read it: the label of an enumerated value; others unchanged."""
+    for choice, label in enum_choices(key, prop) or ():
+        if choice == value:
+            return label
+    return value
+
+
+def display_rows(schema: dict, attributes: dict) -> list[tuple[str, Any]]:
+    """(title, value as read) of an item's attributes: in the schema's order, then any others."""
+    props = (schema or {}).get("properties") or {}
+    attributes = attributes or {}
+    keys = [k for k in props if k in attributes] + [k for k in attributes if k not in props]
+    return [(property_title(k, props.get(k, {})), display_value(k, props.get(k, {}), attributes[k])) for k in keys]
 
 
 def schema_problems(schema: Any) -> list[str]:
@@ -45,48 +111,85 @@ def schema_problems(schema: Any) -> list[str]:
     return problems
 
 
-def _message(error) -> tuple[str, str]:
-    """(attribute, message) for one jsonschema error, in the active language."""
+def _format_name(fmt: str) -> str:
+    names = {"ipv4": _("IPv4 address"), "ipv6": _("IPv6 address"), "email": _("email address"),
+             "hostname": _("host name"), "idn-hostname": _("host name"), "uri": _("URI"),
+             "date": _("date (YYYY-MM-DD)"), "date-time": _("date and time"), "time": _("time"),
+             "uuid": _("UUID")}
+    return str(names.get(fmt, fmt))
+
+
+def _choices_text(key: str, prop: dict, fallback: list) -> str:
+    choices = enum_choices(key, prop) or [(v, str(v)) for v in fallback]
+    return ", ".join(label if label == str(value) else f"{label} ({value})" for value, label in choices)
+
+
+def _message(error, schema: dict) -> tuple[str, str]:
+    """(attribute key, message naming the attribute) for one jsonschema error, in the active
+    language. The key comes first so that a form puts the message under the attribute's field
+    and an import report in its `attr:KEY` column."""
+    props = (schema or {}).get("properties") or {}
     key = ".".join(str(p) for p in error.absolute_path)
     v, value = error.validator, error.validator_value
     if v == "required":
         missing = error.message.split("'")[1] if "'" in error.message else ""
-        return missing, _("This attribute is required.")
+        return missing, _("%(field)s is required.") % {"field": property_title(missing, props.get(missing, {}))}
     if v == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return ", ".join(extra), _("This attribute is not defined for this kind.")
+        extra = ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))
+        return extra, _("%(field)s is not an attribute of this kind.") % {"field": extra}
+    prop = props.get(key) if key in props else (error.schema if isinstance(error.schema, dict) else {})
+    field = property_title(key, prop) if key else _("The attributes")
     if v == "type":
         names = {"string": _("text"), "integer": _("a whole number"), "number": _("a number"),
                  "boolean": _("true or false"), "object": _("an object")}
-        return key, _("Must be %(type)s.") % {"type": names.get(value, value)}
-    if v == "enum":
-        return key, _("Must be one of: %(choices)s.") % {"choices": ", ".join(map(str, value))}
-    if v == "minimum":
-        return key, _("Must be at least %(limit)s.") % {"limit": value}
-    if v == "maximum":
-        return key, _("Must be at most %(limit)s.") % {"limit": value}
-    if v == "maxLength":
-        return key, _("Must be at most %(limit)s characters.") % {"limit": value}
-    if v == "minLength":
-        return key, _("Must be at least %(limit)s characters.") % {"limit": value}
+        kind = names.get(value, value) if isinstance(value, str) else ", ".join(map(str, value))
+        return key, _("%(field)s must be %(type)s.") % {"field": field, "type": kind}
+    if v in ("enum", "const", "oneOf", "anyOf"):
+        fallback = value if v == "enum" else [value] if v == "const" else []
+        return key, _("%(field)s must be one of: %(choices)s.") % {"field": field,
+                                                                    "choices": _choices_text(key, prop, fallback)}
+    limits = {
+        "minimum": _("%(field)s must be at least %(limit)s."),
+        "maximum": _("%(field)s must be at most %(limit)s."),
+        "exclusiveMinimum": _("%(field)s must be greater than %(limit)s."),
+        "exclusiveMaximum": _("%(field)s must be less than %(limit)s."),
+        "maxLength": _("%(field)s must be at most %(limit)s characters."),
+        "minLength": _("%(field)s must be at least %(limit)s characters."),
+        "multipleOf": _("%(field)s must be a multiple of %(limit)s."),
+    }
+    if v in limits:
+        return key, limits[v] % {"field": field, "limit": value}
     if v == "pattern":
-        return key, _("Does not match the expected pattern %(pattern)s.") % {"pattern": value}
+        return key, _("%(field)s does not match the expected pattern %(pattern)s.") % {"field": field,
+                                                                                        "pattern": value}
     if v == "format":
-        return key, _("Is not a valid %(format)s.") % {"format": value}
-    return key, error.message
+        return key, _("%(field)s is not a valid %(format)s.") % {"field": field, "format": _format_name(value)}
+    # jsonschema's own words are English: say what is wrong without them.
+    return key, _("%(field)s has a value that is not allowed.") % {"field": field}
 
 
 def validate_attributes(schema: dict, attributes: Any) -> list[tuple[str, str]]:
     if not schema:
         return [] if isinstance(attributes, dict) else [("", _("Attributes must be an object."))]
     validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
-    return [_message(e) for e in sorted(validator.iter_errors(attributes), key=lambda e: list(e.absolute_path))]
+    errors = sorted(validator.iter_errors(attributes), key=lambda e: list(map(str, e.absolute_path)))
+    return [_message(e, schema) for e in errors]
 
 
-def coerce(prop: dict, raw: str) -> Any:
-    """Turn an imported cell into the attribute's type; ValueError names what was expected."""
+def coerce(prop: dict, raw: str, key: str = "") -> Any:
+    """Turn an imported cell into the attribute's type; ValueError names what was expected. An
+    enumerated value may be given by its label, in either language."""
     kind = prop.get("type", "string")
     text = raw.strip() if isinstance(raw, str) else raw
+    choices = enum_choices(key, prop)
+    if choices and isinstance(text, str):
+        lowered = text.lower()
+        for value, label in choices:
+            if lowered in (str(value).lower(), label.lower()):
+                return value
+        for value, _label in choices:  # only for a cell that is neither a value nor a label
+            if lowered in _other_labels(key, prop, value):
+                return value
     if kind == "integer":
         if isinstance(text, (int, float)) and float(text).is_integer():
             return int(text)
@@ -111,6 +214,18 @@ def coerce(prop: dict, raw: str) -> Any:
     return str(text)
 
 
+def _other_labels(key: str, prop: dict, value: Any) -> set[str]:
+    """The value's labels in the other languages (a Chinese file imported by an English user)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    labels = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            labels.update(label.lower() for v, label in enum_choices(key, prop) or () if v == value)
+    return labels
+
+
 def form_fields(schema: dict) -> dict[str, forms.Field]:
     """Form fields for a kind's attributes, named attr_<key>."""
     fields: dict[str, forms.Field] = {}
@@ -119,15 +234,19 @@ def form_fields(schema: dict) -> dict[str, forms.Field]:
         label = property_title(key, prop)
         common = {"label": label, "required": key in required, "help_text": prop.get("description", "")}
         kind = prop.get("type")
-        if "enum" in prop:
-            field: forms.Field = forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in prop["enum"]], **common)
+        choices = enum_choices(key, prop)
+        if choices is not None:
+            convert = {"integer": int, "number": float}.get(kind, str)
+            field: forms.Field = forms.TypedChoiceField(
+                choices=[("", "—")] + [(c, label) for c, label in choices], coerce=convert, empty_value=None,
+                **common)
         elif kind == "integer":
             field = forms.IntegerField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
         elif kind == "number":
             field = forms.FloatField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
         elif kind == "boolean":
-            # Three states: an untouched field must stay "not set", not become "no".
-            field = forms.NullBooleanField(**{**common, "required": False})
+            # A checkbox: ticked is yes, unticked is no (a required yes/no is satisfied either way).
+            field = forms.BooleanField(**{**common, "required": False})
         elif prop.get("format") == "ipv4":
             field = forms.GenericIPAddressField(protocol="IPv4", **common)
         elif prop.get("format") == "ipv6":

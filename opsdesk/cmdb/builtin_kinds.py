@@ -8,6 +8,12 @@ IP = {"type": "string", "format": "ipv4", "title": _("IP address")}
 VERSION = {"type": "string", "maxLength": 60, "title": _("Version")}
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535, "title": _("Port")}
 
+
+def _enum(*choices: tuple[str, str]) -> dict:
+    """`enum` and, parallel to it, `x-enum-titles`: the labels people read (see attributes.py)."""
+    return {"enum": [value for value, _title in choices], "x-enum-titles": [title for _value, title in choices]}
+
+
 BUILTIN_KINDS = [
     {
         "slug": "server", "name": _("Server"), "icon": "bi-hdd-stack",
@@ -27,8 +33,9 @@ BUILTIN_KINDS = [
             "ip_address": IP,
             "vendor": {"type": "string", "maxLength": 60, "title": _("Vendor")},
             "model": {"type": "string", "maxLength": 100, "title": _("Model")},
-            "role": {"type": "string", "enum": ["core", "access", "firewall", "router", "wireless", "load_balancer"],
-                     "title": _("Role")},
+            "role": {"type": "string", "title": _("Role"), **_enum(
+                ("core", _("Core")), ("access", _("Access")), ("firewall", _("Firewall")), ("router", _("Router")),
+                ("wireless", _("Wireless")), ("load_balancer", _("Load balancer")))},
             "firmware": VERSION | {"title": _("Firmware")},
             "serial_number": {"type": "string", "maxLength": 100, "title": _("Serial number")},
         }},
@@ -36,9 +43,11 @@ BUILTIN_KINDS = [
     {
         "slug": "database", "name": _("Database"), "icon": "bi-database",
         "attribute_schema": {"type": "object", "additionalProperties": False, "properties": {
-            "engine": {"type": "string", "title": _("Engine"), "enum": [
-                "mysql", "mariadb", "postgresql", "oracle", "sqlserver", "mongodb", "redis", "dameng", "kingbase",
-                "oceanbase", "tidb", "other"]},
+            "engine": {"type": "string", "title": _("Engine"), **_enum(
+                ("mysql", "MySQL"), ("mariadb", "MariaDB"), ("postgresql", "PostgreSQL"), ("oracle", "Oracle"),
+                ("sqlserver", "SQL Server"), ("mongodb", "MongoDB"), ("redis", "Redis"),
+                ("dameng", _("Dameng")), ("kingbase", _("KingbaseES")), ("oceanbase", "OceanBase"),
+                ("tidb", "TiDB"), ("other", _("Other")))},
             "version": VERSION,
             "port": PORT,
             "instance": {"type": "string", "maxLength": 100, "title": _("Instance")},
@@ -68,3 +77,12 @@ BUILTIN_KINDS = [
         }},
     },
 ]
+
+# (attribute key, value) -> label of the built-in kinds' enumerated values: also for databases
+# whose built-in schemas were copied before the labels existed.
+ENUM_TITLES = {
+    (key, value): title
+    for spec in BUILTIN_KINDS
+    for key, prop in spec["attribute_schema"]["properties"].items()
+    for value, title in zip(prop.get("enum", ()), prop.get("x-enum-titles", ()), strict=True)
+}

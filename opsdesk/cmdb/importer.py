@@ -578,10 +578,10 @@ def _check_row(row: _Row, lk: _Lookups, existing: dict, problems: list[RowProble
             problem("site", _("No site %(value)s for this customer.") % {"value": _text(v.get("site"))})
     status = lk.status.get(_text(v.get("status")).lower() or CIStatus.ACTIVE.value)
     if status is None:
-        problem("status", _("Must be one of: %(choices)s.") % {"choices": ", ".join(CIStatus.values)})
+        problem("status", _("Must be one of: %(choices)s.") % {"choices": ", ".join(f"{label} ({value})" for value, label in CIStatus.choices)})
     criticality = lk.criticality.get(_text(v.get("criticality")).lower() or Criticality.MEDIUM.value)
     if criticality is None:
-        problem("criticality", _("Must be one of: %(choices)s.") % {"choices": ", ".join(Criticality.values)})
+        problem("criticality", _("Must be one of: %(choices)s.") % {"choices": ", ".join(f"{label} ({value})" for value, label in Criticality.choices)})
     team = None
     if _text(v.get("owner_team")):
         team = lk.teams.get(_text(v.get("owner_team")).lower())
@@ -595,7 +595,7 @@ def _check_row(row: _Row, lk: _Lookups, existing: dict, problems: list[RowProble
                 continue
             key = col[5:]
             try:
-                attributes[key] = coerce(props.get(key, {}), raw)
+                attributes[key] = coerce(props.get(key, {}), raw, key)
             except ValueError as exc:
                 problem(col, str(exc))
         for key, message in validate_attributes(kind.attribute_schema or {}, attributes):

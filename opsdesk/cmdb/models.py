@@ -33,6 +33,10 @@ class CIKind(TimestampedModel):
         # shown as typed.
         return gettext(self.name) if self.builtin else self.name
 
+    def get_name_display(self) -> str:
+        # Lists show a field through get_<field>_display: built-in kind names translated.
+        return str(self)
+
     def clean(self) -> None:
         from opsdesk.cmdb.attributes import schema_problems
 
@@ -99,10 +103,9 @@ class ConfigurationItem(TimestampedModel):
             raise ValidationError(errors)
 
     def attribute_rows(self) -> list[tuple[str, object]]:
-        from opsdesk.cmdb.attributes import property_title
+        from opsdesk.cmdb.attributes import display_rows
 
-        props = (self.kind.attribute_schema or {}).get("properties", {})
-        return [(property_title(key, props.get(key, {})), value) for key, value in (self.attributes or {}).items()]
+        return display_rows(self.kind.attribute_schema or {}, self.attributes or {})
 
 
 class RelationType(models.TextChoices):

@@ -47,7 +47,7 @@ def test_a_job_with_a_bad_row_writes_nothing_and_reports_it_in_the_submitters_la
     job.refresh_from_db()
     assert job.state == "done"
     assert job.report["problems"][0]["line"] == 150 and job.report["problems"][0]["field"] == "attr:ip_address"
-    assert "ipv4" in job.report["problems"][0]["message"] and "Is not" not in job.report["problems"][0]["message"]
+    assert "IPv4" in job.report["problems"][0]["message"] and "Is not" not in job.report["problems"][0]["message"]
     assert not ConfigurationItem.objects.exists()
 
 

@@ -228,3 +228,17 @@ def test_a_setting_lets_engineers_see_every_customer(client, settings, engineer,
     client.force_login(engineer)
     page = client.get(reverse("core:customer_list")).content.decode()
     assert customer_a.name in page and customer_b.name in page
+
+
+def test_the_audit_log_shows_an_engineer_nothing_of_another_customer(client, engineer, admin, customer_a, customer_b):
+    from opsdesk.core import services
+    from opsdesk.core.models import Site
+
+    services.create(Site, {"customer": customer_b, "name": "Secret site of B"}, actor=admin)
+    services.create(Site, {"customer": customer_a, "name": "Site of A"}, actor=admin)
+    client.force_login(engineer)
+    page = client.get(reverse("audit_list")).content.decode()
+    assert "Site of A" in page
+    assert "Secret site of B" not in page
+    home = client.get(reverse("home")).content.decode()
+    assert "Site of A" in home and "Secret site of B" not in home

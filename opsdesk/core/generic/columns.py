@@ -28,7 +28,15 @@ class Column:
             target = getattr(target, part)
             if callable(target) and not isinstance(target, Model):
                 target = target()
+        if self.name == "icon" and isinstance(target, str) and target:
+            return IconName(target)  # the list draws the icon; an export writes the name
         return target
+
+
+class IconName(str):
+    """A Bootstrap Icons class name that a table cell shows as the icon itself."""
+
+    is_icon = True
 
 
 def _label(model: type[Model], path: str) -> str:

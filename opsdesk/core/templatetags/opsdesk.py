@@ -3,6 +3,7 @@ from __future__ import annotations
 import ast
 import datetime as dt
 import json
+import re
 
 from django import template
 from django.core.exceptions import FieldDoesNotExist, ValidationError
@@ -15,6 +16,8 @@ from django.utils.translation import gettext as _
 from opsdesk.core import registry
 
 register = template.Library()
+
+ICON_CLASS = re.compile(r"bi-[a-z0-9]+(?:-[a-z0-9]+)*")
 
 
 @register.simple_tag
@@ -43,6 +46,10 @@ def cell(value):
     """How a value looks in a table cell."""
     if value is None or value == "":
         return "—"
+    if getattr(value, "is_icon", False) and ICON_CLASS.fullmatch(str(value)):
+        # A Bootstrap Icons class name (a CI kind's icon): the icon, and its name for who types one.
+        return format_html('<i class="bi {}" aria-hidden="true"></i> <code class="small text-muted">{}</code>',
+                           value, value)
     if value is True:
         return format_html('<i class="bi bi-check-lg text-success" title="{}"></i>', _("Yes"))
     if value is False:

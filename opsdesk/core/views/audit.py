@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from auditlog.models import LogEntry
+from django import forms
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
 from django.core.paginator import Paginator
@@ -14,7 +15,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from opsdesk.core import registry
+from opsdesk.core.scoping import scope_log
 from opsdesk.core.models import User
+from opsdesk.core.templatetags.opsdesk import ChangeRows
 
 # django-auditlog's own labels have no zh-Hans translation.
 # A context, because "created" is also the label of every created_at field.
@@ -28,7 +31,7 @@ def history_for(user, obj: Model) -> QuerySet:
     # Only staff read the audit log: it names people and values across the whole service.
     if not getattr(user, "is_staff_role", False):
         return LogEntry.objects.none()
-    return LogEntry.objects.get_for_object(obj).select_related("actor").order_by("-timestamp")
+    return LogEntry.objects.get_for_object(obj).select_related("actor", "content_type").order_by("-timestamp")
 
 
 def _audited_types(request=None):
@@ -42,8 +45,11 @@ class AuditFilterSet(django_filters.FilterSet):
     content_type = django_filters.ModelChoiceFilter(queryset=_audited_types, label=_("Type"))
     action = django_filters.ChoiceFilter(choices=ACTIONS, label=_("Action"))
     object_repr = django_filters.CharFilter(lookup_expr="icontains", label=_("Object"))
-    since = django_filters.DateFilter(field_name="timestamp", lookup_expr="date__gte", label=_("From"))
-    until = django_filters.DateFilter(field_name="timestamp", lookup_expr="date__lte", label=_("To"))
+    # Days in the person's time zone (the one the list shows), picked with the browser's calendar.
+    since = django_filters.DateFilter(field_name="timestamp", lookup_expr="date__gte", label=_("From"),
+                                      widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
+    until = django_filters.DateFilter(field_name="timestamp", lookup_expr="date__lte", label=_("To"),
+                                      widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
 
     class Meta:
         model = LogEntry
@@ -54,12 +60,16 @@ class AuditFilterSet(django_filters.FilterSet):
 def audit_list(request):
     if not request.user.is_staff_role:
         raise Http404
-    qs = LogEntry.objects.select_related("actor", "content_type").order_by("-timestamp")
+    # An engineer reads only what concerns the customers their teams serve.
+    qs = scope_log(request.user, LogEntry.objects.select_related("actor", "content_type")).order_by("-timestamp")
     filterset = AuditFilterSet(request.GET, queryset=qs)
     for f in filterset.form.fields.values():
         f.widget.attrs.setdefault("class", "form-select form-select-sm" if hasattr(f, "queryset") or
                                   getattr(f, "choices", None) else "form-control form-control-sm")
     page = Paginator(filterset.qs if filterset.is_valid() else qs.none(), 50).get_page(request.GET.get("page"))
+    rows = ChangeRows()  # one read of each related object named on this page
+    for log in page:
+        log.opsdesk_change_rows = rows.rows(log)
     params = request.GET.copy()
     params.pop("page", None)
     return render(request, "core/audit_list.html",
