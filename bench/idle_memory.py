@@ -169,8 +169,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     env = dict(os.environ)
     # The one-machine default whatever this shell has exported (make exports OPSDESK_DATA_DIR=./var).
-    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "OPSDESK_SECRET_KEY", "DJANGO_SETTINGS_MODULE"):
+    # Secrets go in their NAME_FILE form too: with both NAME and NAME_FILE set opsdesk refuses to start.
+    for name in ("DATABASE_URL", "CELERY_BROKER_URL", "OPSDESK_SECRET_KEY", "OPSDESK_ADMIN_PASSWORD",
+                 "OPSDESK_CREDENTIAL_KEYS"):
         env.pop(name, None)
+        env.pop(f"{name}_FILE", None)
+    env.pop("DJANGO_SETTINGS_MODULE", None)
     env.update(OPSDESK_DATA_DIR=data_dir, OPSDESK_LISTEN=f"127.0.0.1:{port}",
                OPSDESK_ADMIN_PASSWORD=secrets.token_urlsafe(16), PYTHONUNBUFFERED="1")
     log_path = Path(data_dir) / "up.log"

@@ -9,16 +9,10 @@ from celery.signals import worker_ready
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdesk.settings")
 
 app = Celery("opsdesk")
+# Everything, the beat schedule included (CELERY_BEAT_SCHEDULE), comes from the Django settings,
+# where each environment variable has been through opsdesk.env's strict parsers.
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.beat_schedule = {
-    "worker-heartbeat": {
-        "task": "opsdesk.core.tasks.heartbeat",
-        "schedule": float(os.environ.get("OPSDESK_WORKER_HEARTBEAT_SECONDS", "30") or 30),
-    },
-    # Jobs whose worker died, or whose wake-up was lost, are sent again (design.md, "nothing lost").
-    "sweep-import-jobs": {"task": "opsdesk.cmdb.tasks.sweep_import_jobs", "schedule": 60.0},
-}
 
 
 @worker_ready.connect

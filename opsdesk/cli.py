@@ -46,27 +46,33 @@ def main(argv: list[str] | None = None) -> int:
     if name not in {n for n, _ in COMMANDS}:
         print(f"opsdesk: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    from opsdesk.env import ConfigError
+
+    try:
+        return _run(name, argv[1:])
+    except ConfigError as exc:
+        # Settings are read at start-up, but also by a command itself (OPSDESK_ADMIN_PASSWORD in
+        # setup, OPSDESK_WORKER_POOL in up): either way one line naming the variable, exit 2.
+        print(f"opsdesk: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(name: str, args: list[str]) -> int:
     if name == "up":
         # The supervisor itself stays free of Django, so it costs a few MB of memory.
         from opsdesk.supervisor import run_up
 
-        return run_up(argv[1:])
+        return run_up(args)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdesk.settings")
-    from opsdesk.env import ConfigError
+    import django
 
-    try:
-        import django
-
-        django.setup()
-    except ConfigError as exc:
-        print(f"opsdesk: configuration error: {exc}", file=sys.stderr)
-        return 2
+    django.setup()
     from django.core.management import execute_from_command_line
 
     if name == "manage":
-        execute_from_command_line(["opsdesk manage", *argv[1:]])
+        execute_from_command_line(["opsdesk manage", *args])
     else:
-        execute_from_command_line(["opsdesk", name.replace("-", "_"), *argv[1:]])
+        execute_from_command_line(["opsdesk", name.replace("-", "_"), *args])
     return 0
 
 

@@ -26,19 +26,49 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+# Settings that may hold a password or key. Each may instead be given as NAME_FILE, the path of a
+# file that holds it (Docker and Kubernetes secrets), so it need not sit in the environment.
+SECRETS = (
+    "OPSDESK_SECRET_KEY",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "OPSDESK_ADMIN_PASSWORD",
+    "OPSDESK_CREDENTIAL_KEYS",
+)
+
+
+def _raw(name: str) -> str | None:
+    """The value of NAME as given, reading NAME_FILE for a secret."""
+    value = os.environ.get(name)
+    if name not in SECRETS:
+        return value
+    file_name = os.environ.get(f"{name}_FILE")
+    if not file_name:
+        return value
+    if value:
+        # Which one wins would be a guess, and a wrong guess uses a stale password silently.
+        raise ConfigError(name, f"both {name} and {name}_FILE are set; set only one of them")
+    try:
+        content = Path(file_name).read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{name}_FILE", f"cannot read {file_name!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}_FILE", f"{file_name!r} is not UTF-8 text") from None
+    if not content:
+        # An empty file is a secret that failed to mount, not a wish for the default.
+        raise ConfigError(f"{name}_FILE", f"{file_name!r} is empty")
+    return content
+
+
 def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
 def env_secret(name: str, default: str = "") -> str:
     """A secret may be given directly or, as NAME_FILE, by the path of a file that holds it."""
-    file_name = os.environ.get(f"{name}_FILE")
-    if file_name:
-        try:
-            return Path(file_name).read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"{name}_FILE", f"cannot read {file_name!r}: {exc.strerror}") from exc
-    return os.environ.get(name, default)
+    if name not in SECRETS:
+        raise ValueError(f"{name} is not listed in opsdesk.env.SECRETS")
+    return _raw(name) or default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -66,6 +96,10 @@ def env_int(name: str, default: int, minimum: int | None = None, maximum: int | 
     if maximum is not None and value > maximum:
         raise ConfigError(name, f"{value} is more than the maximum {maximum}")
     return value
+
+
+# Celery execution pools `opsdesk worker` offers (read by the settings and by `opsdesk up`).
+WORKER_POOLS = ("prefork", "threads", "solo")
 
 
 def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -118,7 +152,7 @@ def env_database(name: str, default_sqlite_path: Path) -> dict:
     """DATABASE_URL parsed with dj-database-url, refusing what opsdesk does not support."""
     import dj_database_url
 
-    raw = os.environ.get(name)
+    raw = _raw(name)
     if not raw:
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite_path)}
     scheme = urlsplit(raw).scheme
@@ -141,7 +175,7 @@ BROKER_SCHEMES = ("filesystem", "redis", "rediss", "amqp", "amqps", "pyamqp", "m
 
 
 def env_broker(name: str) -> str:
-    raw = os.environ.get(name, "")
+    raw = _raw(name) or ""
     if not raw:
         return ""
     scheme = urlsplit(raw).scheme
@@ -161,5 +195,5 @@ def env_url(name: str, default: str = "", schemes: tuple[str, ...] = ("http", "h
 
 
 def env_list(name: str, default: str = "") -> list[str]:
-    raw = os.environ.get(name, default)
+    raw = _raw(name) or default
     return [item.strip() for item in raw.split(",") if item.strip()]

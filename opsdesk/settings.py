@@ -39,7 +39,6 @@ DEBUG = env.env_bool("OPSDESK_DEBUG", False)
 LISTEN_HOST, LISTEN_PORT = env.env_listen("OPSDESK_LISTEN", "127.0.0.1:8000")
 ALLOWED_HOSTS = env.env_list("OPSDESK_ALLOWED_HOSTS", "*")
 CSRF_TRUSTED_ORIGINS = env.env_list("OPSDESK_CSRF_TRUSTED_ORIGINS")
-SITE_URL = env.env_url("OPSDESK_SITE_URL", f"http://{LISTEN_HOST}:{LISTEN_PORT}")
 # Behind a TLS-terminating proxy, trust its X-Forwarded-Proto so cookies can be marked secure.
 if env.env_bool("OPSDESK_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -81,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "opsdesk.core.middleware.StaffTwoFactorMiddleware",
+    # A locked database or a full disk is a clear 503/507 page, not "Internal error".
+    "opsdesk.core.middleware.DatabaseTroubleMiddleware",
     # Last, so that a lockout answers before any view runs.
     "axes.middleware.AxesMiddleware",
 ]
@@ -108,18 +109,20 @@ TEMPLATES = [
 
 # --- database -------------------------------------------------------------------------------
 DATABASES = {"default": env.env_database("DATABASE_URL", DATA_DIR / "opsdesk.sqlite3")}
+SQLITE_TIMEOUT_SECONDS = env.env_int("OPSDESK_SQLITE_TIMEOUT_SECONDS", 5, minimum=1, maximum=300)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web, worker and scheduler read while one of them writes; IMMEDIATE makes a
     # writing transaction take its lock at BEGIN instead of failing with "database is locked"
-    # half-way through; busy_timeout waits for the lock instead of failing at once.
-    DATABASES["default"]["OPTIONS"] = {
-        "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-            "PRAGMA busy_timeout=20000;"
-        ),
+    # half-way through. `timeout` is how long a writer waits for the lock (SQLite's busy
+    # timeout) before Django raises OperationalError, which the web answers with 503 and
+    # Retry-After (opsdesk.core.views.errors): short, so a person waiting behind a long import
+    # hears "busy, try again" in seconds instead of a hung page. Django itself turns on
+    # foreign keys; no busy_timeout PRAGMA here, as it would override `timeout`.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
-    }
+        "timeout": SQLITE_TIMEOUT_SECONDS,
+    })
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.env_int("OPSDESK_DB_CONN_MAX_AGE", 60, minimum=0))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -175,18 +178,25 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {
+    # JSON that refuses absurd nesting with a 400 (Python's parser would raise RecursionError);
+    # forms and uploads as DRF has them.
+    "DEFAULT_PARSER_CLASSES": [
+        "opsdesk.core.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "opsdesk.core.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["opsdesk.core.api.permissions.RolePermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["opsdesk.core.api.permissions.ActionPermission"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "opsdesk.core.api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "opsdesk.core.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "opsdesk.core.api.exceptions.exception_handler",
     "DEFAULT_VERSIONING_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -228,9 +238,27 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.env_bool("OPSDESK_TASKS_EAGER", False)
 WORKER_HEARTBEAT_SECONDS = env.env_int("OPSDESK_WORKER_HEARTBEAT_SECONDS", 30, minimum=5)
+# Here rather than in opsdesk/celery.py so the interval goes through the strict parser above.
+CELERY_BEAT_SCHEDULE = {
+    "worker-heartbeat": {"task": "opsdesk.core.tasks.heartbeat", "schedule": float(WORKER_HEARTBEAT_SECONDS)},
+    # Jobs whose worker died, or whose wake-up was lost, are sent again (design.md, "nothing lost").
+    "sweep-import-jobs": {"task": "opsdesk.cmdb.tasks.sweep_import_jobs", "schedule": 60.0},
+}
 
-# --- metrics, credentials --------------------------------------------------------------------
-OPSDESK_METRICS_URL = env.env_url("OPSDESK_METRICS_URL")
+# --- processes -------------------------------------------------------------------------------
+# Read here, like every setting, so a bad value stops any command (even `opsdesk web --help`)
+# with the configuration-error message instead of a traceback from argparse or gunicorn.
+WEB_WORKERS = env.env_int("OPSDESK_WEB_WORKERS", 1, minimum=1, maximum=64)
+WEB_THREADS = env.env_int("OPSDESK_WEB_THREADS", 8, minimum=1, maximum=256)
+WORKER_POOL = env.env_choice("OPSDESK_WORKER_POOL", "prefork", env.WORKER_POOLS)
+WORKER_CONCURRENCY = env.env_int("OPSDESK_WORKER_CONCURRENCY", 2, minimum=1, maximum=256)
+
+# --- data disk -------------------------------------------------------------------------------
+# /healthz reports an error when the data directory's disk has less free space than this: with
+# the disk full every write fails, so the alarm must come before that.
+DATA_DISK_MIN_FREE_BYTES = env.env_int("OPSDESK_DATA_DISK_MIN_FREE_MB", 100, minimum=0) * 1024 * 1024
+
+# --- credentials -----------------------------------------------------------------------------
 # Fernet keys for credentials at rest, newest first; without them, a key kept in the data directory.
 OPSDESK_CREDENTIAL_KEYS = env.env_list("OPSDESK_CREDENTIAL_KEYS")
 OPSDESK_CREDENTIAL_KEY_FILE = DATA_DIR / "credential_keys"

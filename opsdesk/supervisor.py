@@ -13,6 +13,9 @@ import subprocess
 import sys
 import time
 
+# opsdesk.env is standard library only (dj_database_url is imported only to parse DATABASE_URL).
+from opsdesk.env import WORKER_POOLS, env_choice
+
 CHILDREN = ("web", "worker", "scheduler")
 GRACE_SECONDS = 15
 
@@ -26,12 +29,15 @@ def run_up(argv: list[str]) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-setup", action="store_true", help="skip migrate/translations/admin set-up")
     args = parser.parse_args(argv)
+    # Read before anything starts, so a bad value is one clear message (opsdesk.cli prints the
+    # ConfigError) rather than a worker that fails and is restarted over and over.
+    pool = env_choice("OPSDESK_WORKER_POOL", "threads", WORKER_POOLS)
     if not args.no_setup:
         code = subprocess.call([sys.executable, "-m", "opsdesk.cli", "setup"])
         if code != 0:
             return code
     # One machine: a thread pool keeps the worker to one process, which keeps memory low.
-    extra = {"web": [], "worker": ["--pool", os.environ.get("OPSDESK_WORKER_POOL", "threads")], "scheduler": []}
+    extra = {"web": [], "worker": ["--pool", pool], "scheduler": []}
     procs = {name: _spawn(name, extra[name]) for name in CHILDREN}
     delays = {name: 1.0 for name in CHILDREN}
     stopping = False

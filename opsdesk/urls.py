@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.urls import include, path
+from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 
 from opsdesk.core import health
@@ -14,6 +16,8 @@ urlpatterns = [
     path("account/two-factor/", auth.two_factor, name="two_factor"),
     path("audit/", audit.audit_list, name="audit_list"),
     path("soon/<slug:area>/", home.coming, name="coming"),
+    path("search/", include("opsdesk.core.views.search")),
+    path("favicon.ico", RedirectView.as_view(url=settings.STATIC_URL + "favicon.ico", permanent=True)),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", health.metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -35,7 +35,8 @@ def test_the_agent_imports_nothing_of_django(tmp_path):
     config.write_text("[importlinter]\nroot_package = opsdesk\ninclude_external_packages = True\n"
                       "[importlinter:contract:agent]\nname = agent\ntype = forbidden\n"
                       "source_modules =\n    opsdesk.agent\nforbidden_modules =\n    django\n    rest_framework\n"
-                      "    celery\n" + "".join(f"    opsdesk.{app}\n" for app in APPS if (ROOT / "opsdesk" / app).is_dir()))
+                      "    celery\n"
+                      + "".join(f"    opsdesk.{app}\n" for app in APPS if (ROOT / "opsdesk" / app).is_dir()))
     result = _lint(config)
     assert result.returncode == 0, result.stdout[-3000:]
 

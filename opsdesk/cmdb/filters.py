@@ -10,7 +10,9 @@ from opsdesk.core.models import Customer, Site, Team
 class ConfigurationItemFilterSet(ScopedFilterSet):
     # distinct=False: these are columns of the item itself, so a match cannot repeat a row, and
     # django-filter's default DISTINCT made the 100k-item list 3-6x slower (docs/performance.md).
-    search_fields = ["name", "description"]
+    # Attributes hold what people search for (IP address, host name, OS, serial number), and
+    # engineers search by the customer's name or code; the global search uses these fields too.
+    search_fields = ["name", "description", "attributes", "customer__name", "customer__code"]
     customer = django_filters.ModelMultipleChoiceFilter(queryset=Customer.objects.all(), label=_("customer"),
                                                         distinct=False)
     kind = django_filters.ModelMultipleChoiceFilter(queryset=CIKind.objects.all(), label=_("kind"), distinct=False)

@@ -578,10 +578,10 @@ def _check_row(row: _Row, lk: _Lookups, existing: dict, problems: list[RowProble
             problem("site", _("No site %(value)s for this customer.") % {"value": _text(v.get("site"))})
     status = lk.status.get(_text(v.get("status")).lower() or CIStatus.ACTIVE.value)
     if status is None:
-        problem("status", _("Must be one of: %(choices)s.") % {"choices": ", ".join(f"{label} ({value})" for value, label in CIStatus.choices)})
+        problem("status", _("Must be one of: %(choices)s.") % {"choices": _choice_list(CIStatus.choices)})
     criticality = lk.criticality.get(_text(v.get("criticality")).lower() or Criticality.MEDIUM.value)
     if criticality is None:
-        problem("criticality", _("Must be one of: %(choices)s.") % {"choices": ", ".join(f"{label} ({value})" for value, label in Criticality.choices)})
+        problem("criticality", _("Must be one of: %(choices)s.") % {"choices": _choice_list(Criticality.choices)})
     team = None
     if _text(v.get("owner_team")):
         team = lk.teams.get(_text(v.get("owner_team")).lower())
@@ -812,3 +812,8 @@ def template_rows(user, *, chinese: bool) -> list[list[Any]]:
         "attr:ip_address": "10.0.0.10", "attr:os": "Linux",
     }
     return [header, [example.get(c, "") for c in columns]]
+
+
+def _choice_list(choices) -> str:
+    """"Active (active), …": the label the person reads and the value a file may hold."""
+    return ", ".join(f"{label} ({value})" for value, label in choices)

@@ -27,7 +27,8 @@ def widgets(request) -> list[dict]:
 
 
 def customers_widget(request) -> list[dict]:
-    return [{"kind": "number", "title": _("Customers"), "value": scope_for(request.user, Customer.objects.all()).count(),
+    customers = scope_for(request.user, Customer.objects.all())
+    return [{"kind": "number", "title": _("Customers"), "value": customers.count(),
              "url": reverse("core:customer_list"), "icon": "bi-building"}]
 
 

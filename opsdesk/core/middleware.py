@@ -77,3 +77,26 @@ class StaffTwoFactorMiddleware:
         ):
             return redirect(reverse("two_factor"))
         return self.get_response(request)
+
+
+class DatabaseTroubleMiddleware:
+    """A view that fails because the database is locked (503 + Retry-After) or the disk is full
+    (507) answers with a page that says so; every other exception goes on to the 500 handler.
+
+    API views answer these themselves (opsdesk.core.api.exceptions); errors raised outside a
+    view reach opsdesk.core.views.errors.server_error, which tells them apart the same way.
+    """
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception: Exception):
+        from opsdesk.core.views.errors import database_trouble, trouble_response
+
+        kind = database_trouble(exception)
+        if kind is None:
+            return None
+        return trouble_response(request, kind, exception)

@@ -150,14 +150,15 @@ def test_customer_items_relation_and_graph(page, log_in, shot, administrator):
 
 
 @pytest.mark.parametrize(
-    ("bad_row", "column", "message"),
+    ("bad_row", "column", "value", "message"),
     [
-        ("ACME,imp-bad,server,999.1.1.1", "attr:ip_address", "not a valid ipv4"),
-        ("ACME,imp-bad,toaster,10.2.0.2", "kind", "No kind toaster"),
+        ("ACME,imp-bad,server,999.1.1.1", "attr:ip_address", "999.1.1.1", "is not a valid IPv4 address"),
+        ("ACME,imp-bad,toaster,10.2.0.2", "kind", "toaster", "No kind toaster"),
     ],
     ids=["bad-ip", "unknown-kind"],
 )
-def test_import_with_an_error_row_writes_nothing(page, log_in, shot, administrator, bad_row, column, message):
+def test_import_with_an_error_row_writes_nothing(page, log_in, shot, administrator, bad_row, column, value,
+                                                 message):
     CustomerFactory(code="ACME", name="Acme")
     log_in(page, "ada")
 
@@ -178,7 +179,8 @@ def test_import_with_an_error_row_writes_nothing(page, log_in, shot, administrat
     cells = problems.first.locator("td")
     expect(cells.nth(0)).to_have_text("3")  # the header is line 1, the bad row line 3
     expect(cells.nth(1)).to_have_text(column)
-    expect(cells.nth(2)).to_contain_text(message)
+    expect(cells.nth(2)).to_have_text(value)  # the bad value is repeated
+    expect(cells.nth(3)).to_contain_text(message)
     shot(page, "import-problems")
     assert not ConfigurationItem.objects.filter(name__startswith="imp-").exists()
 

@@ -75,6 +75,47 @@ def test_enrolment_confirms_a_device_with_one_code(client, engineer):
     assert device.confirmed
 
 
+def _enrolled(client, engineer) -> TOTPDevice:
+    device = TOTPDevice.objects.create(user=engineer, name="phone", confirmed=True)
+    client.force_login(engineer)
+    return device
+
+
+def test_turning_two_factor_off_needs_more_than_the_session(client, engineer):
+    _enrolled(client, engineer)
+    page = client.get(reverse("two_factor")).content.decode()
+    assert 'id="two-factor-off"' in page and 'name="confirmation"' in page
+    for given in ("", "wrong-password", "000000"):
+        response = client.post(reverse("two_factor"), {"action": "disable", "confirmation": given})
+        assert response.status_code == 400, given
+        assert TOTPDevice.objects.filter(user=engineer, confirmed=True).exists()
+    assert "neither your password nor a current code" in response.content.decode()
+
+
+def test_two_factor_goes_off_with_a_current_code(client, engineer):
+    device = _enrolled(client, engineer)
+    response = client.post(reverse("two_factor"), {"action": "disable", "confirmation": code_for(device)})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=engineer).exists()
+
+
+def test_two_factor_goes_off_with_the_password(client, engineer):
+    _enrolled(client, engineer)
+    response = client.post(reverse("two_factor"), {"action": "disable", "confirmation": PASSWORD})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=engineer).exists()
+
+
+@override_settings(AXES_FAILURE_LIMIT=3)
+def test_guessing_the_password_to_turn_two_factor_off_locks_the_account(client, engineer):
+    _enrolled(client, engineer)
+    for _ in range(3):
+        client.post(reverse("two_factor"), {"action": "disable", "confirmation": "guess"})
+    response = client.post(reverse("two_factor"), {"action": "disable", "confirmation": PASSWORD})
+    assert response.status_code == 429
+    assert TOTPDevice.objects.filter(user=engineer, confirmed=True).exists()
+
+
 @override_settings(OPSDESK_REQUIRE_2FA_FOR_STAFF=True)
 def test_when_required_staff_without_a_device_are_sent_to_enrol(client, engineer, customer_user):
     client.force_login(engineer)

@@ -22,7 +22,9 @@ OPSDESK = [sys.executable, "-m", "opsdesk.cli"]
 
 
 def run_opsdesk(args: list[str], tmp_path: Path, **extra_env: str) -> subprocess.CompletedProcess:
-    environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    # The tier and secrets of the calling environment stay out: each test gives what it needs.
+    inherited = {*env.SECRETS, *(f"{name}_FILE" for name in env.SECRETS)}
+    environ = {k: v for k, v in os.environ.items() if k not in inherited}
     environ.update({"OPSDESK_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "opsdesk.settings"})
     environ.update(extra_env)
     return subprocess.run([*OPSDESK, *args], env=environ, capture_output=True, text=True, timeout=60)

@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from opsdesk.core import registry
-from opsdesk.core.scoping import scope_log
 from opsdesk.core.models import User
+from opsdesk.core.scoping import scope_log
 from opsdesk.core.templatetags.opsdesk import ChangeRows
 
 # django-auditlog's own labels have no zh-Hans translation.

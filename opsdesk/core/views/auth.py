@@ -42,6 +42,26 @@ class TokenForm(forms.Form):
                                                                "inputmode": "numeric"}))
 
 
+class DisableTwoFactorForm(forms.Form):
+    """Turning two-factor off needs proof beyond the session: a stolen or unattended session
+    must not be enough to remove the second factor."""
+
+    confirmation = forms.CharField(
+        label=gettext_lazy("Your password or a current code from your authenticator app"), strip=False,
+        widget=forms.PasswordInput(attrs={"class": "form-control", "autocomplete": "current-password"}))
+
+
+def _confirms_identity(request, user: User, device: TOTPDevice, given: str) -> bool:
+    """A current TOTP code of the device, or the account's password."""
+    if given.isdigit() and len(given) in (6, 7, 8):
+        allowed, _data = device.verify_is_allowed()
+        if allowed and device.verify_token(given):
+            return True
+    # Through authenticate() rather than check_password(), so failures count towards Axes'
+    # lockout and this form cannot be used to guess the password without limit.
+    return authenticate(request, username=user.get_username(), password=given) == user
+
+
 def _next_url(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
@@ -114,20 +134,30 @@ def _qr_svg(uri: str) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+@sensitive_post_parameters("confirmation", "otp_token")
 @login_required
 def two_factor(request):
-    """Enrol a TOTP device (staff): scan the QR code, confirm with one code."""
+    """Enrol a TOTP device (staff): scan the QR code, confirm with one code. Turning it off
+    needs the password or a current code."""
     user = request.user
     device = confirmed_device(user)
-    pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if device is not None:
+        disabling = request.method == "POST" and request.POST.get("action") == "disable"
+        disable_form = DisableTwoFactorForm(request.POST if disabling else None)
+        if disabling and disable_form.is_valid():
+            if _confirms_identity(request, user, device, disable_form.cleaned_data["confirmation"]):
+                TOTPDevice.objects.filter(user=user).delete()
+                messages.success(request, _("Two-factor authentication is off."))
+                return redirect("two_factor")
+            disable_form.add_error("confirmation", _(
+                "That is neither your password nor a current code: two-factor authentication is still on."))
+        return render(request, "core/two_factor.html", {"device": device, "disable_form": disable_form},
+                      status=400 if disable_form.errors else 200)
     form = TokenForm(request.POST or None)
-    if request.method == "POST" and request.POST.get("action") == "disable" and device is not None:
-        TOTPDevice.objects.filter(user=user).delete()
-        messages.success(request, _("Two-factor authentication is off."))
-        return redirect("two_factor")
-    if device is None and pending is None:
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if pending is None:
         pending = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
-    if request.method == "POST" and pending is not None and form.is_valid():
+    if request.method == "POST" and form.is_valid():
         if pending.verify_token(form.cleaned_data["otp_token"]):
             pending.confirmed = True
             pending.save()
@@ -135,8 +165,6 @@ def two_factor(request):
             messages.success(request, _("Two-factor authentication is on."))
             return redirect("account")
         form.add_error("otp_token", _("The code is wrong or has expired."))
-    context = {"device": device, "form": form}
-    if device is None and pending is not None:
-        context["qr_svg"] = _qr_svg(pending.config_url)
-        context["secret"] = base64.b32encode(pending.bin_key).decode()
+    context = {"device": None, "form": form, "qr_svg": _qr_svg(pending.config_url),
+               "secret": base64.b32encode(pending.bin_key).decode()}
     return render(request, "core/two_factor.html", context)

@@ -1,5 +1,3 @@
-import os
-
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
@@ -8,9 +6,10 @@ class Command(BaseCommand):
     help = "Serve the UI, API and /healthz with gunicorn on OPSDESK_LISTEN (default 127.0.0.1:8000)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("OPSDESK_WEB_WORKERS", "1")),
+        # Defaults from the settings, where OPSDESK_WEB_* went through opsdesk.env's strict parser.
+        parser.add_argument("--workers", type=int, default=settings.WEB_WORKERS,
                             help="worker processes (OPSDESK_WEB_WORKERS, default 1)")
-        parser.add_argument("--threads", type=int, default=int(os.environ.get("OPSDESK_WEB_THREADS", "8")),
+        parser.add_argument("--threads", type=int, default=settings.WEB_THREADS,
                             help="threads per worker (OPSDESK_WEB_THREADS, default 8)")
 
     def handle(self, *args, **options):

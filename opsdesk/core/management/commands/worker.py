@@ -1,16 +1,17 @@
-import os
-
+from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from opsdesk.env import WORKER_POOLS
 
 
 class Command(BaseCommand):
     help = "Run a Celery worker (notifications, email intake, reports, imports)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--pool", default=os.environ.get("OPSDESK_WORKER_POOL", "prefork"),
-                            choices=["prefork", "threads", "solo"], help="execution pool (OPSDESK_WORKER_POOL)")
-        parser.add_argument("--concurrency", type=int,
-                            default=int(os.environ.get("OPSDESK_WORKER_CONCURRENCY", "2")),
+        # Defaults from the settings, where OPSDESK_WORKER_* went through opsdesk.env's strict parsers.
+        parser.add_argument("--pool", default=settings.WORKER_POOL, choices=WORKER_POOLS,
+                            help="execution pool (OPSDESK_WORKER_POOL, default prefork)")
+        parser.add_argument("--concurrency", type=int, default=settings.WORKER_CONCURRENCY,
                             help="tasks run at once (OPSDESK_WORKER_CONCURRENCY, default 2)")
         parser.add_argument("--queues", default="", help="comma-separated queues to consume (default: all)")
 
