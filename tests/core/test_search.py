@@ -187,3 +187,22 @@ def test_related_ids_past_the_cap_become_a_subquery(admin_client, customer_a, mo
     assert list(ConfigurationItem.objects.filter(condition)) == [gamma_item]
     condition = search_module.text_condition(ConfigurationItem, ["name", "customer__name"], "alpha")
     assert list(ConfigurationItem.objects.filter(condition)) == [item]
+
+
+def test_attribute_values_match_and_attribute_names_do_not(customer_a):
+    from opsdesk.cmdb.models import ConfigurationItem
+
+    both = ConfigurationItemFactory(customer=customer_a, attributes={"cpu_cores": 8, "role": "Core"})
+    ConfigurationItemFactory(customer=customer_a, attributes={"cpu_cores": 16})
+    quoted = ConfigurationItemFactory(customer=customer_a, attributes={"note": 'say "hi" 你好'})
+    number = ConfigurationItemFactory(customer=customer_a, attributes={"memory_gb": 64})
+
+    def found(query: str) -> set:
+        condition = search_module.text_condition(ConfigurationItem, ["attributes"], query)
+        return set(ConfigurationItem.objects.filter(condition))
+
+    assert found("core") == {both}  # "cpu_cores" is a name, "Core" a value
+    assert found("cpu") == set()
+    assert found("64") == {number}
+    assert found('"hi"') == {quoted}
+    assert found("你好") == {quoted}
