@@ -184,16 +184,6 @@ def env_broker(name: str) -> str:
     return raw
 
 
-def env_url(name: str, default: str = "", schemes: tuple[str, ...] = ("http", "https")) -> str:
-    raw = os.environ.get(name, default)
-    if not raw:
-        return ""
-    parts = urlsplit(raw)
-    if parts.scheme not in schemes or not parts.netloc:
-        raise ConfigError(name, f"{raw!r} is not a URL starting with {' or '.join(s + '://' for s in schemes)}")
-    return raw
-
-
 def env_list(name: str, default: str = "") -> list[str]:
     raw = _raw(name) or default
     return [item.strip() for item in raw.split(",") if item.strip()]

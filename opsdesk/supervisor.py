@@ -1,4 +1,4 @@
-"""`opsdesk up`: set up, then start web, worker and scheduler and keep them running.
+"""`opsdesk up`: set up, then start web and worker (with the scheduler inside it) and keep them running.
 
 A child that dies is restarted with a growing delay; SIGTERM or Ctrl-C stops all children
 cleanly (SIGTERM, then SIGKILL after a grace period) and exits. Standard library only.
@@ -16,8 +16,12 @@ import time
 # opsdesk.env is standard library only (dj_database_url is imported only to parse DATABASE_URL).
 from opsdesk.env import WORKER_POOLS, env_choice
 
-CHILDREN = ("web", "worker", "scheduler")
+# One machine: the scheduler runs inside the worker (--beat), which saves a process with Django
+# loaded (~70 MB); scale-out runs `opsdesk scheduler` on its own.
+CHILDREN = ("web", "worker")
 GRACE_SECONDS = 15
+# What opsdesk.cli exits with on a configuration error (see opsdesk.env.ConfigError).
+CONFIG_ERROR_EXIT = 2
 
 
 def _spawn(name: str, extra: list[str]) -> subprocess.Popen:
@@ -37,10 +41,11 @@ def run_up(argv: list[str]) -> int:
         if code != 0:
             return code
     # One machine: a thread pool keeps the worker to one process, which keeps memory low.
-    extra = {"web": [], "worker": ["--pool", pool], "scheduler": []}
+    extra = {"web": [], "worker": ["--pool", pool, "--beat"]}
     procs = {name: _spawn(name, extra[name]) for name in CHILDREN}
     delays = {name: 1.0 for name in CHILDREN}
     stopping = False
+    exit_code = 0
 
     def stop(signum, frame) -> None:
         nonlocal stopping
@@ -48,7 +53,7 @@ def run_up(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"opsdesk: running web, worker and scheduler (pid {os.getpid()}); Ctrl-C stops them", flush=True)
+    print(f"opsdesk: running web and worker with the scheduler (pid {os.getpid()}); Ctrl-C stops them", flush=True)
     try:
         while not stopping:
             time.sleep(0.5)
@@ -56,6 +61,12 @@ def run_up(argv: list[str]) -> int:
                 code = proc.poll()
                 if code is None or stopping:
                     continue
+                if code == CONFIG_ERROR_EXIT:
+                    # A configuration error (already printed by the child) comes back on every
+                    # restart: stop everything and say so, instead of a restart loop.
+                    print(f"opsdesk: {name} stopped on a configuration error; stopping all", flush=True)
+                    stopping, exit_code = True, CONFIG_ERROR_EXIT
+                    break
                 print(f"opsdesk: {name} exited with {code}; restarting in {delays[name]:.0f} s", flush=True)
                 deadline = time.monotonic() + delays[name]
                 while time.monotonic() < deadline and not stopping:
@@ -75,4 +86,4 @@ def run_up(argv: list[str]) -> int:
                 proc.kill()
                 proc.wait()
         print("opsdesk: stopped", flush=True)
-    return 0
+    return exit_code

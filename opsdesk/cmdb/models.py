@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.core.models.base import TimestampedModel
@@ -147,14 +147,6 @@ class Relation(models.Model):
                 raise ValidationError({"target": _("An item cannot relate to itself.")})
             if self.source.customer_id != self.target.customer_id:
                 raise ValidationError({"target": _("Both items must belong to the same customer.")})
-
-
-def localized(value: dict | str, fallback: str = "") -> str:
-    """Pick the text of the active language from {"en": …, "zh-hans": …} (schema titles)."""
-    if isinstance(value, str):
-        return value
-    lang = (get_language() or "en").lower()
-    return value.get(lang) or value.get(lang.split("-")[0]) or value.get("en") or fallback
 
 
 class ImportJob(models.Model):

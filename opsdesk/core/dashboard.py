@@ -10,6 +10,7 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from opsdesk.core.models import Contract, Customer
 from opsdesk.core.permissions import can
@@ -56,6 +57,21 @@ def _entry_url(entry: LogEntry) -> str:
     return reverse(registered.url_name("detail"), args=[entry.object_pk])
 
 
+def action_label(entry: LogEntry) -> str:
+    """What was done, in the reader's language: a named action's own label, else created,
+    changed or deleted."""
+    name = entry.additional_data.get("action") if isinstance(entry.additional_data, dict) else None
+    model = entry.content_type.model_class() if entry.content_type_id else None
+    registered = registry["models"].get(model) if model else None
+    named = registered.action(name) if registered and name else None
+    if named is not None:
+        return str(named.label)
+    generic = {LogEntry.Action.CREATE: pgettext("audit action", "created"),
+               LogEntry.Action.UPDATE: pgettext("audit action", "changed"),
+               LogEntry.Action.DELETE: pgettext("audit action", "deleted")}
+    return generic.get(entry.action, pgettext("audit action", "changed"))
+
+
 def recent_changes(request) -> list[dict]:
     if not getattr(request.user, "is_staff_role", False):
         return []
@@ -64,9 +80,8 @@ def recent_changes(request) -> list[dict]:
     rows = []
     for e in entries:
         who = str(e.actor) if e.actor else _("system")
-        what = (e.additional_data or {}).get("action") if isinstance(e.additional_data, dict) else None
         rows.append({"label": e.object_repr, "url": _entry_url(e),
-                     "note": f"{who} · {what or e.get_action_display()} · "
+                     "note": f"{who} · {action_label(e)} · "
                              f"{timezone.localtime(e.timestamp):%Y-%m-%d %H:%M}"})
     return [{"kind": "list", "id": "recent-changes", "title": _("Recent changes"), "rows": rows,
              "empty": _("Nothing has changed yet."),

@@ -115,3 +115,35 @@ def test_up_answers_healthz_and_stops_on_sigterm(tmp_path):
             raise
     assert proc.returncode == 0
     assert "opsdesk: stopped" in output
+
+
+def test_up_stops_instead_of_restarting_a_child_with_a_configuration_error(monkeypatch, capsys):
+    """A child that exits 2 (its configuration error already printed) would fail again on every
+    restart: the supervisor stops everything and exits 2."""
+    from opsdesk import supervisor
+
+    class Child:
+        def __init__(self, name: str) -> None:
+            self.name, self.signals = name, []
+
+        def poll(self):
+            return 2 if self.name == "web" else (0 if self.signals else None)
+
+        def send_signal(self, signum) -> None:
+            self.signals.append(signum)
+
+        def wait(self, timeout=None) -> int:
+            return 0
+
+    spawned: list[str] = []
+
+    def spawn(name, extra):
+        spawned.append(name)
+        return Child(name)
+
+    monkeypatch.setattr(supervisor, "_spawn", spawn)
+    # Keep the test runner's own SIGINT/SIGTERM handlers.
+    monkeypatch.setattr(supervisor.signal, "signal", lambda signum, handler: None)
+    assert supervisor.run_up(["--no-setup"]) == 2
+    assert sorted(spawned) == sorted(supervisor.CHILDREN)  # started once each, never again
+    assert "configuration error" in capsys.readouterr().out

@@ -242,3 +242,15 @@ def test_the_audit_log_shows_an_engineer_nothing_of_another_customer(client, eng
     assert "Secret site of B" not in page
     home = client.get(reverse("home")).content.decode()
     assert "Site of A" in home and "Secret site of B" not in home
+
+
+def test_customer_choices_tell_customers_of_the_same_name_apart(admin):
+    from opsdesk.core.generic.forms import form_for
+    from opsdesk.core.models import Site
+    from tests.factories import CustomerFactory
+
+    CustomerFactory(code="SH1", name="Same 同名")
+    CustomerFactory(code="SH2", name="Same 同名")
+    form = form_for(registry.get(Site))(user=admin)
+    labels = [label for _value, label in form.fields["customer"].choices]
+    assert "Same 同名 (SH1)" in labels and "Same 同名 (SH2)" in labels

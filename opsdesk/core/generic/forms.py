@@ -30,9 +30,14 @@ class ScopedModelForm(forms.ModelForm):
     def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        from opsdesk.core.models import Customer
+
         for bound in self.fields.values():
             if isinstance(bound, (forms.ModelChoiceField, forms.ModelMultipleChoiceField)):
                 bound.queryset = scope_for(user, bound.queryset)
+                if bound.queryset.model is Customer:
+                    # Two customers may share a name; the code tells them apart.
+                    bound.label_from_instance = lambda c: f"{c.name} ({c.code})"
         style_widgets(self)
 
     def service_data(self) -> dict[str, Any]:

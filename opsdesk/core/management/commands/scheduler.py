@@ -7,4 +7,6 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         from opsdesk.celery import app
 
-        app.start(["beat", "--loglevel=INFO", "--scheduler=django_celery_beat.schedulers:DatabaseScheduler"])
+        from opsdesk.core.management.commands.worker import SCHEDULER
+
+        app.start(["beat", "--loglevel=INFO", f"--scheduler={SCHEDULER}"])
