@@ -773,11 +773,19 @@ def _count_new_relations(rows: list[_Row], known: dict) -> int:
 # --- export and template --------------------------------------------------------------------
 
 def export_columns(items) -> list[str]:
+    """Attribute columns in each kind's declared order (x-order), kinds in the order met, then
+    keys no kind declares, alphabetically: the same on every database (jsonb sorts keys)."""
+    from opsdesk.cmdb.attributes import property_order
+
     keys: list[str] = []
+    extra: set[str] = set()
+    seen_kinds: set[int] = set()
     for ci in items:
-        for key in (ci.attributes or {}):
-            if key not in keys:
-                keys.append(key)
+        if ci.kind_id not in seen_kinds:
+            seen_kinds.add(ci.kind_id)
+            keys += [k for k in property_order(ci.kind.attribute_schema or {}) if k not in keys]
+        extra.update(ci.attributes or {})
+    keys += sorted(extra - set(keys))
     return BASE_COLUMNS + [f"attr:{k}" for k in keys] + RELATION_COLUMNS
 
 

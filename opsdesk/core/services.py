@@ -227,6 +227,46 @@ def reset_two_factor(user: User, *, actor: User | None) -> int:
     return count
 
 
+def _own_account(user: User, actor: User | None) -> None:
+    if actor is not None and actor.pk != user.pk:
+        raise permission_denied()
+
+
+def start_two_factor(user: User, *, actor: User | None):
+    """The unconfirmed TOTP device a person is enrolling (made once, kept until confirmed)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    _own_account(user, actor)
+    pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+    if pending is None:
+        with domain_action(actor, "start_two_factor", user, check=False):
+            pending = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
+    return pending
+
+
+def confirm_two_factor(device, code: str, *, actor: User | None) -> bool:
+    """Turn two-factor on once the person proves the device with a current code."""
+    _own_account(device.user, actor)
+    if not device.verify_token(code):
+        return False
+    with domain_action(actor, "enable_two_factor", device.user, check=False) as act:
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        act.audit(device.user, {"two_factor": ["off", "on"]})
+    return True
+
+
+def disable_two_factor(user: User, *, actor: User | None) -> None:
+    """Turn two-factor off for one's own account (the page has checked the password or a code;
+    an administrator uses the reset_two_factor action instead)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    _own_account(user, actor)
+    with domain_action(actor, "disable_two_factor", user, check=False) as act:
+        TOTPDevice.objects.filter(user=user).delete()
+        act.audit(user, {"two_factor": ["on", "off"]})
+
+
 def ensure_admin(username: str, password: str | None) -> tuple[User, str | None]:
     """The first administrator: created once, with the given password or a generated one that is
     returned so it can be printed once. An existing account is left as it is."""

@@ -69,9 +69,11 @@ class YesNoSelect(forms.NullBooleanSelect):
         super().__init__(attrs)
         self.choices = [("", _("All")), ("true", _("Yes")), ("false", _("No"))]
 
-    def format_value(self, value) -> str:
+    def format_value(self, value) -> list[str]:
+        # A list, as Select expects: a plain string would be matched by substring, and every
+        # option would then contain the empty choice ("All") and show it as selected.
         formatted = super().format_value(value)
-        return "" if formatted == "unknown" else formatted
+        return ["" if formatted == "unknown" else formatted]
 
 
 class ScopedFilterSet(django_filters.FilterSet):

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from opsdesk.core import services
 from opsdesk.core.models import User
 
 PENDING_KEY = "opsdesk_pending_2fa_user"
@@ -146,7 +147,7 @@ def two_factor(request):
         disable_form = DisableTwoFactorForm(request.POST if disabling else None)
         if disabling and disable_form.is_valid():
             if _confirms_identity(request, user, device, disable_form.cleaned_data["confirmation"]):
-                TOTPDevice.objects.filter(user=user).delete()
+                services.disable_two_factor(user, actor=user)
                 messages.success(request, _("Two-factor authentication is off."))
                 return redirect("two_factor")
             disable_form.add_error("confirmation", _(
@@ -154,13 +155,9 @@ def two_factor(request):
         return render(request, "core/two_factor.html", {"device": device, "disable_form": disable_form},
                       status=400 if disable_form.errors else 200)
     form = TokenForm(request.POST or None)
-    pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
-    if pending is None:
-        pending = TOTPDevice.objects.create(user=user, name="default", confirmed=False)
+    pending = services.start_two_factor(user, actor=user)
     if request.method == "POST" and form.is_valid():
-        if pending.verify_token(form.cleaned_data["otp_token"]):
-            pending.confirmed = True
-            pending.save()
+        if services.confirm_two_factor(pending, form.cleaned_data["otp_token"], actor=user):
             otp_login(request, pending)
             messages.success(request, _("Two-factor authentication is on."))
             return redirect("account")

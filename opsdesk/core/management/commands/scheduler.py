@@ -6,7 +6,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         from opsdesk.celery import app
-
         from opsdesk.core.management.commands.worker import SCHEDULER
 
         app.start(["beat", "--loglevel=INFO", f"--scheduler={SCHEDULER}"])
