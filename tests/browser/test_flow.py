@@ -71,7 +71,9 @@ def test_log_in_and_switch_language(page, log_in, shot, administrator):
 
 def add_server(page, shot, customer_name: str, name: str, ip: str) -> int:
     page.goto("/cmdb/configurationitems/add/")
-    page.select_option("#id_customer", label=customer_name)
+    # Customers are offered as "name (code)", so two of the same name can be told apart.
+    value = page.locator("#id_customer option", has_text=customer_name).first.get_attribute("value")
+    page.select_option("#id_customer", value=value)
     page.fill("#id_name", name)
     # Choosing the kind re-renders the attribute fields (htmx) with the kind's schema.
     expect(page.locator("#id_attr_ip_address")).to_have_count(0)
@@ -113,7 +115,7 @@ def test_customer_items_relation_and_graph(page, log_in, shot, administrator):
     page.goto(f"/cmdb/configurationitems/{app_id}/")
     with page.expect_navigation():
         page.click("#add-relation")
-    expect(page).to_have_url(re.compile(rf"/cmdb/relations/add/\?source={app_id}$"))
+    expect(page).to_have_url(re.compile(rf"/cmdb/relations/add/\?source={app_id}&next=/cmdb/configurationitems/{app_id}/$"))
     expect(page.locator("#id_source")).to_have_value(str(app_id))
     page.select_option("#id_type", label="runs on")
     page.select_option("#id_target", label="db-01 (ACME)")
@@ -123,8 +125,9 @@ def test_customer_items_relation_and_graph(page, log_in, shot, administrator):
     relation = Relation.objects.get()
     assert (relation.source_id, relation.type, relation.target_id) == (app_id, "runs_on", db_id)
 
-    # Its page lists the relation and draws the graph: two nodes, one link.
-    page.goto(f"/cmdb/configurationitems/{app_id}/")
+    # Saving brought the person back to the CI, whose page lists the relation and draws the
+    # graph: two nodes, one link.
+    expect(page).to_have_url(re.compile(rf"/cmdb/configurationitems/{app_id}/$"))
     expect(page.locator("#ci-relations")).to_contain_text("runs on")
     expect(page.locator("#ci-relations a", has_text="db-01")).to_have_count(1)
     graph = page.locator("#ci-graph")

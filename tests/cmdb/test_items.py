@@ -150,3 +150,52 @@ def test_customers_cannot_bulk_edit(customer_client, customer_a):
                                     {"pk": [item.pk], "apply": "yes", "status": "retired", "set_status": "on"})
     assert response.status_code == 403
     assert ConfigurationItem.objects.get(pk=item.pk).status == "active"
+
+
+def test_adding_a_relation_from_a_ci_page_comes_back_to_it(client, engineer, customer_a):
+    from opsdesk.cmdb.models import Relation
+
+    source = ConfigurationItemFactory(customer=customer_a, name="app-1")
+    target = ConfigurationItemFactory(customer=customer_a, name="vm-1")
+    client.force_login(engineer)
+    page = client.get(reverse("cmdb:configurationitem_detail", args=[source.pk])).content.decode()
+    assert 'id="add-relation"' in page
+    back = reverse("cmdb:configurationitem_detail", args=[source.pk])
+    form = client.get(reverse("cmdb:relation_add"), {"source": source.pk, "next": back}).content.decode()
+    assert f'name="next" value="{back}"' in form
+    response = client.post(f"{reverse('cmdb:relation_add')}?source={source.pk}",
+                           {"source": source.pk, "type": "runs_on", "target": target.pk, "note": "", "next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    assert Relation.objects.filter(source=source, target=target).exists()
+
+
+def test_a_customer_user_is_offered_no_relation_to_add(client, customer_user, customer_a):
+    item = ConfigurationItemFactory(customer=customer_a)
+    client.force_login(customer_user)
+    page = client.get(reverse("cmdb:configurationitem_detail", args=[item.pk])).content.decode()
+    assert 'id="add-relation"' not in page
+    assert reverse("cmdb:relation_add") not in page
+
+
+def test_the_relation_form_offers_only_items_of_the_sources_customer(client, engineer_of_b, customer_a, customer_b):
+    """An engineer serving both customers sees both in general, but once the source is chosen
+    only its customer's items can be the other end."""
+    team = engineer_of_b.teams.first()
+    team.customers.add(customer_a)
+    source = ConfigurationItemFactory(customer=customer_a, name="src-a")
+    ConfigurationItemFactory(customer=customer_a, name="same-customer")
+    ConfigurationItemFactory(customer=customer_b, name="other-customer")
+    client.force_login(engineer_of_b)
+    form = client.get(reverse("cmdb:relation_add"), {"source": source.pk}).content.decode()
+    target = form[form.index('name="target"'):]
+    target = target[:target.index("</select>")]
+    assert "same-customer" in target and "other-customer" not in target
+
+
+def test_a_customer_users_api_schema_lists_no_write_operation(customer_user):
+    from tests.conftest import api_client_for
+
+    schema = api_client_for(customer_user, write=False).get("/api/schema/", {"format": "json"}).json()
+    methods = {method for operations in schema["paths"].values() for method in operations}
+    assert "get" in methods
+    assert not methods & {"post", "put", "patch", "delete"}, methods

@@ -15,7 +15,10 @@ from opsdesk.core.scoping import scope_for
 def ci_detail_context(request, obj: ConfigurationItem) -> dict:
     relations = scope_for(request.user, obj.relations_out.select_related("target", "target__kind"))
     incoming = scope_for(request.user, obj.relations_in.select_related("source", "source__kind"))
-    return {"relations_out": relations, "relations_in": incoming}
+    from opsdesk.cmdb.models import Relation
+
+    return {"relations_out": relations, "relations_in": incoming,
+            "can_add_relation": can(request.user, "add", Relation) and can(request.user, "change", obj)}
 
 
 def customer_items_panel(request, customer) -> dict | None:

@@ -40,6 +40,16 @@ class ScopedModelForm(forms.ModelForm):
                     bound.label_from_instance = lambda c: f"{c.name} ({c.code})"
         style_widgets(self)
 
+    # A form with fields of its own kind (a CI's attributes) shows them through its own template
+    # and leaves them out of main_fields, so the generic page knows nothing of them.
+    extra_template = ""
+
+    def main_fields(self) -> list:
+        return [self[name] for name in self.fields if name not in self.extra_field_names()]
+
+    def extra_field_names(self) -> set[str]:
+        return set()
+
     def service_data(self) -> dict[str, Any]:
         """What the domain service writes: the cleaned values of this form's fields (the
         service itself drops fields no generic write may set)."""
