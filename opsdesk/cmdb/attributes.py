@@ -9,6 +9,10 @@ keyword that validators ignore):
   `x-enum-titles-zh-hans` gives the Chinese labels (like `x-title-zh-hans` for the title), and
   English labels that are msgids of the catalogue (the built-in kinds') are translated;
 - `"oneOf": [{"const": "core", "title": "Core"}, …]` — `x-title-zh-hans` on an option likewise.
+
+The order of the attributes is the schema's `x-order`, a list of property keys: PostgreSQL's jsonb
+does not keep the order of an object's keys, so the order of `properties` is not to be relied on.
+Keys the list leaves out come after the listed ones, alphabetically (see `property_order`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,45 @@ from jsonschema.exceptions import SchemaError
 
 SUPPORTED_TYPES = ("string", "integer", "number", "boolean")
 FORMAT_CHECKER = FormatChecker()
+ORDER = "x-order"
+
+
+def _properties(schema: Any) -> dict[str, Any]:
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
+def property_order(schema: Any) -> list[str]:
+    """The keys of the schema's properties in the order people see them: those `x-order` lists
+    first, in its order, then the others alphabetically (the same on every database)."""
+    props = _properties(schema)
+    listed = schema.get(ORDER) if isinstance(schema, dict) else None
+    keys: list[str] = []
+    for key in listed if isinstance(listed, list) else ():
+        if isinstance(key, str) and key in props and key not in keys:
+            keys.append(key)
+    return keys + sorted(k for k in props if k not in keys)
+
+
+def ordered_properties(schema: Any) -> list[tuple[str, Any]]:
+    """(key, property) of the schema's properties, in `property_order`."""
+    props = _properties(schema)
+    return [(key, props[key]) for key in property_order(schema)]
+
+
+def with_order(schema: Any, keys: list[str] | None = None) -> Any:
+    """The schema with a complete `x-order`: `keys` (default: its own `x-order`) first, then the
+    remaining properties in the order given (a schema just parsed from the text a person typed
+    still has it)."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        return schema
+    props = schema["properties"]
+    listed = keys if keys is not None else schema.get(ORDER)
+    order: list[str] = []
+    for key in [*(listed if isinstance(listed, list) else ()), *props]:
+        if isinstance(key, str) and key in props and key not in order:
+            order.append(key)
+    return {**schema, ORDER: order}
 
 
 def _lang() -> str:
@@ -83,10 +126,11 @@ def display_value(key: str, prop: dict, value: Any) -> Any:
 
 
 def display_rows(schema: dict, attributes: dict) -> list[tuple[str, Any]]:
-    """(title, value as read) of an item's attributes: in the schema's order, then any others."""
-    props = (schema or {}).get("properties") or {}
+    """(title, value as read) of an item's attributes: in the schema's order (`property_order`),
+    then any others alphabetically."""
+    props = _properties(schema)
     attributes = attributes or {}
-    keys = [k for k in props if k in attributes] + [k for k in attributes if k not in props]
+    keys = [k for k in property_order(schema) if k in attributes] + sorted(k for k in attributes if k not in props)
     return [(property_title(k, props.get(k, {})), display_value(k, props.get(k, {}), attributes[k])) for k in keys]
 
 
@@ -103,11 +147,19 @@ def schema_problems(schema: Any) -> list[str]:
     if schema.get("type", "object") != "object":
         return [_("The schema must describe an object (\"type\": \"object\").")]
     problems = []
-    for key, prop in (schema.get("properties") or {}).items():
+    for key, prop in ordered_properties(schema):
         kind = prop.get("type") if isinstance(prop, dict) else None
         if kind not in SUPPORTED_TYPES:
             problems.append(_("Attribute %(key)s: type must be one of %(types)s.")
                             % {"key": key, "types": ", ".join(SUPPORTED_TYPES)})
+    listed = schema.get(ORDER, [])
+    if not isinstance(listed, list) or not all(isinstance(k, str) for k in listed):
+        problems.append(_("%(keyword)s must be a list of attribute keys.") % {"keyword": ORDER})
+    else:
+        unknown = [k for k in listed if k not in _properties(schema)]
+        if unknown:
+            problems.append(_("%(keyword)s names keys that are not attributes: %(keys)s.")
+                            % {"keyword": ORDER, "keys": ", ".join(unknown)})
     return problems
 
 
@@ -227,10 +279,10 @@ def _other_labels(key: str, prop: dict, value: Any) -> set[str]:
 
 
 def form_fields(schema: dict) -> dict[str, forms.Field]:
-    """Form fields for a kind's attributes, named attr_<key>."""
+    """Form fields for a kind's attributes, named attr_<key>, in the schema's order."""
     fields: dict[str, forms.Field] = {}
     required = set(schema.get("required", []))
-    for key, prop in (schema.get("properties") or {}).items():
+    for key, prop in ordered_properties(schema):
         label = property_title(key, prop)
         common = {"label": label, "required": key in required, "help_text": prop.get("description", "")}
         kind = prop.get("type")

@@ -18,6 +18,7 @@ def cmdb_widgets(request) -> list[dict]:
     by_criticality = dict(items.values_list("criticality").annotate(n=Count("id")))
     labels = dict(Criticality.choices)
     list_url = reverse("cmdb:configurationitem_list")
+    orphans_url = f"{list_url}?owner_team__isnull=true&status=active"
     widgets = [
         {"kind": "number", "title": _("Configuration items"), "value": items.count(), "url": list_url,
          "icon": "bi-hdd-network"},
@@ -28,15 +29,15 @@ def cmdb_widgets(request) -> list[dict]:
         orphans = items.filter(owner_team__isnull=True, status="active").select_related("customer")
         count = orphans.count()
         widgets.append({"kind": "number", "title": _("Items without an owner team"), "value": count,
-                        "url": f"{list_url}?owner_team__isnull=true&status=active", "icon": "bi-person-x"})
+                        "url": orphans_url, "icon": "bi-person-x"})
         widgets.append({
             "kind": "list", "id": "items-without-owner", "title": _("Active items without an owner team"),
             "rows": [{"label": f"{ci.name}", "note": str(ci.customer),
                       "url": reverse("cmdb:configurationitem_detail", args=[ci.pk])}
                      for ci in orphans.order_by("-criticality", "name")[:8]],
             "empty": _("Every active item has an owner team."),
-            "more": {"url": f"{list_url}?owner_team__isnull=true&status=active", "label": _("All of them (%(count)d)") % {
-                "count": count}} if count > 8 else None})
+            "more": {"url": orphans_url, "label": _("All of them (%(count)d)") % {"count": count}}
+            if count > 8 else None})
     widgets += [
         {"kind": "chart", "id": "ci-by-kind", "title": _("Items by kind"), "chart": {
             "type": "bar",

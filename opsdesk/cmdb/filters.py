@@ -10,9 +10,8 @@ from opsdesk.core.models import Customer, Site, Team
 class ConfigurationItemFilterSet(ScopedFilterSet):
     # distinct=False: these are columns of the item itself, so a match cannot repeat a row, and
     # django-filter's default DISTINCT made the 100k-item list 3-6x slower (docs/performance.md).
-    # Attributes hold what people search for (IP address, host name, OS, serial number), and
-    # engineers search by the customer's name or code; the global search uses these fields too.
-    search_fields = ["name", "description", "attributes", "customer__name", "customer__code"]
+    # The `q` search uses the registry entry's search_fields (name, description, attribute
+    # values, the customer's name and code), the one declaration the global search reads too.
     customer = django_filters.ModelMultipleChoiceFilter(queryset=Customer.objects.all(), label=_("customer"),
                                                         distinct=False)
     kind = django_filters.ModelMultipleChoiceFilter(queryset=CIKind.objects.all(), label=_("kind"), distinct=False)
@@ -21,6 +20,9 @@ class ConfigurationItemFilterSet(ScopedFilterSet):
     criticality = django_filters.MultipleChoiceFilter(choices=Criticality.choices, label=_("criticality"),
                                                       distinct=False)
     owner_team = django_filters.ModelChoiceFilter(queryset=Team.objects.all(), label=_("owner team"))
+    # ?owner_team__isnull=true: the dashboard's "items without an owner team" (All / Yes / No).
+    owner_team__isnull = django_filters.BooleanFilter(field_name="owner_team", lookup_expr="isnull",
+                                                      label=_("Without owner team"))
 
     class Meta:
         model = ConfigurationItem

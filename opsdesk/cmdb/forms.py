@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 from django.utils.translation import gettext_lazy as _
 
-from opsdesk.cmdb.attributes import form_fields
+from opsdesk.cmdb.attributes import ORDER, form_fields, ordered_properties, with_order
 from opsdesk.cmdb.models import CIKind, ConfigurationItem, Relation
 from opsdesk.core.generic.forms import ScopedModelForm, style_widgets
 from opsdesk.core.scoping import scope_for
@@ -50,7 +52,10 @@ class ConfigurationItemForm(ScopedModelForm):
                 return None
         return self.instance.kind if self.instance.kind_id else None
 
-    has_attributes = True
+    extra_template = "cmdb/_attribute_fieldset.html"
+
+    def extra_field_names(self) -> set[str]:
+        return set(self.attribute_names)
 
     def attribute_fields(self):
         return [self[name] for name in self.attribute_names]
@@ -87,8 +92,33 @@ class ConfigurationItemForm(ScopedModelForm):
         super()._update_errors(errors)
 
 
+def _order_can_be_written(schema: Any) -> bool:
+    """A schema with properties whose `x-order`, if any, lists only keys of them."""
+    if not isinstance(schema, dict) or not isinstance(schema.get("properties"), dict):
+        return False
+    listed = schema.get(ORDER, [])
+    return isinstance(listed, list) and all(isinstance(k, str) and k in schema["properties"] for k in listed)
+
+
+class AttributeSchemaField(forms.JSONField):
+    """The schema as the administrator edits it: properties written in the kind's order and no
+    `x-order` (the order they are typed in is the order; the form writes `x-order` from it)."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, InvalidJSONInput):
+            return value
+        if _order_can_be_written(value):
+            # The stored `x-order`, or (text sent back with an error) the order it was typed in.
+            ordered = dict(ordered_properties(with_order(value)))
+            value = {k: ordered if k == "properties" else v for k, v in value.items() if k != ORDER}
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
 class CIKindForm(ScopedModelForm):
-    attribute_schema = forms.JSONField(
+    """An administrator's kind. PostgreSQL's jsonb does not keep the order of the properties, so
+    the order in which they were typed is written into the schema as `x-order` (attributes.py)."""
+
+    attribute_schema = AttributeSchemaField(
         label=_("attribute schema"), required=False,
         widget=forms.Textarea(attrs={"rows": 14, "class": "form-control font-monospace"}),
         help_text=_('A JSON Schema object, e.g. {"type": "object", "properties": {"ip_address": '
@@ -99,11 +129,12 @@ class CIKindForm(ScopedModelForm):
         model = CIKind
         fields = ["slug", "name", "icon", "description", "attribute_schema"]
 
-    def clean_attribute_schema(self):
-        return self.cleaned_data.get("attribute_schema") or {}
-
-    def prepare_value(self, value):
-        return json.dumps(value, indent=2, ensure_ascii=False)
+    def clean_attribute_schema(self) -> Any:
+        # Parsed from the typed text, so the properties are still in the typed order: capture it
+        # before the database forgets it. An `x-order` typed by hand comes first, unless it is
+        # malformed or names unknown keys (left as typed: the model's check then says so).
+        schema = self.cleaned_data.get("attribute_schema") or {}
+        return with_order(schema) if _order_can_be_written(schema) else schema
 
 
 class RelationForm(ScopedModelForm):

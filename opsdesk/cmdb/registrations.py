@@ -17,7 +17,10 @@ registry.register(ModelEntry(
     ConfigurationItem, tenant_path="customer", menu="cmdb",
     columns=["name", "kind", "customer", "site", "status", "criticality", "owner_team", "updated_at"],
     sortable=("name", "kind__name", "customer__name", "status", "criticality", "updated_at"),
-    search_fields=["name", "description"], filterset=ConfigurationItemFilterSet, form=ConfigurationItemForm,
+    # Attribute values (IP address, host name, OS…) and the customer's name and code; the list's q
+    # and the global search both read these (opsdesk/core/search.py).
+    search_fields=["name", "description", "attributes", "customer__name", "customer__code"],
+    filterset=ConfigurationItemFilterSet, form=ConfigurationItemForm,
     select_related=("kind", "customer", "site", "owner_team"), detail_template="cmdb/ci_detail.html",
     detail_exclude=("attributes",), bulk_edit_fields=("status", "criticality", "owner_team", "site"),
     detail_context=ci_detail_context, export_rows=importer.export_rows, update=services.update_item,

@@ -128,3 +128,46 @@ def test_an_impossible_id_is_a_400_in_the_api(admin_api, items, param):
 def test_an_impossible_id_is_a_400_for_a_customer_too(customer_user, items):
     api = api_client_for(customer_user, write=False)
     assert api.get(CI_API, {"customer": HUGE}).status_code == 400
+
+
+def test_items_without_an_owner_team(admin_client, admin_api, customer_a):
+    """The dashboard's link `?owner_team__isnull=true`: only the items no team owns."""
+    from tests.factories import TeamFactory
+
+    team = TeamFactory(name="Ops")
+    ConfigurationItemFactory(customer=customer_a, name="owned-01", owner_team=team)
+    ConfigurationItemFactory(customer=customer_a, name="orphan-01", owner_team=None)
+    ConfigurationItemFactory(customer=customer_a, name="orphan-02", owner_team=None, status="retired")
+    orphans, owned = {"orphan-01", "orphan-02"}, {"owned-01"}
+
+    def ui(value: str) -> set[str]:
+        page = listed(admin_client, CI_LIST, owner_team__isnull=value)
+        return {name for name in orphans | owned if f">{name}</a>" in page}
+
+    def api(value: str) -> set[str]:
+        response = admin_api.get(CI_API, {"owner_team__isnull": value})
+        assert response.status_code == 200
+        return {row["name"] for row in response.json()["results"]}
+
+    assert ui("true") == orphans and api("true") == orphans
+    assert ui("false") == owned and api("false") == owned
+    assert ui("") == orphans | owned and api("") == orphans | owned
+    # Combined with the dashboard's other condition (its count is of active items).
+    assert {row["name"] for row in admin_api.get(CI_API, {"owner_team__isnull": "true", "status": "active"})
+            .json()["results"]} == {"orphan-01"}
+    # An All / Yes / No select, labelled in the reader's language.
+    for language, label, all_label in (("en", "Without owner team", "All"), ("zh-hans", "没有负责团队", "全部")):
+        body = admin_client.get(CI_LIST, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        select = re.search(r'<select name="owner_team__isnull".*?</select>', body, re.S).group(0)
+        options = re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select)
+        assert options[0] == ("", " selected", all_label), options
+        assert [value for value, _s, _label in options] == ["", "true", "false"]
+        assert f'for="id_owner_team__isnull">{label}' in body or f">{label}<" in body
+
+
+def test_a_chosen_yes_no_filter_shows_as_chosen(admin_client, customer_a):
+    page = admin_client.get(reverse("cmdb:configurationitem_list"), {"owner_team__isnull": "false"}).content.decode()
+    select = page[page.index('name="owner_team__isnull"'):]
+    select = select[:select.index("</select>")]
+    assert 'value="false" selected' in select
+    assert 'value="" selected' not in select

@@ -206,3 +206,164 @@ def test_attribute_values_match_and_attribute_names_do_not(customer_a):
     assert found("64") == {number}
     assert found('"hi"') == {quoted}
     assert found("你好") == {quoted}
+
+
+# --- two characters, and the one declaration of what is searched --------------------------------
+
+def _found(query: str) -> set[str]:
+    from opsdesk.cmdb.models import ConfigurationItem
+
+    fields = search_module.search_fields_for(registry_entry("configurationitem"))
+    return set(ConfigurationItem.objects.filter(search_module.text_condition(ConfigurationItem, fields, query))
+               .values_list("name", flat=True))
+
+
+@pytest.fixture
+def two_character_items(customer_a, customer_b):
+    """Items where two-character words sit in each searched field, in either case, escaped in
+    SQLite's JSON text, at the edge of a field, and in an attribute's name only."""
+    ConfigurationItemFactory(customer=customer_a, name="db-01", attributes={"cpu_cores": 8})
+    ConfigurationItemFactory(customer=customer_a, name="mail-DB", description="")
+    ConfigurationItemFactory(customer=customer_a, name="web-01", description="生产环境，位于上海机房")
+    ConfigurationItemFactory(customer=customer_a, name="sw-01", attributes={"vendor": "华为", "note": 'a "q" b\\c'})
+    ConfigurationItemFactory(customer=customer_a, name="edge-x", description="y at the start")
+    ConfigurationItemFactory(customer=customer_b, name="beta-01", attributes={"ip_address": "10.1.1.1"})
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("db", {"db-01", "mail-DB"}),                # name, any case
+    ("Db", {"db-01", "mail-DB"}),
+    ("上海", {"web-01"}),                        # description, Chinese
+    ("华为", {"sw-01"}),                         # attribute value, Chinese (escaped in SQLite's JSON)
+    ('"q', {"sw-01"}),                           # a quote, which JSON escapes
+    ("\\c", {"sw-01"}),                          # a backslash, which JSON escapes
+    ("xy", set()),                               # not across two fields (name "…-x", description "y…")
+    ("cp", set()),                               # attribute names are not searched
+    ("阿尔", {"db-01", "mail-DB", "web-01", "sw-01", "edge-x"}),  # customer A's name
+    ("BE", {"beta-01"}),                         # customer B's code, and the name beta-01
+    ("zq", set()),
+])
+def test_two_characters_find_what_longer_queries_would(two_character_items, query, expected):
+    """Two characters are below what PostgreSQL's trigram indexes can answer: there a bigram
+    index answers, and the rows must be the same as the plain conditions give (SQLite)."""
+    assert _found(query) == expected
+
+
+def test_two_characters_on_the_search_page(admin_client, two_character_items):
+    page = results(admin_client, "上海")
+    assert ">web-01</a>" in page and "生产环境，位于<mark>上海</mark>机房" in page
+    page = results(admin_client, "华为")
+    assert ">sw-01</a>" in page and "<mark>华为</mark>" in page
+
+
+def test_the_registry_entry_declares_what_items_are_searched_by():
+    """One declaration: the global search and the list's `q` both read the entry's fields."""
+    entry = registry_entry("configurationitem")
+    assert entry.search_fields == ["name", "description", "attributes", "customer__name", "customer__code"]
+    assert search_module.search_fields_for(entry) == entry.search_fields
+    # A FilterSet that still declares its own must declare the same (or the list's `q` differs).
+    assert getattr(entry.filterset, "search_fields", None) in (None, [], entry.search_fields)
+
+
+def test_the_bigram_index_expression_is_the_one_the_search_builds():
+    """Migration cmdb 0006 writes the indexed expression out; the search builds it from the
+    fields. If they differ, PostgreSQL silently stops using the index."""
+    import importlib
+
+    from opsdesk.cmdb.models import ConfigurationItem
+
+    migration = importlib.import_module("opsdesk.cmdb.migrations.0006_search_bigram_index")
+    fields = [(name, ConfigurationItem._meta.get_field(name)) for name in migration.FIELDS]
+    assert search_module.bigram_text_sql(fields) == migration.TEXT
+    # The fields the index holds are the item's own searched fields, in order.
+    own = [f for f in registry_entry("configurationitem").search_fields if "__" not in f]
+    assert list(migration.FIELDS) == own
+
+
+def test_the_bigram_index_is_found_on_postgresql_only():
+    from django.db import connection
+
+    from opsdesk.cmdb.models import ConfigurationItem
+
+    expected = ("name", "description", "attributes") if connection.vendor == "postgresql" else ()
+    assert search_module.bigram_index_fields(connection, ConfigurationItem) == expected
+
+
+@pytest.mark.parametrize("query", ["db", "上海"])
+def test_postgresql_answers_two_characters_from_the_bigram_index(customer_a, query):
+    """The plan of the item search reads the bigram index (and computes no bigrams per row),
+    with and without a customer whose name matches too."""
+    from django.db import connection
+
+    from opsdesk.cmdb.models import ConfigurationItem
+    from tests.factories import CustomerFactory
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no bigram index")
+    ConfigurationItemFactory(customer=customer_a, name="db-01", description="上海")
+    fields = search_module.search_fields_for(registry_entry("configurationitem"))
+
+    def check() -> None:
+        qs = ConfigurationItem.objects.filter(search_module.text_condition(ConfigurationItem, fields, query))
+        sql, params = qs.values("pk").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: show what it would use
+            cursor.execute(f"EXPLAIN {sql}", params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "cmdb_configurationitem_search_bigrams" in plan, plan
+        assert set(qs.values_list("name", flat=True)) == {"db-01"}
+
+    check()
+    CustomerFactory(code="DBX", name=f"{query} customer")  # a customer matches too: `customer IN (…) OR …`
+    check()
+
+
+def test_a_customer_and_the_items_own_text_match_together(customer_a, monkeypatch):
+    """Two characters in a customer's name and in items' own text: on PostgreSQL two queries
+    (the customer's items, the bigram index), merged; the same order and count as one."""
+    from tests.factories import CustomerFactory
+
+    db_corp = CustomerFactory(code="DBCORP", name="DB Corp")
+    for name in ("x-2", "x-1"):
+        ConfigurationItemFactory(customer=db_corp, name=name)
+    for name in ("a-db", "db-01", "zz"):
+        ConfigurationItemFactory(customer=customer_a, name=name)
+    admin = UserFactory(role=Role.ADMIN)
+    group = search_module.search_model(admin, registry_entry("configurationitem"), "db")
+    assert [hit.obj.name for hit in group.hits] == ["db-01", "a-db", "x-1", "x-2"]
+    assert (group.count, group.capped) == (4, False)
+    monkeypatch.setattr(search_module, "COUNT_CAP", 3)
+    group = search_module.search_model(admin, registry_entry("configurationitem"), "db")
+    assert (group.count, group.capped) == (3, True)
+    assert [hit.obj.name for hit in group.hits] == ["db-01", "a-db", "x-1", "x-2"]
+    # Scoped like everything else: the customer user of customer A sees their own only.
+    customer_user = UserFactory(role=Role.CUSTOMER, customer=customer_a)
+    group = search_module.search_model(customer_user, registry_entry("configurationitem"), "db")
+    assert [hit.obj.name for hit in group.hits] == ["db-01", "a-db"]
+
+
+def test_two_characters_past_the_cap_show_the_best_names_first(admin_client, customer_a, monkeypatch):
+    """Past the cap, a two-character search stops reading; the names equal to the query or
+    starting with it still come first, and the page says the rest are some of the matches."""
+    monkeypatch.setattr(search_module, "COUNT_CAP", 3)
+    for name in ("a-db-1", "a-db-2", "a-db-3", "a-db-4", "db-x", "db"):
+        ConfigurationItemFactory(customer=customer_a, name=name)
+    group = search_module.search_model(UserFactory(role=Role.ADMIN), registry_entry("configurationitem"), "db")
+    assert (group.count, group.capped, group.partial_order) == (3, True, True)
+    names = [hit.obj.name for hit in group.hits]
+    assert names[:2] == ["db", "db-x"] and set(names[2:]) <= {"a-db-1", "a-db-2", "a-db-3", "a-db-4"}
+    assert len(names) == search_module.HITS_PER_MODEL
+    page = results(admin_client, "db")
+    assert 'class="card-footer small text-body-secondary search-partial"' in page
+    # Under the cap the order is the full one, and nothing is said.
+    monkeypatch.setattr(search_module, "COUNT_CAP", 1000)
+    group = search_module.search_model(UserFactory(role=Role.ADMIN), registry_entry("configurationitem"), "db")
+    assert (group.count, group.partial_order) == (6, False)
+    assert [hit.obj.name for hit in group.hits] == ["db", "db-x", "a-db-1", "a-db-2", "a-db-3"]
+    assert "search-partial" not in results(admin_client, "db")
+
+
+def test_the_hint_says_two_characters_are_enough(admin_client):
+    assert 'id="search-hint-two-characters"' in results(admin_client, "")
+    page = admin_client.get(URL, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "输入两个字即可搜索" in page
