@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", include("opsdesk.core.api.urls")),
     path("core/", include(("opsdesk.core.urls", "core"))),
     path("cmdb/", include(("opsdesk.cmdb.urls", "cmdb"))),
+    path("monitoring/", include(("opsdesk.monitoring.urls", "monitoring"))),
 ]
 
 handler404 = "opsdesk.core.views.errors.not_found"

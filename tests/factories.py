@@ -156,3 +156,32 @@ def make_actionable(model, action):
         if action.applies_to(obj):
             return obj
     raise AssertionError(f"add a candidate for {model.__name__}.{action.name} to tests/factories.py ACTION_CANDIDATES")
+
+
+# --- monitoring ----------------------------------------------------------------------------------
+
+def make_agent(customer=None, *, name: str = "", raw: str = ""):
+    """An agent on a new host of `customer`; `raw` (or a new token) is its token."""
+    from opsdesk.core.models.tokens import hash_token, new_raw_token
+    from opsdesk.monitoring.models import Agent
+
+    item = ConfigurationItemFactory(customer=customer) if customer else ConfigurationItemFactory()
+    return Agent.objects.create(customer=item.customer, configuration_item=item, name=name or item.name,
+                                key_hash=hash_token(raw or new_raw_token()))
+
+
+def make_enrolment_token(customer=None, **kwargs):
+    from opsdesk.monitoring.services import create_enrolment_token
+
+    return create_enrolment_token(customer or CustomerFactory(), name=kwargs.pop("name", "enrol"), actor=None,
+                                  **kwargs)[0]
+
+
+def _monitoring_owned() -> None:
+    from opsdesk.monitoring.models import Agent, EnrolmentToken
+
+    OWNED[Agent] = lambda customer: make_agent(customer)
+    OWNED[EnrolmentToken] = lambda customer: make_enrolment_token(customer)
+
+
+_monitoring_owned()

@@ -1,0 +1,209 @@
+"""POST /api/monitoring/push/ (an agent's batches) and POST /api/monitoring/enrol/ (a new agent)."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from opsdesk.core.api.parsers import JSONParser
+from opsdesk.monitoring import services
+from opsdesk.monitoring.api.authentication import AgentTokenAuthentication, IsAgent
+
+MAX_SAMPLES = 10_000
+MAX_LABELS = 32
+MAX_NAME = 200
+MAX_LABEL_VALUE = 200
+NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+MAX_SEQ = 2**63 - 1
+
+
+def _name_ok(value: str) -> bool:
+    return NAME_RE.fullmatch(value) is not None
+
+
+class FiniteNumberField(serializers.FloatField):
+    """A JSON number (not a string, not a boolean) that is finite."""
+
+    default_error_messages = {
+        "invalid": _("A number is required."),
+        "finite": _("The number must be finite."),
+    }
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        if isinstance(data, float) and not math.isfinite(data):
+            self.fail("finite")
+        try:
+            value = float(data)
+        except OverflowError:
+            self.fail("finite")
+        if not math.isfinite(value):
+            self.fail("finite")
+        return data
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string only (DRF's CharField would take a number and make it a string)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class LabelsField(serializers.DictField):
+    child = StrictCharField(max_length=MAX_LABEL_VALUE, allow_blank=True, trim_whitespace=False)
+
+    default_error_messages = {
+        "too_many": _("At most {max} labels are allowed."),
+        "bad_label": _("Label names must match [a-zA-Z_:][a-zA-Z0-9_:]* and have at most 200 characters."),
+    }
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if len(value) > MAX_LABELS:
+            self.fail("too_many", max=MAX_LABELS)
+        if any(len(key) > MAX_NAME or not _name_ok(key) for key in value):
+            self.fail("bad_label")
+        return value
+
+
+class SampleSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=MAX_NAME, trim_whitespace=False,
+                           help_text=_("Matches [a-zA-Z_:][a-zA-Z0-9_:]*."))
+    labels = LabelsField(help_text=_("At most 32 labels; values of at most 200 characters."))
+    value = FiniteNumberField()
+    ts = FiniteNumberField(help_text=_("Unix time in seconds."))
+
+    def validate_name(self, value: str) -> str:
+        if not _name_ok(value):
+            raise serializers.ValidationError(_("The name must match [a-zA-Z_:][a-zA-Z0-9_:]*."))
+        return value
+
+
+class SamplesField(serializers.ListField):
+    """A list of samples whose errors are keyed by the index of each bad sample."""
+
+    child = SampleSerializer()
+    default_error_messages = {"too_many": _("At most {max} samples are allowed in one batch.")}
+
+    def to_internal_value(self, data):
+        if isinstance(data, (str, dict)) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        if len(data) > MAX_SAMPLES:
+            self.fail("too_many", max=MAX_SAMPLES)
+        return super().to_internal_value(data)
+
+
+class PushSerializer(serializers.Serializer):
+    seq = StrictIntegerField(min_value=1, max_value=MAX_SEQ, help_text=_("The batch's sequence number."))
+    sent_at = FiniteNumberField(required=False, help_text=_("When the agent sent it (Unix time)."))
+    samples = SamplesField(max_length=MAX_SAMPLES)
+
+
+class StoredSerializer(serializers.Serializer):
+    stored_up_to = serializers.IntegerField(help_text=_("The agent may forget its batches up to this number."))
+
+
+class AgentJSONParser(JSONParser):
+    """Takes NaN and Infinity (Python's json writes them, and so may an agent), so that the
+    batch's validation can name the sample and the field instead of refusing the whole body."""
+
+    strict = False
+
+
+VALIDATION = {"$ref": "#/components/schemas/ValidationError"}
+DETAIL = {"$ref": "#/components/schemas/ErrorDetail"}
+
+
+class PushView(APIView):
+    """Stores one batch of samples as received, at once and once: a re-sent batch (same sequence
+    number) answers the same and is not stored twice. A malformed batch is refused whole (400,
+    naming the field and the sample's index) and nothing is stored."""
+
+    authentication_classes = [AgentTokenAuthentication]
+    permission_classes = [IsAgent]
+    parser_classes = [AgentJSONParser]
+
+    @extend_schema(request=PushSerializer, responses={
+        200: StoredSerializer,
+        400: OpenApiResponse(VALIDATION, description=_("The batch is malformed; nothing was stored.")),
+        401: OpenApiResponse(DETAIL, description=_("No agent token, or an unknown one.")),
+        403: OpenApiResponse(DETAIL, description=_("An agent token is required.")),
+    }, summary=_("Push a batch of samples"))
+    def post(self, request):
+        incoming = PushSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        stored = services.accept_batch(request.auth, incoming.validated_data)
+        return Response({"stored_up_to": stored})
+
+
+class ForAgents(BasePermission):
+    """Anyone may try to enrol (the token is the check); the view has no authentication, so a
+    request is always anonymous here. A person's own API schema leaves the operation out: it is
+    for agents, and stays in the public schema."""
+
+    def has_permission(self, request, view) -> bool:
+        return not (request.user and request.user.is_authenticated)
+
+
+class EnrolSerializer(serializers.Serializer):
+    token = StrictCharField(max_length=200, help_text=_("The one-time enrolment token."))
+    hostname = StrictCharField(max_length=200, help_text=_("The host's name; its configuration item has it."))
+    os = StrictCharField(max_length=100, required=False, allow_blank=True)
+
+
+class EnrolledSerializer(serializers.Serializer):
+    agent = serializers.IntegerField()
+    configuration_item = serializers.IntegerField()
+    token = serializers.CharField(help_text=_("The agent's token, shown once."))
+
+
+class EnrolView(APIView):
+    """Spends a one-time enrolment token: the host's configuration item is found (by host name)
+    or created, and the new agent's token is answered once."""
+
+    authentication_classes: list = []
+    permission_classes = [ForAgents]
+
+    @extend_schema(request=EnrolSerializer, responses={
+        201: EnrolledSerializer,
+        400: OpenApiResponse(VALIDATION, description=_("Invalid input: the body names each field.")),
+        403: OpenApiResponse(DETAIL, description=_("The enrolment token is not valid, has expired or was "
+                                                   "already used.")),
+    }, summary=_("Enrol an agent"), auth=[])
+    def post(self, request):
+        incoming = EnrolSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        attributes = {"os": data["os"]} if data.get("os") else {}
+        try:
+            agent, raw = services.enrol(data["token"], hostname=data["hostname"], attributes=attributes)
+        except services.EnrolmentRefused as exc:
+            raise exceptions.PermissionDenied(str(exc)) from None
+        body = EnrolledSerializer({"agent": agent.pk, "configuration_item": agent.configuration_item_id,
+                                   "token": raw}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def push_urls() -> list:
+    return [
+        path("monitoring/push/", PushView.as_view(), name="monitoring-push"),
+        path("monitoring/enrol/", EnrolView.as_view(), name="monitoring-enrol"),
+    ]

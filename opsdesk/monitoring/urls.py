@@ -1,0 +1,3 @@
+from opsdesk.core.views.generic import urls_for
+
+urlpatterns = [*urls_for("monitoring")]
