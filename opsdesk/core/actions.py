@@ -72,13 +72,16 @@ def acting_as(actor, action: str = "") -> Iterator[None]:
     if previous:
         data.update({k: v for k, v in previous.items() if k in ("remote_addr", "remote_port")})
     token = _current_action.set(action or _current_action.get())
+    # auditlog sets its context variable and never resets it: take a token first, so that
+    # afterwards the variable is exactly as it was (unset, or the request's), and no actor of
+    # this action lingers for whatever runs next in this thread.
+    restore = auditlog_value.set(data)
     try:
         with contextlib.contextmanager(call_context_manager)(data):
             yield
     finally:
         _current_action.reset(token)
-        if previous is not None:
-            auditlog_value.set(previous)
+        auditlog_value.reset(restore)
 
 
 @receiver(pre_save, sender="auditlog.LogEntry")

@@ -83,3 +83,16 @@ def test_the_object_page_and_the_global_list_show_the_change(admin_client, custo
 
 def test_customers_do_not_read_the_audit_log(customer_client):
     assert customer_client.get(reverse("audit_list")).status_code == 404
+
+
+def test_an_action_leaves_no_actor_behind_for_what_runs_next(admin, customer_a):
+    """After a domain action the audit context is as it was, so a later write in the same thread
+    (the next test, the next task) is never attributed to this action's actor."""
+    from auditlog.context import auditlog_value
+
+    from opsdesk.core import services
+    from opsdesk.core.models import Site
+
+    before = auditlog_value.get(None)
+    services.create(Site, {"customer": customer_a, "name": "s1"}, actor=admin)
+    assert auditlog_value.get(None) is before
