@@ -41,7 +41,7 @@ test: test-deps
 
 bench: install-dev
 	mkdir -p bench/results
-	@for script in bench/*.py; do \
+	@for script in bench/[!_]*.py; do \
 	  name=$$(basename $$script .py); \
 	  echo "== $$name"; \
 	  $(BIN)/python $$script --quick | tee bench/results/$$name.log; \

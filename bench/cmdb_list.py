@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from _scratch import Bench, cpu_ns, database_backend_pid, p95
+
+BENCH = Bench("cmdb_list")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -54,43 +54,6 @@ QUICK = Size(customers=10, rows=30_000, big_customer_rows=27_000, requests=10)
 
 STATUSES = ["active"] * 7 + ["maintenance", "planned", "retired"]
 CRITICALITIES = ["critical", "high", "medium", "medium", "low"]
-
-
-def log(message: str) -> None:
-    print(f"cmdb_list: {message}", file=sys.stderr, flush=True)
-
-
-def p95(samples: list[float]) -> float:
-    """Nearest-rank 95th percentile: with 30 samples, the second slowest."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def prepare_database(data_dir: str) -> str:
-    """Point opsdesk at a fresh database before Django starts; returns its vendor name."""
-    # Unconditionally: `make bench` exports OPSDESK_DATA_DIR=./var, which must not be touched.
-    os.environ["OPSDESK_DATA_DIR"] = data_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "opsdesk.settings"
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return "sqlite"
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme.startswith("sqlite"):
-        raise SystemExit("cmdb_list: DATABASE_URL with sqlite is not supported; unset it for a fresh SQLite file")
-    # The database is dropped: refuse anything that does not look like a scratch database, so a
-    # DATABASE_URL left exported for a real installation cannot be wiped by `make bench`.
-    if "bench" not in name:
-        raise SystemExit(f"cmdb_list: refusing to drop database {name!r}: its name must contain 'bench' "
-                         "(for example postgres://postgres@127.0.0.1:5432/opsdesk_bench)")
-    import psycopg
-    from psycopg import sql
-
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return "postgresql"
 
 
 def load_data(size: Size, seed: int) -> dict[str, Any]:
@@ -149,38 +112,13 @@ def load_data(size: Size, seed: int) -> dict[str, Any]:
             ConfigurationItem.objects.bulk_create(items, batch_size=2000)
         total += len(items)
         if customer is big or total == size.rows:
-            log(f"{total} items loaded ({time.perf_counter() - started:.1f} s)")
+            BENCH.log(f"{total} items loaded ({time.perf_counter() - started:.1f} s)")
     if connection.vendor == "postgresql":
         # What autovacuum would have done by the time anyone lists 100,000 items: without
         # statistics the planner guesses. SQLite gets no ANALYZE because opsdesk never runs one.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     return {"admin": admin, "big": big, "typical": rest[0], "kind": server}
-
-
-def database_backend_pid() -> int | None:
-    """The PostgreSQL server process of our connection, when it runs on this machine (its CPU
-    time is then readable from /proc); None for SQLite, which runs inside this process."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    return pid if Path(f"/proc/{pid}/schedstat").exists() else None
-
-
-def cpu_ns(backend_pid: int | None) -> int:
-    """CPU time used so far by this thread and, if given, by the database server process.
-
-    Wall-clock time on a shared machine includes waiting for a CPU; CPU time does not, so it is
-    what a request would take on an idle machine (with data in memory, as here)."""
-    total = time.thread_time_ns()
-    if backend_pid is not None:
-        # First field of schedstat: nanoseconds on a CPU (finer than utime's clock ticks).
-        total += int(Path(f"/proc/{backend_pid}/schedstat").read_text().split()[0])
-    return total
 
 
 def measure(client, url: str, requests: int, headers: dict[str, str], expect_first: str, api: bool,
@@ -211,49 +149,10 @@ def measure(client, url: str, requests: int, headers: dict[str, str], expect_fir
     return samples, cpu_samples
 
 
-def count_queries(client, url: str, headers: dict[str, str], show: bool) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as ctx:
-        client.get(url, headers=headers)
-    if show:
-        for query in ctx.captured_queries:
-            log(f"  [{query['time']}s] {query['sql'][:300]}")
-    return len(ctx.captured_queries)
-
-
-def drop_database() -> None:
-    """Remove the PostgreSQL database made for this run (it is recreated at the next start)."""
-    from django.db import connection, connections
-
-    name = connection.settings_dict["NAME"]
-    connections.close_all()
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     size = QUICK if args.quick else FULL
     requests = args.requests or size.requests
-    data_dir = tempfile.mkdtemp(prefix="opsdesk-bench-")
-    database = ""
-    try:
-        database = prepare_database(data_dir)
-        return measure_all(args, size, requests, database, data_dir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-            if database == "postgresql" and "django.db" in sys.modules:
-                # Any failure here is only logged: it must not hide the error that got us here.
-                try:
-                    drop_database()
-                except Exception as exc:
-                    log(f"could not drop the benchmark database: {exc}")
+    return BENCH.run(args.keep, lambda database, data_dir: measure_all(args, size, requests, database, data_dir))
 
 
 def measure_all(args: argparse.Namespace, size: Size, requests: int, database: str, data_dir: str) -> dict[str, Any]:
@@ -271,9 +170,9 @@ def measure_all(args: argparse.Namespace, size: Size, requests: int, database: s
     from opsdesk.cmdb.models import ConfigurationItem
     from opsdesk.core import services
 
-    log(f"database {database}, data directory {data_dir}; migrating")
+    BENCH.log(f"database {database}, data directory {data_dir}; migrating")
     call_command("migrate", interactive=False, verbosity=0)
-    log(f"loading {size.rows} items across {size.customers} customers")
+    BENCH.log(f"loading {size.rows} items across {size.customers} customers")
     ids = load_data(size, args.seed)
     setup_s = time.perf_counter() - started
 
@@ -317,13 +216,13 @@ def measure_all(args: argparse.Namespace, size: Size, requests: int, database: s
         result[key] = round(p95(samples), 1)
         medians[key.replace("_p95_", "_p50_")] = round(statistics.median(samples), 1)
         cpu[key.replace("_p95_", "_p95_cpu_")] = round(p95(cpu_samples), 1)
-        log(f"{key}: p95 {result[key]} ms, median {statistics.median(samples):.1f} ms, "
+        BENCH.log(f"{key}: p95 {result[key]} ms, median {statistics.median(samples):.1f} ms, "
             f"CPU p95 {p95(cpu_samples):.1f} ms  ({url})")
     # The server process must have been the same throughout for its CPU time to count.
     cpu_includes_database = database == "sqlite" or (backend_pid is not None and database_backend_pid() == backend_pid)
 
-    queries_ui = count_queries(ui, cases[0][2], {}, args.show_queries)
-    queries_api = count_queries(api, cases[2][2], auth, args.show_queries)
+    queries_ui = BENCH.count_queries(ui, cases[0][2], args.show_queries)
+    queries_api = BENCH.count_queries(api, cases[2][2], args.show_queries, auth)
     load_after = os.getloadavg()[0]
     ui_p95 = max(result["ui_p95_ms_page1"], result["ui_p95_ms_page500"])
     api_p95 = max(result["api_p95_ms_page1"], result["api_p95_ms_page500"])

@@ -23,19 +23,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import random
-import shutil
 import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
+
+from _scratch import Bench, cpu_ns, database_backend_pid, p95
+
+BENCH = Bench("search")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -64,42 +65,6 @@ DESCRIPTIONS = ["Production web server in rack 3", "Staging environment, rebuilt
                 "Reporting database, read-only replica"]
 STATUSES = ["active"] * 7 + ["maintenance", "planned", "retired"]
 CRITICALITIES = ["critical", "high", "medium", "medium", "low"]
-
-
-def log(message: str) -> None:
-    print(f"search: {message}", file=sys.stderr, flush=True)
-
-
-def p95(samples: list[float]) -> float:
-    """Nearest-rank 95th percentile: with 30 samples, the second slowest."""
-    ordered = sorted(samples)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def prepare_database(data_dir: str) -> str:
-    """Point opsdesk at a fresh database before Django starts; returns its vendor name."""
-    # Unconditionally: `make bench` exports OPSDESK_DATA_DIR=./var, which must not be touched.
-    os.environ["OPSDESK_DATA_DIR"] = data_dir
-    os.environ["DJANGO_SETTINGS_MODULE"] = "opsdesk.settings"
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return "sqlite"
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if parts.scheme.startswith("sqlite"):
-        raise SystemExit("search: DATABASE_URL with sqlite is not supported; unset it for a fresh SQLite file")
-    # The database is dropped: refuse anything that does not look like a scratch database.
-    if "bench" not in name:
-        raise SystemExit(f"search: refusing to drop database {name!r}: its name must contain 'bench' "
-                         "(for example postgres://postgres@127.0.0.1:5432/opsdesk_bench_search)")
-    import psycopg
-    from psycopg import sql
-
-    admin_url = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return "postgresql"
 
 
 def attributes_for(slug: str, name: str, customer_no: int, number: int, code: str,
@@ -171,33 +136,12 @@ def load_data(size: Size, seed: int) -> dict[str, Any]:
             ConfigurationItem.objects.bulk_create(items, batch_size=2000)
         total += len(items)
         if customer_no % 10 == 9 or total == size.rows:
-            log(f"{total} items loaded ({time.perf_counter() - started:.1f} s)")
+            BENCH.log(f"{total} items loaded ({time.perf_counter() - started:.1f} s)")
     if connection.vendor == "postgresql":
         # What autovacuum would have done by the time anyone searches 100,000 items.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
     return {"people": people, "customers": customers}
-
-
-def database_backend_pid() -> int | None:
-    """The PostgreSQL server process of our connection, when it runs on this machine."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        pid = cursor.fetchone()[0]
-    return pid if Path(f"/proc/{pid}/schedstat").exists() else None
-
-
-def cpu_ns(backend_pid: int | None) -> int:
-    """CPU time used so far by this thread and, if given, by the database server process (what a
-    request costs on an idle machine: wall-clock time includes waiting for a CPU)."""
-    total = time.thread_time_ns()
-    if backend_pid is not None:
-        total += int(Path(f"/proc/{backend_pid}/schedstat").read_text().split()[0])
-    return total
 
 
 # `expect` for a broad search whose hits past the count cap are some of the matches, not the
@@ -235,49 +179,10 @@ def measure(client, url: str, requests: int, expect: str | None,
     return samples, cpu_samples
 
 
-def count_queries(client, url: str, show: bool) -> int:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    with CaptureQueriesContext(connection) as ctx:
-        client.get(url)
-    if show:
-        for query in ctx.captured_queries:
-            log(f"  [{query['time']}s] {query['sql'][:400]}")
-    return len(ctx.captured_queries)
-
-
-def drop_database() -> None:
-    """Remove the PostgreSQL database made for this run."""
-    from django.db import connection, connections
-
-    name = connection.settings_dict["NAME"]
-    connections.close_all()
-    import psycopg
-    from psycopg import sql
-
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    with psycopg.connect(parts._replace(path="/postgres").geturl(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     size = QUICK if args.quick else FULL
     requests = args.requests or size.requests
-    data_dir = tempfile.mkdtemp(prefix="opsdesk-bench-")
-    database = ""
-    try:
-        database = prepare_database(data_dir)
-        return measure_all(args, size, requests, database, data_dir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(data_dir, ignore_errors=True)
-            if database == "postgresql" and "django.db" in sys.modules:
-                # Only logged: it must not hide the error that got us here.
-                try:
-                    drop_database()
-                except Exception as exc:
-                    log(f"could not drop the benchmark database: {exc}")
+    return BENCH.run(args.keep, lambda database, data_dir: measure_all(args, size, requests, database, data_dir))
 
 
 def measure_all(args: argparse.Namespace, size: Size, requests: int, database: str, data_dir: str) -> dict[str, Any]:
@@ -293,9 +198,9 @@ def measure_all(args: argparse.Namespace, size: Size, requests: int, database: s
     from opsdesk.cmdb.models import ConfigurationItem
     from opsdesk.core.models import Role
 
-    log(f"database {database}, data directory {data_dir}; migrating")
+    BENCH.log(f"database {database}, data directory {data_dir}; migrating")
     call_command("migrate", interactive=False, verbosity=0)
-    log(f"loading {size.rows} items across {size.customers} customers")
+    BENCH.log(f"loading {size.rows} items across {size.customers} customers")
     data = load_data(size, args.seed)
     setup_s = time.perf_counter() - started
     people, customers = data["people"], data["customers"]
@@ -352,10 +257,11 @@ def measure_all(args: argparse.Namespace, size: Size, requests: int, database: s
         result[f"p95_ms_{key}"] = round(p95(samples), 1)
         medians[f"p50_ms_{key}"] = round(statistics.median(samples), 1)
         cpu[f"p95_cpu_ms_{key}"] = round(p95(cpu_samples), 1)
-        log(f"{key}: p95 {p95(samples):.1f} ms, median {statistics.median(samples):.1f} ms, "
+        BENCH.log(f"{key}: p95 {p95(samples):.1f} ms, median {statistics.median(samples):.1f} ms, "
             f"CPU p95 {p95(cpu_samples):.1f} ms  ({role}: {url})")
     cpu_includes_database = database == "sqlite" or (backend_pid is not None and database_backend_pid() == backend_pid)
-    queries = count_queries(clients[Role.ADMIN], f"/search/?q={quote(ip_any)}", args.show_queries)
+    queries = BENCH.count_queries(clients[Role.ADMIN], f"/search/?q={quote(ip_any)}", args.show_queries)
+
     def worst(figures: dict[str, float], prefix: str) -> float:
         return max(v for k, v in figures.items() if k.removeprefix(prefix) not in context_cases)
 

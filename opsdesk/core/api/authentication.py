@@ -5,21 +5,30 @@ from rest_framework import authentication, exceptions
 from opsdesk.core import services
 
 
+def bearer_token(request, keywords: tuple[str, ...]) -> str | None:
+    """The raw token of an `Authorization: <keyword> <token>` header, or None when the header is
+    absent or names another scheme (so another authentication class may try). A malformed header
+    of ours is refused with 401."""
+    header = authentication.get_authorization_header(request).split()
+    if not header or header[0].lower().decode(errors="replace") not in keywords:
+        return None
+    if len(header) != 2:
+        raise exceptions.AuthenticationFailed(_("The Authorization header must be 'Bearer <token>'."))
+    try:
+        return header[1].decode()
+    except UnicodeError:
+        raise exceptions.AuthenticationFailed(_("The token is not valid.")) from None
+
+
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer opd_…` (or `Token opd_…`) with a personal API token."""
 
     keywords = ("bearer", "token")
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower().decode() not in self.keywords:
+        raw = bearer_token(request, self.keywords)
+        if raw is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("The Authorization header must be 'Bearer <token>'."))
-        try:
-            raw = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed(_("The token is not valid.")) from None
         token = services.authenticate_token(raw)
         if token is None:
             raise exceptions.AuthenticationFailed(_("The token is not valid, has expired or was revoked."))

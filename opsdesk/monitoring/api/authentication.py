@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
+from opsdesk.core.api.authentication import bearer_token
 from opsdesk.monitoring import services
 from opsdesk.monitoring.models import Agent
 
@@ -15,15 +16,9 @@ class AgentTokenAuthentication(authentication.BaseAuthentication):
     stays anonymous (nothing is attributed to a person) and request.auth is the Agent."""
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).split()
-        if not header or header[0].lower() != b"bearer":
+        raw = bearer_token(request, ("bearer",))
+        if raw is None:
             return None
-        if len(header) != 2:
-            raise exceptions.AuthenticationFailed(_("The Authorization header must be 'Bearer <token>'."))
-        try:
-            raw = header[1].decode()
-        except UnicodeError:
-            raise exceptions.AuthenticationFailed(_("The token is not valid.")) from None
         agent = services.authenticate_agent(raw)
         if agent is None:
             raise exceptions.AuthenticationFailed(_("The agent token is not valid or was revoked."))
