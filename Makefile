@@ -21,11 +21,19 @@ $(DEV_STAMP): $(STAMP) pyproject.toml
 	touch $@
 
 # Debian packages the tests need: chromium for the browser tests, gettext for the check that
-# every message is translated.
+# every message is translated, and the real peers the monitoring tests talk to on 127.0.0.1
+# (an SNMP agent, Prometheus exporters, a Zabbix agent, VictoriaMetrics, openssl for a
+# self-signed certificate). The tests start their own instances on free ports; the packages'
+# own services are not used. Fonts let the screenshots render Chinese.
+TEST_PACKAGES := chromium gettext snmpd snmp prometheus-node-exporter prometheus-redis-exporter \
+  zabbix-agent victoria-metrics openssl fonts-wqy-microhei
+TEST_COMMANDS := chromium xgettext snmpd prometheus-node-exporter prometheus-redis-exporter \
+  zabbix_agentd victoria-metrics openssl
 test-deps: $(DEV_STAMP)
-	@command -v chromium >/dev/null && command -v xgettext >/dev/null || { \
+	@for c in $(TEST_COMMANDS); do command -v $$c >/dev/null || missing=1; done; [ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium gettext >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends $(TEST_PACKAGES) >/dev/null; }
 
 install-dev: test-deps
 

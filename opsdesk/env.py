@@ -34,6 +34,7 @@ SECRETS = (
     "CELERY_BROKER_URL",
     "OPSDESK_ADMIN_PASSWORD",
     "OPSDESK_CREDENTIAL_KEYS",
+    "OPSDESK_METRICS_URL",  # may carry a password (http://user:pass@host:8428)
 )
 
 

@@ -156,6 +156,13 @@ OPSDESK_REQUIRE_2FA_FOR_STAFF = env.env_bool("OPSDESK_REQUIRE_2FA_FOR_STAFF", Fa
 # Engineers see only the customers their teams serve, unless a small team turns this on.
 OPSDESK_ENGINEERS_SEE_ALL_CUSTOMERS = env.env_bool("OPSDESK_ENGINEERS_SEE_ALL_CUSTOMERS", False)
 OTP_TOTP_ISSUER = "opsdesk"
+
+# Monitoring's metric store: empty keeps samples in the database (the SQL back end); a URL of a
+# Prometheus-compatible store (VictoriaMetrics: http://host:8428) writes there with remote write
+# and reads with PromQL.
+OPSDESK_METRICS_URL = env.env_secret("OPSDESK_METRICS_URL")
+OPSDESK_METRICS_RAW_DAYS = env.env_int("OPSDESK_METRICS_RAW_DAYS", 7, minimum=1, maximum=3650)
+OPSDESK_METRICS_ROLLUP_DAYS = env.env_int("OPSDESK_METRICS_ROLLUP_DAYS", 365, minimum=1, maximum=36500)
 SESSION_COOKIE_AGE = env.env_int("OPSDESK_SESSION_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
 
@@ -244,6 +251,9 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "opsdesk.core.tasks.heartbeat", "schedule": float(WORKER_HEARTBEAT_SECONDS)},
     # Jobs whose worker died, or whose wake-up was lost, are sent again (design.md, "nothing lost").
     "sweep-import-jobs": {"task": "opsdesk.cmdb.tasks.sweep_import_jobs", "schedule": 60.0},
+    # A push wakes the filer at once; this only catches what a lost wake-up left behind.
+    "file-ingest-batches": {"task": "opsdesk.monitoring.tasks.file_batches", "schedule": 10.0},
+    "metric-housekeeping": {"task": "opsdesk.monitoring.tasks.housekeeping", "schedule": 60.0},
 }
 
 # --- processes -------------------------------------------------------------------------------

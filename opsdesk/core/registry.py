@@ -29,6 +29,7 @@ STORES = (
     "metrics",           # callable() -> iterable of prometheus metric families
     "api_urls",          # URL patterns mounted under /api/
     "demo",              # DemoStep
+    "setup",             # DemoStep-shaped: what `opsdesk setup` does after migrating, in order
 )
 
 
@@ -256,6 +257,12 @@ def add_api_urls(patterns: list) -> None:
 def add_demo(name: str, run: Callable, order: int = 100) -> None:
     registry["demo"].append(DemoStep(name, run, order))
     registry["demo"].sort(key=lambda s: s.order)
+
+
+def add_setup_step(name: str, run: Callable[[], str | None], order: int = 100) -> None:
+    """Something an app prepares at every `opsdesk setup` (idempotent); `run()` may answer a line to print."""
+    registry["setup"].append(DemoStep(name, run, order))
+    registry["setup"].sort(key=lambda s: s.order)
 
 
 # --- lookup ------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Monitoring's domain functions: enrolment tokens, enrolling an agent, accepting pushed batches."""
+"""Monitoring's domain functions: enrolment tokens, enrolling an agent, accepting pushed batches,
+recording check results and inventories, and what people do to checks."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import hashlib
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,7 +20,18 @@ from opsdesk.core.models import Customer, User
 from opsdesk.core.models.tokens import hash_token, new_raw_token
 from opsdesk.core.permissions import can
 from opsdesk.core.scoping import object_in_scope
-from opsdesk.monitoring.models import Agent, EnrolmentToken, IngestBatch
+from opsdesk.monitoring import ingest
+from opsdesk.monitoring.models import (
+    Agent,
+    AgentKind,
+    Check,
+    CheckState,
+    CheckStateChange,
+    EnrolmentToken,
+    IngestBatch,
+    Inventory,
+)
+from opsdesk.monitoring.signals import check_state_changed
 
 ENROLMENT_DAYS = 7
 
@@ -80,16 +93,46 @@ def authenticate_agent(raw: str) -> Agent | None:
 
 # --- the push ------------------------------------------------------------------------------------
 
-def accept_batch(agent: Agent, body: dict[str, Any]) -> int:
-    """Store one validated batch as one row, durable once this returns; a batch stored before
-    (same agent and sequence number) is not stored again. Returns the sequence number stored."""
-    seq = int(body["seq"])
-    samples = body["samples"]
-    payload = json.dumps({"seq": seq, "sent_at": body.get("sent_at"), "samples": samples},
-                         separators=(",", ":"), ensure_ascii=False).encode()
+def _wake_filer() -> None:
+    """Ask a worker to file what was pushed; at most once a second per process (a busy agent
+    fleet pushes hundreds of batches a second, and one filing pass takes them all)."""
+    if cache.add("opsdesk:monitoring:filer-wakeup", 1, timeout=1):
+        from opsdesk.monitoring import tasks
+
+        tasks.file_batches.delay()
+
+
+def checks_run_by(agent: Agent):
+    """The checks a collector runs: those named for it, and for the central one those named for none."""
+    if agent.central:
+        return Check.objects.filter(collector__isnull=True) | Check.objects.filter(collector=agent)
+    return Check.objects.filter(collector=agent)
+
+
+def _check_scope(agent: Agent, body: dict[str, Any]) -> None:
+    if agent.kind == AgentKind.COLLECTOR and (body.get("samples") or body.get("series")):
+        raise ingest.Invalid({"samples": [_("A collector's samples must come with the result of their check.")]})
+    results = body.get("checks")
+    if not results:
+        return
+    if agent.kind != AgentKind.COLLECTOR:
+        raise ingest.Invalid({"checks": [_("Only a collector sends check results.")]})
+    mine = set(checks_run_by(agent).filter(id__in={r["id"] for r in results}).values_list("id", flat=True))
+    for index, result in enumerate(results):
+        if result["id"] not in mine:
+            raise ingest.Invalid({"checks": {str(index): {"id": [_("This collector runs no check with this id.")]}}})
+
+
+def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
+    """Store one validated batch (`raw`, the body as received) as one row, durable once this
+    returns; a batch stored before (same agent and sequence number) is not stored again. Filing
+    into per-series storage happens after, off the request path. Returns the sequence number."""
+    seq = body["seq"]
+    _check_scope(agent, body)
     try:
         with transaction.atomic():
-            IngestBatch.objects.create(agent=agent, seq=seq, samples=len(samples), payload=payload)
+            IngestBatch.objects.create(agent=agent, seq=seq, samples=ingest.count_samples(body), payload=raw)
+            transaction.on_commit(_wake_filer)
     except IntegrityError:
         # Stored before (a re-sent batch, or two pushes racing): the unique constraint decides.
         if not IngestBatch.objects.filter(agent=agent, seq=seq).exists():
@@ -98,3 +141,81 @@ def accept_batch(agent: Agent, body: dict[str, Any]) -> int:
     Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
     Agent.objects.filter(pk=agent.pk, last_seq__lt=seq).update(last_seq=seq)
     return seq
+
+
+# --- results and inventories ---------------------------------------------------------------------
+
+def record_check_results(results: list[tuple[int, dict[str, Any]]], checks: dict[int, Check]) -> None:
+    """Write the newest result of each check and a history row per change of state; called by
+    filing inside its transaction. Listeners (alerting) hear of the changes after commit."""
+    changes: list[CheckStateChange] = []
+    touched: dict[int, Check] = {}
+    # Every result in time order, not just the newest: a pass may hold ok → critical → critical,
+    # and the history must say when the state changed, not when it was last seen.
+    for check_id, result in sorted(results, key=lambda pair: pair[1]["ts"]):
+        check = checks[check_id]
+        at = dt.datetime.fromtimestamp(result["ts"], tz=dt.UTC)
+        if check.last_run_at is not None and at < check.last_run_at:
+            continue  # an older result replayed late changes nothing
+        message = result.get("message", "")[:500]
+        if result["state"] != check.state:
+            changes.append(CheckStateChange(monitor_check=check, previous=check.state, state=result["state"], at=at,
+                                            code=result.get("code", ""), message=message))
+            check.state, check.state_since = result["state"], at
+        check.last_run_at, check.last_code = at, result.get("code", "")
+        check.last_message, check.last_params = message, result.get("params", {})
+        touched[check_id] = check
+    Check.objects.bulk_update(list(touched.values()), ["state", "state_since", "last_run_at", "last_code",
+                                                       "last_message", "last_params"], batch_size=500)
+    if changes:
+        CheckStateChange.objects.bulk_create(changes)
+        transaction.on_commit(lambda: check_state_changed.send(sender=Check, changes=changes))
+
+
+INVENTORY_ATTRIBUTES = {"os": lambda inv: " ".join(filter(None, [inv.get("os", {}).get("name"),
+                                                                 inv.get("os", {}).get("version")]))[:100],
+                        "cpu_cores": lambda inv: inv.get("cpu", {}).get("count"),
+                        "memory_gb": lambda inv: round(inv["memory_bytes"] / 2**30, 1) if inv.get("memory_bytes")
+                        else None}
+
+
+def store_inventory(agent: Agent, collected_at: float, inventory: dict[str, Any]) -> bool:
+    """Keep a host agent's inventory and bring its item's attributes (OS, CPUs, memory) up to date.
+    Answers whether anything changed."""
+    if agent.configuration_item_id is None:
+        raise ValidationError({"inventory": _("Only a host agent sends an inventory.")})
+    import orjson
+
+    digest = hashlib.sha256(orjson.dumps(inventory, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    current = Inventory.objects.filter(agent=agent).first()
+    if current is not None and current.digest == digest:
+        return False
+    with transaction.atomic():
+        Inventory.objects.update_or_create(agent=agent, defaults={
+            "collected_at": dt.datetime.fromtimestamp(collected_at, tz=dt.UTC), "digest": digest, "data": inventory})
+        item = agent.configuration_item
+        schema = item.kind.attribute_schema.get("properties", {})
+        found = {name: read(inventory) for name, read in INVENTORY_ATTRIBUTES.items() if name in schema}
+        changed = {k: v for k, v in found.items() if v not in (None, "") and item.attributes.get(k) != v}
+        if changed:
+            core_services.update(item, {"attributes": {**item.attributes, **changed}}, actor=None)
+    return True
+
+
+# --- what people do to checks --------------------------------------------------------------------
+
+def set_check_enabled(check: Check, *, actor: User | None, enabled: bool) -> Check:
+    with domain_action(actor, "enable" if enabled else "disable", check):
+        check.enabled = enabled
+        if not enabled:
+            check.state, check.state_since = CheckState.PENDING, timezone.now()
+        check.save(update_fields=["enabled", "state", "state_since", "changed_at"])
+    return check
+
+
+def enable_check(check: Check, *, actor: User | None) -> Check:
+    return set_check_enabled(check, actor=actor, enabled=True)
+
+
+def disable_check(check: Check, *, actor: User | None) -> Check:
+    return set_check_enabled(check, actor=actor, enabled=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -14,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from opsdesk.core.api.parsers import JSONParser
-from opsdesk.monitoring import services
+from opsdesk.monitoring import ingest, services
 from opsdesk.monitoring.api.authentication import AgentTokenAuthentication, IsAgent
 
 MAX_SAMPLES = 10_000
@@ -132,26 +133,107 @@ VALIDATION = {"$ref": "#/components/schemas/ValidationError"}
 DETAIL = {"$ref": "#/components/schemas/ErrorDetail"}
 
 
+class SeriesSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=MAX_NAME)
+    labels = LabelsField()
+    points = serializers.ListField(child=serializers.ListField(child=FiniteNumberField(), min_length=2,
+                                                                   max_length=2),
+                                   help_text=_("[Unix time, value] pairs."))
+
+
+class CheckSampleSerializer(serializers.Serializer):
+    name = StrictCharField(max_length=MAX_NAME)
+    labels = LabelsField()
+    value = FiniteNumberField()
+
+
+class CheckResultSerializer(serializers.Serializer):
+    id = StrictIntegerField(min_value=1, help_text=_("The check's id (one this collector runs)."))
+    state = serializers.ChoiceField(choices=["ok", "warning", "critical", "unknown"])
+    ts = FiniteNumberField(help_text=_("When it ran (Unix time)."))
+    code = StrictCharField(max_length=40, required=False, allow_blank=True)
+    message = StrictCharField(max_length=500, required=False, allow_blank=True)
+    params = serializers.DictField(required=False)
+    samples = CheckSampleSerializer(many=True, required=False)
+
+
+class PushDocumentation(PushSerializer):
+    """What the push takes (for the schema; ingest.validate checks it, much faster)."""
+
+    samples = SamplesField(max_length=MAX_SAMPLES, required=False,
+                           help_text=_("One object per sample (host agents)."))
+    series = SeriesSerializer(many=True, required=False, help_text=_("Samples grouped per series."))
+    checks = CheckResultSerializer(many=True, required=False, help_text=_("Check results (collectors)."))
+
+
 class PushView(APIView):
     """Stores one batch of samples as received, at once and once: a re-sent batch (same sequence
     number) answers the same and is not stored twice. A malformed batch is refused whole (400,
-    naming the field and the sample's index) and nothing is stored."""
+    naming the field and the sample's index) and nothing is stored. The samples reach charts
+    within seconds, when a worker files them."""
 
     authentication_classes = [AgentTokenAuthentication]
     permission_classes = [IsAgent]
+    # The body is read by ingest.parse (orjson), not by a parser: this only answers 415 for others.
     parser_classes = [AgentJSONParser]
 
-    @extend_schema(request=PushSerializer, responses={
+    @extend_schema(request=PushDocumentation, responses={
         200: StoredSerializer,
         400: OpenApiResponse(VALIDATION, description=_("The batch is malformed; nothing was stored.")),
         401: OpenApiResponse(DETAIL, description=_("No agent token, or an unknown one.")),
         403: OpenApiResponse(DETAIL, description=_("An agent token is required.")),
     }, summary=_("Push a batch of samples"))
     def post(self, request):
-        incoming = PushSerializer(data=request.data)
-        incoming.is_valid(raise_exception=True)
-        stored = services.accept_batch(request.auth, incoming.validated_data)
+        if not request.content_type.startswith("application/json"):
+            raise exceptions.UnsupportedMediaType(request.content_type)
+        raw = request.body
+        try:
+            body = ingest.validate(ingest.parse(raw))
+            stored = services.accept_batch(request.auth, body, raw)
+        except ingest.Invalid as exc:
+            raise exceptions.ValidationError(exc.errors) from None
         return Response({"stored_up_to": stored})
+
+
+class InventorySerializer(serializers.Serializer):
+    collected_at = FiniteNumberField(help_text=_("When the agent collected it (Unix time)."))
+    hash = StrictCharField(max_length=64, required=False, help_text=_("The agent's digest of the inventory."))
+    inventory = serializers.DictField(help_text=_("OS, kernel, CPUs, memory, disks, addresses, packages and "
+                                                  "listening ports (see docs/agent.md)."))
+
+
+class InventoryStoredSerializer(serializers.Serializer):
+    stored = serializers.BooleanField(help_text=_("False when nothing changed since the last one."))
+
+
+MAX_INVENTORY_BYTES = 8 * 1024 * 1024
+
+
+class InventoryView(APIView):
+    """A host agent's inventory: kept with its agent, and the item's OS, CPU and memory attributes
+    follow it."""
+
+    authentication_classes = [AgentTokenAuthentication]
+    permission_classes = [IsAgent]
+    parser_classes = [JSONParser]
+
+    @extend_schema(request=InventorySerializer, responses={
+        200: InventoryStoredSerializer,
+        400: OpenApiResponse(VALIDATION, description=_("Invalid input: the body names each field.")),
+        401: OpenApiResponse(DETAIL, description=_("No agent token, or an unknown one.")),
+        403: OpenApiResponse(DETAIL, description=_("An agent token is required.")),
+    }, summary=_("Send a host's inventory"))
+    def post(self, request):
+        if len(request.body) > MAX_INVENTORY_BYTES:
+            raise exceptions.ValidationError({"inventory": [_("The inventory is larger than 8 MB.")]})
+        incoming = InventorySerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            stored = services.store_inventory(request.auth, data["collected_at"], data["inventory"])
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.message_dict) from None
+        return Response({"stored": stored})
 
 
 class ForAgents(BasePermission):
@@ -206,4 +288,5 @@ def push_urls() -> list:
     return [
         path("monitoring/push/", PushView.as_view(), name="monitoring-push"),
         path("monitoring/enrol/", EnrolView.as_view(), name="monitoring-enrol"),
+        path("monitoring/inventory/", InventoryView.as_view(), name="monitoring-inventory"),
     ]

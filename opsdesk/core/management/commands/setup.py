@@ -7,6 +7,7 @@ from django.db.utils import OperationalError
 from opsdesk import env
 from opsdesk.core import services
 from opsdesk.core.i18n import compile_translations
+from opsdesk.core.registry import registry
 
 
 class Command(BaseCommand):
@@ -34,5 +35,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(
                 f"administrator {user.username!r} created with password: {generated}\n"
                 "(shown once: note it now, or set OPSDESK_ADMIN_PASSWORD before the first start)"))
+        for step in registry["setup"]:
+            said = step.run()
+            if said:
+                self.stdout.write(said)
         self.stdout.write(f"opsdesk ready on http://{settings.LISTEN_HOST}:{settings.LISTEN_PORT} "
                           f"(data in {settings.DATA_DIR})")

@@ -33,14 +33,26 @@ class EnrolmentToken(models.Model):
         return self.used_at is None and self.expires_at > timezone.now()
 
 
+class AgentKind(models.TextChoices):
+    HOST = "host", _("Host agent")
+    COLLECTOR = "collector", _("Collector")
+
+
 class Agent(models.Model):
-    """The agent on one host (a configuration item), with its own long-lived token (hashed)."""
+    """Something that pushes samples with its own long-lived token (hashed): the agent on one host
+    (its configuration item), or a collector that runs checks for a customer's items."""
 
     customer = models.ForeignKey("core.Customer", on_delete=models.CASCADE, related_name="agents",
                                  verbose_name=_("customer"), editable=False)
-    configuration_item = models.ForeignKey("cmdb.ConfigurationItem", on_delete=models.CASCADE,
-                                           related_name="agents", verbose_name=_("host"), editable=False)
+    # The host of a host agent; a collector has none.
+    configuration_item = models.ForeignKey("cmdb.ConfigurationItem", on_delete=models.CASCADE, null=True,
+                                           blank=True, related_name="agents", verbose_name=_("host"),
+                                           editable=False)
     name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=AgentKind.choices, default=AgentKind.HOST,
+                            editable=False)
+    # The collector that runs the checks no remote collector is named for (the one `opsdesk up` starts).
+    central = models.BooleanField(_("central"), default=False, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
     last_seq = models.BigIntegerField(_("last sequence number"), default=0, editable=False)
@@ -56,8 +68,8 @@ class Agent(models.Model):
 
 
 class IngestBatch(models.Model):
-    """One pushed batch as received (compact JSON), stored at once; filing its samples into
-    per-series storage is a later step (filed_at stays empty until then)."""
+    """One pushed batch exactly as received (its validated JSON body), stored at once; filing its
+    samples into per-series storage is a later, batched step (filed_at stays empty until then)."""
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="batches", verbose_name=_("agent"))
     seq = models.BigIntegerField(_("sequence number"))
@@ -75,3 +87,21 @@ class IngestBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} #{self.seq}"
+
+
+class Inventory(models.Model):
+    """What a host agent last reported about its host: OS, hardware, addresses, packages, ports."""
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="inventory",
+                                 verbose_name=_("agent"))
+    collected_at = models.DateTimeField(_("collected"))
+    received_at = models.DateTimeField(_("received"), auto_now=True)
+    digest = models.CharField(max_length=64)
+    data = models.JSONField(_("inventory"), default=dict)
+
+    class Meta:
+        verbose_name = _("inventory")
+        verbose_name_plural = _("inventories")
+
+    def __str__(self) -> str:
+        return str(self.agent)

@@ -1,0 +1,86 @@
+"""Checks that the collector runs against a configuration item, their state and its history."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class CheckState(models.TextChoices):
+    OK = "ok", _("OK")
+    WARNING = "warning", _("Warning")
+    CRITICAL = "critical", _("Critical")
+    UNKNOWN = "unknown", _("Unknown")
+    PENDING = "pending", _("Pending")
+
+
+# Worst first: the order of overviews and of an item's own status (the worst of its checks).
+STATE_SEVERITY = {CheckState.CRITICAL: 4, CheckState.UNKNOWN: 3, CheckState.WARNING: 2,
+                  CheckState.OK: 1, CheckState.PENDING: 0}
+
+
+class Check(models.Model):
+    """One check of one item: its type (a module of monitoring.checks), target and parameters.
+    The state fields are written only by results (services.record_results)."""
+
+    customer = models.ForeignKey("core.Customer", on_delete=models.CASCADE, related_name="+",
+                                 verbose_name=_("customer"), editable=False)
+    configuration_item = models.ForeignKey("cmdb.ConfigurationItem", on_delete=models.CASCADE,
+                                           related_name="checks", verbose_name=_("configuration item"))
+    name = models.CharField(_("name"), max_length=200)
+    type = models.CharField(_("type"), max_length=30)
+    target = models.CharField(_("target"), max_length=500,
+                              help_text=_("Host name, IP address or URL; empty takes the item's address."),
+                              blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    credential = models.ForeignKey("core.Credential", on_delete=models.PROTECT, null=True, blank=True,
+                                   related_name="+", verbose_name=_("credential"))
+    interval = models.PositiveIntegerField(_("interval (seconds)"), default=60)
+    timeout = models.PositiveIntegerField(_("timeout (seconds)"), default=10)
+    enabled = models.BooleanField(_("enabled"), default=True, editable=False)
+    # A collector inside the customer's network runs it; empty: the central collector.
+    collector = models.ForeignKey("monitoring.Agent", on_delete=models.SET_NULL, null=True, blank=True,
+                                  related_name="checks", verbose_name=_("collector"),
+                                  limit_choices_to={"kind": "collector"})
+    template = models.ForeignKey("monitoring.Template", on_delete=models.SET_NULL, null=True, blank=True,
+                                 related_name="created_checks", verbose_name=_("template"), editable=False)
+    state = models.CharField(_("state"), max_length=10, choices=CheckState.choices,
+                             default=CheckState.PENDING, editable=False)
+    state_since = models.DateTimeField(_("state since"), null=True, blank=True, editable=False)
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True, editable=False)
+    last_code = models.CharField(_("reason code"), max_length=40, blank=True, editable=False)
+    last_message = models.CharField(_("reason"), max_length=500, blank=True, editable=False)
+    last_params = models.JSONField(default=dict, blank=True, editable=False)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["configuration_item", "name"]
+        constraints = [models.UniqueConstraint(fields=["configuration_item", "name"], name="unique_check_name")]
+        indexes = [models.Index(fields=["customer", "state"], name="check_customer_state"),
+                   models.Index(fields=["changed_at"], name="check_changed")]
+        verbose_name = _("check")
+        verbose_name_plural = _("checks")
+
+    def __str__(self) -> str:
+        return f"{self.configuration_item} / {self.name}"
+
+
+class CheckStateChange(models.Model):
+    """A check's state history: one row per change (not per run)."""
+
+    monitor_check = models.ForeignKey(Check, on_delete=models.CASCADE, related_name="state_changes",
+                              verbose_name=_("check"))
+    previous = models.CharField(_("previous state"), max_length=10, choices=CheckState.choices)
+    state = models.CharField(_("state"), max_length=10, choices=CheckState.choices)
+    at = models.DateTimeField(_("time"))
+    code = models.CharField(_("reason code"), max_length=40, blank=True)
+    message = models.CharField(_("reason"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["monitor_check", "-at"], name="check_state_history")]
+        verbose_name = _("state change")
+        verbose_name_plural = _("state changes")
+
+    def __str__(self) -> str:
+        return f"{self.monitor_check}: {self.previous} → {self.state}"

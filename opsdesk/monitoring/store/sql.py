@@ -1,0 +1,218 @@
+"""The SQL back end (the default): raw samples in chunks per series, rollups per 5 minutes and per hour.
+
+- `write` adds one chunk per series per filing pass (inside the filer's transaction, so a pass is
+  all or nothing);
+- `housekeeping` rolls new chunks up into min/sum/max/count buckets (an upsert, so a bucket that
+  more samples reach later is merged, never counted twice: a chunk id cursor says what was rolled
+  up), merges the small chunks of a finished two-hour block into one (the first keeps its id, so
+  the cursor stays right), and deletes what is past its retention;
+- `query` reads raw chunks for short ranges and rollups for long ones (base.choose_step).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from opsdesk.monitoring.models import Chunk, Rollup, StoreCursor
+from opsdesk.monitoring.store import chunks as packing
+from opsdesk.monitoring.store.base import FIVE_MINUTES, ONE_HOUR, RAW, Points, SeriesData, choose_step
+
+BLOCK_SECONDS = 2 * ONE_HOUR
+ROLLUP_STEPS = (FIVE_MINUTES, ONE_HOUR)
+ROLLUP_CHUNKS_PER_PASS = 20_000
+COMPACT_GROUPS_PER_PASS = 2_000
+DELETE_BATCH = 20_000
+
+_CHUNK = Chunk._meta.db_table
+_ROLLUP = Rollup._meta.db_table
+
+
+def _upsert_rollups_sql() -> str:
+    # SQLite's two-argument min()/max() are PostgreSQL's LEAST()/GREATEST().
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("min", "max")
+    return (f"INSERT INTO {_ROLLUP} (series_id, step, ts, min, max, sum, count) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (series_id, step, ts) DO UPDATE SET "
+            f"min = {least}({_ROLLUP}.min, excluded.min), max = {greatest}({_ROLLUP}.max, excluded.max), "
+            f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count")
+
+
+def _sorted(ts: list[float], values: list[float]) -> tuple[list[float], list[float]]:
+    if all(ts[i] <= ts[i + 1] for i in range(len(ts) - 1)):
+        return ts, values
+    pairs = sorted(zip(ts, values, strict=True))
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+class SQLStore:
+    name = "sql"
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def write(self, points: list[Points]) -> None:
+        rows = []
+        for item in points:
+            if not item.ts:
+                continue
+            ts, values = _sorted(item.ts, item.values)
+            rows.append((item.series_id, ts[0], ts[-1], len(ts), packing.pack(ts, values)))
+        if not rows:
+            return
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {_CHUNK} (series_id, start, \"end\", count, data) VALUES (%s, %s, %s, %s, %s)", rows)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def query(self, series: list[tuple[int, str, dict[str, str]]], start: float, end: float,
+              step: int | None = None) -> dict[int, SeriesData]:
+        ids = [item[0] for item in series]
+        chosen = choose_step(start, end, step)
+        if chosen == RAW:
+            return self._raw(ids, start, end)
+        return self._rollups(ids, start, end, chosen)
+
+    def _raw(self, ids: list[int], start: float, end: float) -> dict[int, SeriesData]:
+        found: dict[int, tuple[list[float], list[float]]] = {i: ([], []) for i in ids}
+        rows = (Chunk.objects.filter(series_id__in=ids, end__gte=start, start__lte=end)
+                .order_by("series_id", "start").values_list("series_id", "data"))
+        for series_id, data in rows:
+            ts, values = packing.unpack(data)
+            out_ts, out_values = found[series_id]
+            for t, v in zip(ts, values, strict=True):
+                if start <= t <= end:
+                    out_ts.append(t)
+                    out_values.append(v)
+        answer = {}
+        for series_id, (ts, values) in found.items():
+            ts, values = _sorted(ts, values)
+            answer[series_id] = SeriesData(step=RAW, ts=ts, avg=values, min=values, max=values)
+        return answer
+
+    def _rollups(self, ids: list[int], start: float, end: float, step: int) -> dict[int, SeriesData]:
+        base = FIVE_MINUTES if step < ONE_HOUR else ONE_HOUR
+        rows = (Rollup.objects.filter(series_id__in=ids, step=base, ts__gte=start - step, ts__lte=end)
+                .order_by("series_id", "ts").values_list("series_id", "ts", "min", "max", "sum", "count"))
+        buckets: dict[int, dict[int, list[float]]] = {i: {} for i in ids}
+        for series_id, ts, low, high, total, count in rows:
+            key = ts - ts % step
+            into = buckets[series_id].get(key)
+            if into is None:
+                buckets[series_id][key] = [low, high, total, count]
+            else:
+                into[0] = min(into[0], low)
+                into[1] = max(into[1], high)
+                into[2] += total
+                into[3] += count
+        answer = {}
+        for series_id, by_ts in buckets.items():
+            keys = sorted(by_ts)
+            answer[series_id] = SeriesData(
+                step=step, ts=[float(k) for k in keys], min=[by_ts[k][0] for k in keys],
+                max=[by_ts[k][1] for k in keys], avg=[by_ts[k][2] / by_ts[k][3] for k in keys])
+        return answer
+
+    def averages(self, series: list[tuple[int, str, dict[str, str]]], start: float, end: float) -> dict[int, float]:
+        ids = [item[0] for item in series]
+        if end - start <= 3 * ONE_HOUR:
+            data = self._raw(ids, start, end)
+            return {i: sum(d.avg) / len(d.avg) for i, d in data.items() if d.avg}
+        step = FIVE_MINUTES if end - start <= 8 * 24 * ONE_HOUR else ONE_HOUR
+        totals: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
+        rows = (Rollup.objects.filter(series_id__in=ids, step=step, ts__gte=start, ts__lte=end)
+                .values_list("series_id", "sum", "count"))
+        for series_id, total, count in rows:
+            totals[series_id][0] += total
+            totals[series_id][1] += count
+        return {i: total / count for i, (total, count) in totals.items() if count}
+
+    # --- housekeeping -------------------------------------------------------------------------
+
+    def housekeeping(self, now: float | None = None) -> dict[str, int]:
+        now = time.time() if now is None else now
+        done = {"rolled_up": self.roll_up(), "compacted": self.compact(now)}
+        done.update(self.expire(now))
+        return done
+
+    def roll_up(self) -> int:
+        """Fold chunks added since the last pass into their 5-minute and hourly buckets."""
+        with transaction.atomic():
+            cursor_row, _created = StoreCursor.objects.select_for_update().get_or_create(name="rollup")
+            chunks = list(Chunk.objects.filter(id__gt=cursor_row.value).order_by("id")
+                          .values_list("id", "series_id", "data")[:ROLLUP_CHUNKS_PER_PASS])
+            if not chunks:
+                return 0
+            buckets: dict[tuple[int, int, int], list[float]] = {}
+            for _id, series_id, data in chunks:
+                ts, values = packing.unpack(data)
+                for step in ROLLUP_STEPS:
+                    for t, v in zip(ts, values, strict=True):
+                        key = (series_id, step, int(t) - int(t) % step)
+                        into = buckets.get(key)
+                        if into is None:
+                            buckets[key] = [v, v, v, 1]
+                        else:
+                            if v < into[0]:
+                                into[0] = v
+                            if v > into[1]:
+                                into[1] = v
+                            into[2] += v
+                            into[3] += 1
+            rows = [(s, step, t, b[0], b[1], b[2], b[3]) for (s, step, t), b in buckets.items()]
+            with connection.cursor() as cursor:
+                cursor.executemany(_upsert_rollups_sql(), rows)
+            cursor_row.value = chunks[-1][0]
+            cursor_row.save(update_fields=["value"])
+        return len(chunks)
+
+    def compact(self, now: float) -> int:
+        """Merge the chunks of each series' finished two-hour blocks (already rolled up) into one."""
+        rolled = StoreCursor.objects.filter(name="rollup").values_list("value", flat=True).first() or 0
+        finished_before = now - now % BLOCK_SECONDS - BLOCK_SECONDS
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT series_id, CAST(start / {BLOCK_SECONDS} AS BIGINT) AS block FROM {_CHUNK} "
+                f"WHERE id <= %s AND \"end\" < %s GROUP BY series_id, block HAVING COUNT(*) > 1 LIMIT %s",
+                [rolled, finished_before, COMPACT_GROUPS_PER_PASS])
+            groups = cursor.fetchall()
+        merged = 0
+        for series_id, block in groups:
+            with transaction.atomic():
+                low, high = block * BLOCK_SECONDS, (block + 1) * BLOCK_SECONDS
+                parts = list(Chunk.objects.select_for_update().filter(
+                    series_id=series_id, id__lte=rolled, start__gte=low, start__lt=high).order_by("id"))
+                if len(parts) < 2:
+                    continue
+                ts: list[float] = []
+                values: list[float] = []
+                for part in parts:
+                    part_ts, part_values = packing.unpack(part.data)
+                    ts.extend(part_ts)
+                    values.extend(part_values)
+                ts, values = _sorted(ts, values)
+                first = parts[0]
+                first.start, first.end, first.count, first.data = ts[0], ts[-1], len(ts), packing.pack(ts, values)
+                first.save(update_fields=["start", "end", "count", "data"])
+                Chunk.objects.filter(id__in=[p.id for p in parts[1:]]).delete()
+                merged += len(parts) - 1
+        return merged
+
+    def expire(self, now: float) -> dict[str, int]:
+        raw_before = now - settings.OPSDESK_METRICS_RAW_DAYS * 86400
+        rollup_before = now - settings.OPSDESK_METRICS_ROLLUP_DAYS * 86400
+        expired = {"expired_chunks": 0, "expired_rollups": 0}
+        for key, model, condition in (("expired_chunks", Chunk, {"end__lt": raw_before}),
+                                      ("expired_rollups", Rollup, {"ts__lt": rollup_before})):
+            while True:
+                ids = list(model.objects.filter(**condition).values_list("id", flat=True)[:DELETE_BATCH])
+                if not ids:
+                    break
+                model.objects.filter(id__in=ids).delete()
+                expired[key] += len(ids)
+        return expired
+
+    def health(self) -> tuple[bool, str]:
+        return True, "database"

@@ -1,0 +1,17 @@
+from celery import shared_task
+
+
+@shared_task(name="opsdesk.monitoring.tasks.file_batches", ignore_result=True)
+def file_batches() -> None:
+    """File pushed batches into per-series storage (woken by a push, and swept every 10 s)."""
+    from opsdesk.monitoring import filing
+
+    filing.file_pending()
+
+
+@shared_task(name="opsdesk.monitoring.tasks.housekeeping", ignore_result=True)
+def housekeeping() -> None:
+    """Rollups, compaction and retention of the metric store."""
+    from opsdesk.monitoring.store import get_store
+
+    get_store().housekeeping()

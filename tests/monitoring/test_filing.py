@@ -1,0 +1,288 @@
+"""Filing pushed batches into series and chunks, check results into state, and the SQL store's
+rollups, compaction and retention."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rest_framework.test import APIClient
+
+from opsdesk.core.models.tokens import hash_token, new_raw_token
+from opsdesk.monitoring import filing
+from opsdesk.monitoring.models import (
+    Agent,
+    AgentKind,
+    Check,
+    CheckStateChange,
+    Chunk,
+    IngestBatch,
+    Rollup,
+    Series,
+    StoreCursor,
+)
+from opsdesk.monitoring.store import get_store
+from opsdesk.monitoring.store.base import FIVE_MINUTES, ONE_HOUR, RAW, Points
+from opsdesk.monitoring.store.sql import SQLStore
+from tests.factories import ConfigurationItemFactory, make_agent
+
+pytestmark = pytest.mark.django_db
+
+T0 = 1_764_000_000.0  # a whole hour: 2025-11-24 16:00 UTC
+
+
+def client_for(raw: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def push(client: APIClient, body: dict):
+    return client.post("/api/monitoring/push/", data=json.dumps(body), content_type="application/json")
+
+
+@pytest.fixture
+def host(customer_a):
+    raw = new_raw_token()
+    return make_agent(customer_a, raw=raw), client_for(raw)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_series_cache():
+    # The filer remembers series ids across passes; each test has its own database rows.
+    filing._series_ids.clear()
+    yield
+    filing._series_ids.clear()
+
+
+def test_samples_of_both_formats_are_filed_per_series_with_the_last_value(host):
+    agent, client = host
+    cpu = {"name": "host_cpu_utilisation", "labels": {}, "value": 10.0, "ts": T0}
+    assert push(client, {"seq": 1, "samples": [cpu, {**cpu, "value": 30.0, "ts": T0 + 30}]}).status_code == 200
+    assert push(client, {"seq": 2, "series": [
+        {"name": "host_cpu_utilisation", "labels": {}, "points": [[T0 + 60, 20.0]]},
+        {"name": "host_network_bits_per_second", "labels": {"interface": "eth0", "direction": "in"},
+         "points": [[T0 + 60, 8e6], [T0 + 90, 9e6]]}]}).status_code == 200
+
+    batches, samples = filing.file_pass()
+
+    assert (batches, samples) == (2, 5)
+    assert not IngestBatch.objects.filter(filed_at=None).exists()
+    by_name = {s.name: s for s in Series.objects.filter(configuration_item=agent.configuration_item)}
+    assert set(by_name) == {"host_cpu_utilisation", "host_network_bits_per_second"}
+    cpu_series = by_name["host_cpu_utilisation"]
+    assert (cpu_series.last_ts, cpu_series.last_value, cpu_series.customer_id) == (T0 + 60, 20.0, agent.customer_id)
+    assert by_name["host_network_bits_per_second"].labels == {"interface": "eth0", "direction": "in"}
+    data = get_store().query([(cpu_series.id, cpu_series.name, {})], T0 - 1, T0 + 120)[cpu_series.id]
+    assert data.step == RAW
+    assert (data.ts, data.avg) == ([T0, T0 + 30, T0 + 60], [10.0, 30.0, 20.0])
+
+
+def test_a_series_is_made_once_whatever_the_label_order_and_the_pass(host):
+    agent, client = host
+    first = {"name": "disk_used_ratio", "labels": {"mount": "/", "device": "sda1"}, "value": 0.5, "ts": T0}
+    second = {**first, "labels": {"device": "sda1", "mount": "/"}, "ts": T0 + 30}
+    push(client, {"seq": 1, "samples": [first]})
+    filing.file_pass()
+    filing._series_ids.clear()  # as another worker process would see it
+    push(client, {"seq": 2, "samples": [second]})
+    filing.file_pass()
+    assert Series.objects.filter(name="disk_used_ratio").count() == 1
+
+
+def test_a_late_replayed_batch_does_not_move_the_last_value_back(host):
+    agent, client = host
+    sample = {"name": "load1", "labels": {}, "value": 2.0, "ts": T0 + 60}
+    push(client, {"seq": 2, "samples": [sample]})
+    filing.file_pass()
+    push(client, {"seq": 1, "samples": [{**sample, "value": 1.0, "ts": T0}]})  # replayed after an outage
+    filing.file_pass()
+    series = Series.objects.get(name="load1")
+    assert (series.last_ts, series.last_value) == (T0 + 60, 2.0)
+    data = get_store().query([(series.id, "load1", {})], T0 - 1, T0 + 61)[series.id]
+    assert data.ts == [T0, T0 + 60]  # in time order, whatever order they were filed in
+
+
+def test_a_failing_store_leaves_the_batches_unfiled_and_no_series(host, monkeypatch):
+    agent, client = host
+    push(client, {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": T0}]})
+
+    def broken(self, points):
+        raise ConnectionError("store unreachable")
+
+    monkeypatch.setattr(SQLStore, "write", broken)
+    with pytest.raises(ConnectionError):
+        filing.file_pass()
+    assert IngestBatch.objects.filter(filed_at=None).count() == 1
+    assert not Series.objects.exists()
+    filing._series_ids.clear()
+    monkeypatch.undo()
+    assert filing.file_pass() == (1, 1)
+
+
+@pytest.fixture
+def collector(customer_a):
+    raw = new_raw_token()
+    agent = Agent.objects.create(customer=customer_a, name="central", kind=AgentKind.COLLECTOR, central=True,
+                                 key_hash=hash_token(raw))
+    return agent, client_for(raw)
+
+
+def make_check(item, **over) -> Check:
+    return Check.objects.create(customer=item.customer, configuration_item=item, name=over.pop("name", "web"),
+                                type=over.pop("type", "http"), target="https://example.test/", **over)
+
+
+def result(check, state, ts, value=0.2, **over):
+    return {"id": check.id, "state": state, "ts": ts, "code": over.pop("code", "ok"), "message": "",
+            "samples": [{"name": "check_latency_seconds", "labels": {}, "value": value}], **over}
+
+
+def test_check_results_set_state_history_and_series_of_the_checks_item(collector, customer_a):
+    agent, client = collector
+    item = ConfigurationItemFactory(customer=customer_a)
+    check = make_check(item)
+    push(client, {"seq": 1, "checks": [result(check, "ok", T0)]})
+    push(client, {"seq": 2, "checks": [result(check, "critical", T0 + 60, code="refused",
+                                              message="connection refused", value=0.0)]})
+    push(client, {"seq": 3, "checks": [result(check, "critical", T0 + 120, code="refused")]})
+    filing.file_pass()
+    check.refresh_from_db()
+    assert check.state == "critical" and check.last_code == "refused"
+    assert check.state_since.timestamp() == T0 + 60 and check.last_run_at.timestamp() == T0 + 120
+    history = list(CheckStateChange.objects.filter(monitor_check=check).order_by("at")
+                   .values_list("previous", "state"))
+    assert history == [("pending", "ok"), ("ok", "critical")]
+    series = Series.objects.get(name="check_latency_seconds")
+    assert (series.configuration_item_id, series.monitor_check_id) == (item.id, check.id)
+
+
+def test_state_changes_are_announced_after_commit(collector, customer_a, django_capture_on_commit_callbacks):
+    agent, client = collector
+    check = make_check(ConfigurationItemFactory(customer=customer_a))
+    heard = []
+    from opsdesk.monitoring.signals import check_state_changed
+
+    def listener(sender, changes, **kwargs):
+        heard.extend((c.monitor_check_id, c.previous, c.state) for c in changes)
+
+    check_state_changed.connect(listener)
+    try:
+        push(client, {"seq": 1, "checks": [result(check, "warning", T0)]})
+        with django_capture_on_commit_callbacks(execute=True):
+            filing.file_pass()
+    finally:
+        check_state_changed.disconnect(listener)
+    assert heard == [(check.id, "pending", "warning")]
+
+
+def test_a_collector_may_report_only_the_checks_it_runs(collector, customer_a, customer_b):
+    agent, client = collector
+    other_raw = new_raw_token()
+    remote = Agent.objects.create(customer=customer_b, name="remote", kind=AgentKind.COLLECTOR,
+                                  key_hash=hash_token(other_raw))
+    mine = make_check(ConfigurationItemFactory(customer=customer_a), name="mine")
+    theirs = make_check(ConfigurationItemFactory(customer=customer_b), name="theirs", collector=remote)
+
+    refused = push(client, {"seq": 1, "checks": [result(mine, "ok", T0), result(theirs, "ok", T0)]})
+    assert refused.status_code == 400
+    assert "id" in refused.json()["checks"]["1"]
+    assert push(client_for(other_raw), {"seq": 1, "checks": [result(mine, "ok", T0)]}).status_code == 400
+    assert push(client_for(other_raw), {"seq": 1, "checks": [result(theirs, "ok", T0)]}).status_code == 200
+    assert IngestBatch.objects.count() == 1
+
+
+def test_a_host_agent_sends_no_check_results_and_a_collector_no_loose_samples(host, collector, customer_a):
+    _agent, host_client = host
+    _collector, collector_client = collector
+    check = make_check(ConfigurationItemFactory(customer=customer_a))
+    assert "checks" in push(host_client, {"seq": 1, "checks": [result(check, "ok", T0)]}).json()
+    loose = {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": T0}]}
+    assert "samples" in push(collector_client, loose).json()
+    assert not IngestBatch.objects.exists()
+
+
+# --- the SQL store ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def series(customer_a):
+    item = ConfigurationItemFactory(customer=customer_a)
+    return Series.objects.create(customer=customer_a, configuration_item=item, name="cpu", labels={}, key="k")
+
+
+def write(series, ts, values):
+    SQLStore().write([Points(series_id=series.id, item_id=series.configuration_item_id,
+                             customer_id=series.customer_id, name=series.name, labels={}, ts=ts, values=values)])
+
+
+def test_rollups_hold_min_avg_max_per_bucket_and_merge_later_samples(series):
+    store = SQLStore()
+    write(series, [T0, T0 + 60, T0 + 120], [1.0, 5.0, 3.0])
+    assert store.roll_up() == 1
+    write(series, [T0 + 180, T0 + 300], [7.0, 2.0])  # the first bucket again, and the next one
+    assert store.roll_up() == 1
+    assert store.roll_up() == 0  # nothing new: nothing counted twice
+    five = {r.ts: (r.min, r.max, r.sum, r.count) for r in Rollup.objects.filter(series=series, step=FIVE_MINUTES)}
+    assert five == {T0: (1.0, 7.0, 16.0, 4), T0 + 300: (2.0, 2.0, 2.0, 1)}
+    hour = Rollup.objects.get(series=series, step=ONE_HOUR)
+    assert (hour.ts, hour.min, hour.max, hour.sum, hour.count) == (T0, 1.0, 7.0, 18.0, 5)
+
+    data = store.query([(series.id, "cpu", {})], T0, T0 + 7 * 86400)[series.id]
+    assert data.step == FIVE_MINUTES
+    assert (data.ts, data.min, data.avg, data.max) == ([T0, T0 + 300], [1.0, 2.0], [4.0, 2.0], [7.0, 2.0])
+    month = store.query([(series.id, "cpu", {})], T0, T0 + 30 * 86400)[series.id]
+    assert month.step == ONE_HOUR and month.avg == [18.0 / 5]
+
+
+def test_compaction_merges_a_finished_block_and_keeps_samples_and_rollups_right(series):
+    store = SQLStore()
+    for minute in range(10):
+        write(series, [T0 + minute * 60], [float(minute)])
+    store.roll_up()
+    now = T0 + 5 * ONE_HOUR
+    assert store.compact(now) == 9
+    assert Chunk.objects.filter(series=series).count() == 1
+    data = store.query([(series.id, "cpu", {})], T0, T0 + ONE_HOUR)[series.id]
+    assert data.avg == [float(m) for m in range(10)]
+    # The merged chunk kept the first one's id, which the roll-up already passed: not counted again.
+    assert store.roll_up() == 0
+    assert Rollup.objects.get(series=series, step=ONE_HOUR).count == 10
+
+
+def test_compaction_leaves_chunks_not_yet_rolled_up(series):
+    store = SQLStore()
+    write(series, [T0], [1.0])
+    write(series, [T0 + 60], [2.0])
+    assert store.compact(T0 + 5 * ONE_HOUR) == 0
+    assert Chunk.objects.filter(series=series).count() == 2
+
+
+def test_retention_deletes_raw_samples_and_rollups_past_their_time(series, settings):
+    settings.OPSDESK_METRICS_RAW_DAYS = 7
+    settings.OPSDESK_METRICS_ROLLUP_DAYS = 365
+    store = SQLStore()
+    write(series, [T0], [1.0])
+    write(series, [T0 + 8 * 86400], [2.0])
+    store.roll_up()
+    Rollup.objects.create(series=series, step=ONE_HOUR, ts=int(T0 - 400 * 86400), min=0, max=0, sum=0, count=1)
+    done = store.expire(T0 + 8 * 86400 + 60)
+    assert done == {"expired_chunks": 1, "expired_rollups": 1}
+    assert list(Chunk.objects.values_list("start", flat=True)) == [T0 + 8 * 86400]
+    assert Rollup.objects.filter(ts__lt=T0 - 300 * 86400).count() == 0
+
+
+def test_housekeeping_runs_all_three_and_keeps_its_cursor(series):
+    write(series, [T0], [1.0])
+    done = SQLStore().housekeeping(T0 + 60)
+    assert done["rolled_up"] == 1
+    assert StoreCursor.objects.get(name="rollup").value == Chunk.objects.get().id
+
+
+def test_the_rollup_upsert_works_on_this_database(series):
+    # min()/max() of two values are LEAST()/GREATEST() on PostgreSQL: both must merge the same.
+    write(series, [T0], [5.0])
+    SQLStore().roll_up()
+    write(series, [T0 + 1], [-1.0])
+    SQLStore().roll_up()
+    row = Rollup.objects.get(series=series, step=FIVE_MINUTES)
+    assert (row.min, row.max, row.count) == (-1.0, 5.0, 2)
