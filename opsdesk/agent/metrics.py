@@ -1,6 +1,23 @@
 """Host metrics with psutil: CPU, memory, swap, load, per-mount disk usage, disk I/O and
 per-interface network rates.
 
+Series (labels in brackets):
+
+    cpu_usage_percent, cpu_iowait_percent, cpu_count, load1, load5, load15
+    memory_total_bytes, memory_available_bytes, memory_used_percent
+    swap_total_bytes, swap_used_bytes, swap_used_percent
+    filesystem_size_bytes, filesystem_free_bytes, filesystem_used_percent,
+        filesystem_inodes_used_percent                                          [mount, fstype]
+    disk_read_bytes_per_second, disk_written_bytes_per_second, disk_reads_per_second,
+        disk_writes_per_second, disk_busy_percent                               [device]
+    network_received_bytes_per_second, network_sent_bytes_per_second,
+        network_received_packets_per_second, network_sent_packets_per_second,
+        network_errors_per_second, network_dropped_per_second                   [interface]
+
+Disks are whole block devices (and device-mapper volumes), not their partitions, whose traffic
+the disk already counts; loop and RAM disks are left out. Interfaces leave out the loopback and
+containers' veth pairs (their traffic also crosses the bridge they hang on).
+
 Counters (bytes read, packets sent…) become rates between two samples. A counter that went
 down — a reboot, a driver reset, a 32-bit wrap — gives no rate for that interval rather than a
 negative or absurd one; the next interval is measured from the new value.
@@ -21,6 +38,9 @@ import psutil
 PSEUDO_FS = {"tmpfs", "devtmpfs", "squashfs", "proc", "sysfs", "cgroup", "cgroup2", "devpts",
              "mqueue", "debugfs", "tracefs", "securityfs", "pstore", "bpf", "autofs", "nsfs", "fusectl",
              "configfs", "hugetlbfs", "ramfs", "efivarfs", "binfmt_misc", "rpc_pipefs"}
+
+# Counters measured in milliseconds of busy time: their rate becomes a percentage of the interval.
+AS_PERCENT = {"disk_busy_ms": "disk_busy_percent"}
 
 
 @dataclass(frozen=True)
@@ -58,12 +78,20 @@ class HostMetrics:
         seconds = now - self._last_time if self._last_time is not None else 0.0
         samples = [*self._cpu(), *self._memory(), *self._load(), *self._filesystems()]
         counters = [*self._disk_io(), *self._network()]
+        seen = set()
         for name, labels, value in counters:
             key = (name, tuple(sorted(labels.items())))
+            seen.add(key)
             per_second = rate(self._last_counters.get(key), value, seconds)
             self._last_counters[key] = value
-            if per_second is not None:
+            if per_second is None:
+                continue
+            if name in AS_PERCENT:  # milliseconds busy per second of time: a share of it
+                samples.append(Sample(AS_PERCENT[name], min(100.0, per_second / 10.0), labels))
+            else:
                 samples.append(Sample(f"{name}_per_second", per_second, labels))
+        for gone in set(self._last_counters) - seen:  # an unplugged disk, a removed interface
+            del self._last_counters[gone]
         self._last_time = now
         return samples
 
@@ -86,6 +114,7 @@ class HostMetrics:
                 Sample("memory_available_bytes", float(memory.available)),
                 Sample("memory_used_percent", float(memory.percent)),
                 Sample("swap_total_bytes", float(swap.total)),
+                Sample("swap_used_bytes", float(swap.used)),
                 Sample("swap_used_percent", float(swap.percent))]
 
     @staticmethod
@@ -97,29 +126,34 @@ class HostMetrics:
     @staticmethod
     def _filesystems() -> list[Sample]:
         samples = []
-        for part in psutil.disk_partitions(all=False):
-            if part.fstype in PSEUDO_FS:
-                continue
+        for part in file_systems():
             try:
                 usage = psutil.disk_usage(part.mountpoint)
             except (PermissionError, OSError):
                 continue  # an unreadable mount (a stale network share) is left out, not fatal
             labels = {"mount": part.mountpoint, "fstype": part.fstype}
             samples += [Sample("filesystem_size_bytes", float(usage.total), labels),
+                        Sample("filesystem_free_bytes", float(usage.free), labels),
                         Sample("filesystem_used_percent", float(usage.percent), labels)]
+            inodes = _inodes_used_percent(part.mountpoint)
+            if inodes is not None:
+                samples.append(Sample("filesystem_inodes_used_percent", inodes, labels))
         return samples
 
     @staticmethod
     def _disk_io() -> list[tuple[str, dict[str, str], float]]:
         counters = psutil.disk_io_counters(perdisk=True) or {}
         out = []
+        whole = _whole_disks()
         for disk, c in counters.items():
-            if disk.startswith(("loop", "ram")):
+            if disk.startswith(("loop", "ram")) or (whole is not None and disk not in whole):
                 continue
             labels = {"device": disk}
             out += [("disk_read_bytes", labels, float(c.read_bytes)),
                     ("disk_written_bytes", labels, float(c.write_bytes)),
                     ("disk_reads", labels, float(c.read_count)), ("disk_writes", labels, float(c.write_count))]
+            if hasattr(c, "busy_time"):  # Linux and FreeBSD
+                out.append(("disk_busy_ms", labels, float(c.busy_time)))
         return out
 
     @staticmethod
@@ -127,10 +161,47 @@ class HostMetrics:
         counters = psutil.net_io_counters(pernic=True) or {}
         out = []
         for nic, c in counters.items():
-            if nic == "lo":
+            if nic == "lo" or nic.startswith("veth"):
                 continue
             labels = {"interface": nic}
             out += [("network_received_bytes", labels, float(c.bytes_recv)),
                     ("network_sent_bytes", labels, float(c.bytes_sent)),
-                    ("network_errors", labels, float(c.errin + c.errout))]
+                    ("network_received_packets", labels, float(c.packets_recv)),
+                    ("network_sent_packets", labels, float(c.packets_sent)),
+                    ("network_errors", labels, float(c.errin + c.errout)),
+                    ("network_dropped", labels, float(c.dropin + c.dropout))]
         return out
+
+
+def file_systems() -> list[Any]:
+    """The mounted file systems a person manages (psutil's partitions without pseudo file
+    systems), each once: a device mounted at several places — bind mounts, and the private /tmp,
+    read-only / and state directory of a systemd sandbox — counts once, at its shortest mount
+    point (/ rather than /tmp)."""
+    chosen: dict[str, Any] = {}
+    for part in psutil.disk_partitions(all=False):
+        if part.fstype in PSEUDO_FS:
+            continue
+        key = part.device if part.device.startswith("/") else f"{part.device} {part.mountpoint}"
+        if key not in chosen or len(part.mountpoint) < len(chosen[key].mountpoint):
+            chosen[key] = part
+    return sorted(chosen.values(), key=lambda part: part.mountpoint)
+
+
+def _whole_disks() -> set[str] | None:
+    """Block devices that are disks, not partitions (Linux lists only those in /sys/block);
+    None where there is no /sys/block to ask."""
+    try:
+        return set(os.listdir("/sys/block"))
+    except OSError:
+        return None
+
+
+def _inodes_used_percent(mountpoint: str) -> float | None:
+    try:
+        stat = os.statvfs(mountpoint)
+    except OSError:
+        return None
+    if not stat.f_files:  # file systems without a fixed inode table (btrfs, vfat) report none
+        return None
+    return 100.0 * (stat.f_files - stat.f_ffree) / stat.f_files

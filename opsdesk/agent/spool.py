@@ -57,6 +57,15 @@ class Spool:
                 break
             path.unlink(missing_ok=True)
 
+    def discard(self, seq: int) -> None:
+        """Give up one batch the server will never take (it answered that the batch is malformed):
+        it is dropped and counted, so it does not block every batch behind it."""
+        path = self._path(seq)
+        if path.exists():
+            path.unlink(missing_ok=True)
+            self.dropped += 1
+            self._write_state()
+
     # --- reading ---------------------------------------------------------------------------
 
     def pending(self) -> Iterator[tuple[int, dict[str, Any]]]:

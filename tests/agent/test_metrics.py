@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections import namedtuple
 
-from opsdesk.agent.metrics import HostMetrics, rate
+import psutil
+
+from opsdesk.agent.metrics import HostMetrics, file_systems, rate
 
 
 def test_a_counter_that_went_down_gives_no_rate():
@@ -28,3 +31,18 @@ def test_this_machine_is_measured():
     rates = [s for s in second if s.name.endswith("_per_second")]
     assert rates and all(s.value >= 0 for s in rates)
     assert all(0 <= s.value <= 100 for s in second if s.name.endswith("_percent"))
+
+
+def test_a_file_system_mounted_at_several_places_counts_once(monkeypatch):
+    """Under the systemd unit, / is also mounted read-only, /tmp is private (a bind mount of the
+    same disk) and the state directory is bound writable: one file system, one series."""
+    part = namedtuple("part", "device mountpoint fstype opts")
+    mounts = [part("/dev/vda1", "/", "ext4", "rw"), part("/dev/vda1", "/", "ext4", "ro"),
+              part("/dev/vda1", "/tmp", "ext4", "rw"), part("/dev/vda1", "/var/lib/opsdesk-agent", "ext4", "rw"),
+              part("/dev/vdb1", "/home", "xfs", "ro"), part("tmpfs", "/run", "tmpfs", "rw"),
+              part("overlay", "/var/lib/docker/overlay2/a/merged", "overlay", "rw"),
+              part("overlay", "/var/lib/docker/overlay2/b/merged", "overlay", "rw")]
+    monkeypatch.setattr(psutil, "disk_partitions", lambda all=False: mounts)
+    assert [(p.device, p.mountpoint) for p in file_systems()] == [
+        ("/dev/vda1", "/"), ("/dev/vdb1", "/home"), ("overlay", "/var/lib/docker/overlay2/a/merged"),
+        ("overlay", "/var/lib/docker/overlay2/b/merged")]

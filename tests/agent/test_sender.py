@@ -5,58 +5,13 @@ number), so the test checks the exact requests the agent sends."""
 
 from __future__ import annotations
 
-import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import httpx
 import pytest
 
 from opsdesk.agent.sender import PUSH_PATH, push_pending
 from opsdesk.agent.spool import Spool
-
-
-class Peer:
-    def __init__(self) -> None:
-        self.stored: dict[int, dict] = {}
-        self.requests: list[dict] = []
-        self.drop_answers = 0  # store, then close without answering (a lost response)
-        self.status = 200
-        peer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                peer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                if peer.status != 200:
-                    self.send_response(peer.status)
-                    self.end_headers()
-                    self.wfile.write(b'{"seq": ["This batch is malformed."]}')
-                    return
-                peer.stored.setdefault(body["seq"], body)
-                if peer.drop_answers:
-                    peer.drop_answers -= 1
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                answer = json.dumps({"stored_up_to": body["seq"]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from opsdesk.agent.transport import Client
+from tests.agent.peers import Peer, closed_port_url
 
 
 @pytest.fixture
@@ -66,9 +21,10 @@ def peer():
     running.stop()
 
 
-@pytest.fixture
-def client():
-    with httpx.Client(timeout=2) as http:
+@pytest.fixture(params=["agent", "httpx"])
+def client(request):
+    """The agent's own client; an httpx.Client (the server's tests use one) works the same."""
+    with (Client(timeout=2) if request.param == "agent" else httpx.Client(timeout=2)) as http:
         yield http
 
 
@@ -81,11 +37,9 @@ def _spool_with(tmp_path, count: int) -> Spool:
 
 def test_batches_wait_while_the_server_is_away_and_arrive_in_order_once(tmp_path, client):
     spool = _spool_with(tmp_path, 3)
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    away = push_pending(spool, client, closed, "tok")
-    assert away.sent == 0 and "ConnectError" in away.error and not away.refused
+    away = push_pending(spool, client, closed_port_url(), "tok")
+    assert away.sent == 0 and away.seq == 1 and not away.refused
+    assert ("Connection refused" if isinstance(client, Client) else "ConnectError") in away.error
     assert spool.stats().pending == 3
 
     running = Peer()
@@ -117,5 +71,24 @@ def test_a_batch_the_server_refuses_is_reported_not_retried_as_if_it_were_down(t
     spool = _spool_with(tmp_path, 1)
     peer.status = 400
     result = push_pending(spool, client, peer.url, "tok")
-    assert result.refused and result.error.startswith("HTTP 400")
-    assert spool.stats().pending == 1  # kept for a person to look at; the agent reports it
+    assert result.refused and result.error.startswith("HTTP 400") and (result.status, result.seq) == (400, 1)
+    assert spool.stats().pending == 1  # the caller decides: the agent drops a malformed batch (test_runner)
+
+
+def test_a_stop_asked_for_ends_the_round_between_batches(tmp_path, client, peer):
+    spool = _spool_with(tmp_path, 3)
+    result = push_pending(spool, client, peer.url, "tok", stop=lambda: len(peer.requests) >= 1)
+    assert result.sent == 1 and not result.error
+    assert spool.stats().pending == 2
+
+
+def test_an_answer_that_is_not_json_is_retried_later(tmp_path):
+    class Garbled:
+        def post(self, url, json, headers):
+            from opsdesk.agent.transport import Response
+
+            return Response(200, b"<html>a captive portal</html>")
+
+    spool = _spool_with(tmp_path, 1)
+    result = push_pending(spool, Garbled(), "http://opsdesk.example", "tok")
+    assert result.error and not result.refused and spool.stats().pending == 1

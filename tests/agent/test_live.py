@@ -1,0 +1,105 @@
+"""The agent against the real server (pytest-django's live_server): enrolment writes a private
+config, `run --once` pushes a batch and the inventory that the server stores, and an outage —
+a TCP proxy between agent and server closed, so the agent meets "connection refused" as with a
+stopped server, then opened again — ends with every batch stored exactly once, in order."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+from urllib.parse import urlsplit
+
+import pytest
+
+from opsdesk.agent import inventory
+from opsdesk.agent.cli import main
+from opsdesk.agent.runner import Runner
+from opsdesk.agent.state import AgentConfig
+from opsdesk.agent.transport import Client
+from opsdesk.core.models.tokens import new_raw_token
+from opsdesk.monitoring import services
+from opsdesk.monitoring.models import Agent, IngestBatch, Inventory
+from tests.agent.peers import Proxy
+from tests.factories import CustomerFactory, make_agent
+
+# live_server needs committed data, so each test ends with a flush of every table; serialized
+# rollback puts back what the migrations wrote (built-in CI kinds, the default service level).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def restore_database_after(django_db_setup, django_db_blocker):
+    """Tests that run after this module in the same worker find the migrations' data again
+    (as in tests/monitoring/test_end_to_end.py)."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all(initialized_only=True):
+            contents = getattr(connection, "_test_serialized_contents", None)
+            if contents:
+                connection.creation.deserialize_db_from_string(contents)
+
+
+def test_enrol_then_run_once_stores_a_batch_and_the_inventory(live_server, tmp_path, capsys):
+    customer = CustomerFactory()
+    _token, raw = services.create_enrolment_token(customer, name="web-01", actor=None)
+    folder = tmp_path / "state"
+
+    assert main(["enroll", "--server", live_server.url + "/", "--token", raw, "--hostname", "web-01",
+                 "--state-dir", str(folder)]) == 0
+    agent = Agent.objects.get()
+    assert agent.customer == customer and agent.configuration_item.name == "web-01"
+    assert f"Enrolled as agent {agent.pk}" in capsys.readouterr().out
+    config = folder / "agent.json"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+    saved = json.loads(config.read_text())
+    assert (saved["server"], saved["agent"]) == (live_server.url, agent.pk)
+    assert services.authenticate_agent(saved["token"]) == agent
+
+    # The token is one-time: spending it again is refused with the server's own message.
+    assert main(["enroll", "--force", "--server", live_server.url, "--token", raw, "--state-dir",
+                 str(tmp_path / "again")]) == 1
+    assert capsys.readouterr().err.strip() == ("opsdesk agent: the server refused the enrolment token: "
+                                               "The enrolment token is not valid, has expired or was already used.")
+
+    assert main(["run", "--once", "--state-dir", str(folder)]) == 0
+    batch = IngestBatch.objects.get(agent=agent)
+    assert batch.seq == 1 and batch.samples > 10
+    names = {s["name"] for s in json.loads(bytes(batch.payload))["samples"]}
+    assert {"cpu_usage_percent", "memory_used_percent", "filesystem_used_percent"} <= names
+    stored = Inventory.objects.get(agent=agent)
+    kept = json.loads((folder / "inventory.json").read_text())
+    assert stored.digest == kept["hash"] == inventory.digest(stored.data)
+    assert stored.data["packages"] and stored.data["hostname"]
+
+
+def test_an_outage_ends_with_every_batch_stored_once_in_order(live_server, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="opsdesk.agent")
+    raw = new_raw_token()
+    agent = make_agent(CustomerFactory(), raw=raw)
+    address = urlsplit(live_server.url)
+    proxy = Proxy(address.hostname, address.port)
+    try:
+        AgentConfig(server=proxy.url, agent=agent.pk, token=raw).save(tmp_path)
+        runner = Runner(tmp_path, client=Client(timeout=5), collect_inventory=lambda: {"hostname": "x"})
+        runner.tick()
+        assert runner.server_state == "up"
+        proxy.close()  # the server goes away
+        for _ in range(3):
+            runner.tick()
+        assert runner.server_state == "unreachable" and runner.spool.stats().pending == 3
+        proxy.open()  # and comes back at the same address
+        runner.tick()
+        runner.tick()
+    finally:
+        proxy.close()
+    assert runner.spool.stats().pending == 0
+    rows = list(IngestBatch.objects.filter(agent=agent).order_by("pk").values_list("seq", flat=True))
+    assert rows == [1, 2, 3, 4, 5, 6]  # contiguous, in the order sent, none twice
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("unreachable" in m for m in messages) == 1
+    assert [m for m in messages if "reachable again" in m][0].endswith("4 batches replayed")
+    agent.refresh_from_db()
+    assert agent.last_seq == 6
