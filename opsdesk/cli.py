@@ -7,19 +7,22 @@ import os
 import sys
 
 # (command, what it does) — each is a Django management command of the same name (with '_' for
-# '-'), so `opsdesk COMMAND --help` is that command's own argparse help.
+# '-'), so `opsdesk COMMAND --help` is that command's own argparse help; `up`, `agent` and
+# `collector enroll|remote` are not: they run without Django.
 COMMANDS = [
-    ("up", "run web, worker and scheduler together, supervised (one machine)"),
+    ("up", "run web, worker, scheduler and collector together, supervised (one machine)"),
     ("setup", "migrate the database, compile translations, create the first administrator"),
     ("web", "serve the UI and API with gunicorn on OPSDESK_LISTEN"),
     ("worker", "run a Celery worker"),
     ("scheduler", "run the Celery beat scheduler (schedule kept in the database)"),
+    ("collector", "run the monitoring checks on their schedules, and this machine's own metrics"),
     ("demo", "load demo data: two customers with sites, contracts, users and CIs"),
     ("user", "add, list, change or unlock users"),
     ("token", "add, list or revoke personal API tokens"),
     ("import-cis", "import configuration items from CSV or XLSX (with --dry-run)"),
     ("credentials", "rotate the key that encrypts stored credentials"),
     ("manage", "any Django management command (opsdesk manage help lists them)"),
+    ("agent", "the host agent on a monitored machine: enroll, run, status (no Django)"),
 ]
 
 
@@ -46,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     if name not in {n for n, _ in COMMANDS}:
         print(f"opsdesk: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    if name == "agent":
+        # Before anything of the server is imported: the agent runs on monitored hosts with the
+        # standard library and psutil, in a few tens of MB (bench/agent.py).
+        from opsdesk.agent.cli import main as agent_main
+
+        return agent_main(argv[1:])
     from opsdesk.env import ConfigError
 
     try:
@@ -63,6 +72,11 @@ def _run(name: str, args: list[str]) -> int:
         from opsdesk.supervisor import run_up
 
         return run_up(args)
+    if name == "collector" and args[:1] in (["enroll"], ["remote"]):
+        # A collector inside a customer's network has no database: no Django either.
+        from opsdesk.monitoring.remote import main as remote_main
+
+        return remote_main(args)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdesk.settings")
     import django
 

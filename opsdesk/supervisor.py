@@ -1,4 +1,4 @@
-"""`opsdesk up`: set up, then start web and worker (with the scheduler inside it) and keep them running.
+"""`opsdesk up`: set up, then start web, worker (with the scheduler inside it) and collector, and keep them running.
 
 A child that dies is restarted with a growing delay; SIGTERM or Ctrl-C stops all children
 cleanly (SIGTERM, then SIGKILL after a grace period) and exits. Standard library only.
@@ -18,7 +18,7 @@ from opsdesk.env import WORKER_POOLS, env_choice
 
 # One machine: the scheduler runs inside the worker (--beat), which saves a process with Django
 # loaded (~70 MB); scale-out runs `opsdesk scheduler` on its own.
-CHILDREN = ("web", "worker")
+CHILDREN = ("web", "worker", "collector")
 GRACE_SECONDS = 15
 # What opsdesk.cli exits with on a configuration error (see opsdesk.env.ConfigError).
 CONFIG_ERROR_EXIT = 2
@@ -41,7 +41,7 @@ def run_up(argv: list[str]) -> int:
         if code != 0:
             return code
     # One machine: a thread pool keeps the worker to one process, which keeps memory low.
-    extra = {"web": [], "worker": ["--pool", pool, "--beat"]}
+    extra = {"web": [], "worker": ["--pool", pool, "--beat"], "collector": []}
     procs = {name: _spawn(name, extra[name]) for name in CHILDREN}
     delays = {name: 1.0 for name in CHILDREN}
     stopping = False
@@ -53,7 +53,8 @@ def run_up(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print(f"opsdesk: running web and worker with the scheduler (pid {os.getpid()}); Ctrl-C stops them", flush=True)
+    print(f"opsdesk: running web, worker with the scheduler, and collector (pid {os.getpid()}); "
+          "Ctrl-C stops them", flush=True)
     try:
         while not stopping:
             time.sleep(0.5)

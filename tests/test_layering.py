@@ -41,6 +41,20 @@ def test_the_agent_imports_nothing_of_django(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
 
 
+def test_what_a_remote_collector_runs_imports_nothing_of_django(tmp_path):
+    """The engine, the check modules and the remote collector run inside customers' networks,
+    without the database: like the agent, they may not import Django or the server's apps."""
+    config = tmp_path / "collector.ini"
+    config.write_text("[importlinter]\nroot_package = opsdesk\ninclude_external_packages = True\n"
+                      "[importlinter:contract:collector]\nname = collector\ntype = forbidden\n"
+                      "source_modules =\n    opsdesk.monitoring.checks\n    opsdesk.monitoring.collector\n"
+                      "    opsdesk.monitoring.remote\n    opsdesk.monitoring.results\n"
+                      "forbidden_modules =\n    django\n    rest_framework\n    celery\n    opsdesk.core\n"
+                      "    opsdesk.cmdb\n    opsdesk.monitoring.models\n    opsdesk.monitoring.services\n")
+    result = _lint(config)
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
 def test_templates_of_an_app_name_no_url_of_an_app_to_its_right():
     offences = []
     for i, app in enumerate(APPS):

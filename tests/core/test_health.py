@@ -30,6 +30,7 @@ def test_healthz_is_503_without_a_worker_heartbeat(client):
 
 def test_healthz_is_200_with_a_fresh_heartbeat(client):
     services.beat("worker", "test")
+    services.beat("collector", "test")
     response = client.get("/healthz")
     assert response.status_code == 200, response.json()
     assert response.json()["status"] == "ok"
@@ -62,12 +63,14 @@ class _Usage:
 
 def test_healthz_reports_the_data_disk(client):
     services.beat("worker", "test")
+    services.beat("collector", "test")
     disk = client.get("/healthz").json()["components"]["disk"]
     assert disk["status"] == "ok" and disk["free_bytes"] > 0 and disk["total_bytes"] >= disk["free_bytes"]
 
 
 def test_a_nearly_full_data_disk_makes_healthz_fail(client, monkeypatch, settings):
     services.beat("worker", "test")
+    services.beat("collector", "test")
     settings.DATA_DISK_MIN_FREE_BYTES = 100 * 1024 * 1024
     monkeypatch.setattr(health, "data_disk_usage", lambda: _Usage(free=50 * 1024 * 1024))
     response = client.get("/healthz")
@@ -91,6 +94,7 @@ def test_metrics_have_the_data_disk_even_when_the_database_fails(client, monkeyp
 
 def test_healthz_and_metrics_come_from_the_registry(client, monkeypatch):
     services.beat("worker", "test")
+    services.beat("collector", "test")
     assert {"database", "broker", "worker", "disk"} <= set(registry.registry["health_checks"])
     monkeypatch.setitem(registry.registry["health_checks"], "extra", lambda: {"status": "ok", "n": 1})
     assert client.get("/healthz").json()["components"]["extra"] == {"status": "ok", "n": 1}

@@ -104,6 +104,7 @@ def test_up_answers_healthz_and_stops_on_sigterm(tmp_path):
                 time.sleep(0.3)
         assert body is not None, "healthz never answered 200"
         assert body["status"] == "ok" and body["components"]["worker"]["status"] == "ok"
+        assert body["components"]["collector"]["status"] == "ok"
         elapsed = time.monotonic() - started
         assert elapsed < 45, f"took {elapsed:.1f} s"
     finally:

@@ -1,0 +1,55 @@
+"""Monitoring's part in /healthz, /metrics and `opsdesk setup`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from opsdesk.core import registry
+
+COLLECTOR_HEARTBEAT_SECONDS = 30
+
+
+def check_collector() -> dict[str, Any]:
+    """The central collector reports every 30 s; three missed reports make it stale."""
+    from opsdesk.core.models import Heartbeat
+
+    try:
+        beat = Heartbeat.objects.filter(name="collector").first()
+    except Exception as exc:
+        return {"status": "error", "error": str(exc)[:200]}
+    if beat is None:
+        return {"status": "missing"}
+    age = (timezone.now() - beat.at).total_seconds()
+    return {"status": "ok" if age <= COLLECTOR_HEARTBEAT_SECONDS * 3 else "stale", "age_s": round(age, 1),
+            "detail": beat.detail}
+
+
+def ingest_metrics() -> Iterator[Any]:
+    from prometheus_client.core import GaugeMetricFamily
+
+    from opsdesk.monitoring.models import IngestBatch
+
+    unfiled = IngestBatch.objects.filter(filed_at=None)
+    yield GaugeMetricFamily("opsdesk_ingest_unfiled_batches", "Pushed batches not yet filed into series",
+                            value=unfiled.count())
+    since = timezone.now() - dt.timedelta(minutes=1)
+    recent = IngestBatch.objects.filter(received_at__gte=since).aggregate(n=Sum("samples"))["n"] or 0
+    yield GaugeMetricFamily("opsdesk_ingest_samples_per_second", "Samples pushed per second over the last minute",
+                            value=recent / 60.0)
+
+
+def prepare_local_monitoring() -> str:
+    from opsdesk.monitoring.local import ensure_local_monitoring
+
+    host, _central = ensure_local_monitoring()
+    return f"this machine is monitored as {host.configuration_item} (customer {host.customer})"
+
+
+registry.add_health_check("collector", check_collector)
+registry.add_metrics(ingest_metrics)
+registry.add_setup_step("monitoring", prepare_local_monitoring, order=50)

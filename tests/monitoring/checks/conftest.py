@@ -1,0 +1,207 @@
+"""The real peers of the check tests, started once per session (per xdist worker: the test modules
+are in one xdist group, so one worker starts them) on free ports of 127.0.0.1.
+
+Debian programs (`make test-deps` installs them; a missing one fails the fixture naming its
+package): snmpd, prometheus-node-exporter, prometheus-redis-exporter, zabbix_agentd, and
+redis-server for a master and replica of our own. The local PostgreSQL (5432), MariaDB (3306) and
+Redis (6379) of the test machine are used as they are. The web, DNS and silent TCP servers are
+in peers.py."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .peers import (
+    Daemon,
+    accepts_tcp,
+    free_port,
+    need,
+    require_tcp,
+    start_dns_server,
+    start_silent_server,
+    start_web_servers,
+)
+
+SYS_NAME = "opsdesk-snmp-test"
+REDIS_PASSWORD = "master-pass-42"
+COUNTER_OID = "1.3.6.1.4.1.99999.1.0"  # a Counter32 served from a file, to reset and wrap at will
+
+
+@dataclass
+class SnmpAgent:
+    port: int
+    community: str
+    user: str
+    auth_key: str
+    priv_key: str
+    counter_file: Path
+
+
+@pytest.fixture(scope="session")
+def snmp_agent(tmp_path_factory) -> SnmpAgent:
+    snmpd = need("snmpd", "snmpd")
+    snmpget = need("snmpget", "snmp")
+    home = tmp_path_factory.mktemp("snmpd")
+    agent = SnmpAgent(free_port(socket.SOCK_DGRAM), "opsdesk-ro", "opsv3", "auth-key-123", "priv-key-456",
+                      home / "counter")
+    agent.counter_file.write_text("1000\n")
+    script = home / "counter.sh"
+    # snmpd's pass_persist protocol (plain `pass` answers are cached by snmpd): PING is answered
+    # PONG, "get" and an OID with the OID, its type and its value, read from the file each time.
+    script.write_text(f"""#!/bin/sh
+while read -r command; do
+  case "$command" in
+    PING) echo PONG ;;
+    get) read -r oid; if [ "$oid" = ".{COUNTER_OID}" ]; then echo "$oid"; echo counter; cat "{agent.counter_file}"
+         else echo NONE; fi ;;
+    getnext) read -r oid; echo NONE ;;
+    set) read -r oid; read -r value; echo not-writable ;;
+    *) exit 0 ;;
+  esac
+done
+""")
+    script.chmod(0o755)
+    conf = home / "snmpd.conf"
+    conf.write_text(f"rocommunity {agent.community} 127.0.0.1\n"
+                    f'createUser {agent.user} SHA "{agent.auth_key}" AES "{agent.priv_key}"\n'
+                    f"rouser {agent.user} priv\n"
+                    f"sysName {SYS_NAME}\nsysLocation test rack\nsysContact ops@example.com\n"
+                    f"pass_persist .{COUNTER_OID.rsplit('.', 1)[0]} {script}\n"
+                    "dontLogTCPWrappersConnects yes\n")
+    # Its own persistent directory (v3 users, engine boots) and no MIB loading (only noise).
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(home / "persist"), "MIBS": "", "MIBDIRS": str(home)}
+    daemon = Daemon("snmpd", [snmpd, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{agent.port}"],
+                    home / "snmpd.log", env)
+
+    def ready() -> bool:
+        probe = subprocess.run([snmpget, "-v2c", "-c", agent.community, "-t", "0.3", "-r", "0", "-On",
+                                f"127.0.0.1:{agent.port}", "1.3.6.1.2.1.1.5.0"], capture_output=True, env=env)
+        return probe.returncode == 0
+
+    daemon.wait_until(ready)
+    yield agent
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def node_exporter(tmp_path_factory) -> str:
+    binary = need("prometheus-node-exporter", "prometheus-node-exporter")
+    port = free_port()
+    daemon = Daemon("node_exporter", [binary, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+                    tmp_path_factory.mktemp("node-exporter") / "log")
+    url = f"http://127.0.0.1:{port}/metrics"
+    daemon.wait_until(lambda: httpx.get(url, timeout=2).status_code == 200)
+    yield url
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_exporter(tmp_path_factory, local_redis) -> str:
+    binary = need("prometheus-redis-exporter", "prometheus-redis-exporter")
+    port = free_port()
+    daemon = Daemon("redis_exporter", [binary, "-redis.addr", f"redis://127.0.0.1:{local_redis}",
+                                       "-web.listen-address", f"127.0.0.1:{port}"],
+                    tmp_path_factory.mktemp("redis-exporter") / "log")
+    url = f"http://127.0.0.1:{port}/metrics"
+    daemon.wait_until(lambda: httpx.get(url, timeout=2).status_code == 200)
+    yield url
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def zabbix_agent(tmp_path_factory) -> int:
+    binary = need("zabbix_agentd", "zabbix-agent")
+    home = tmp_path_factory.mktemp("zabbix")
+    port = free_port(below=32767)  # the agent refuses a ListenPort above 32767
+    conf = home / "zabbix_agentd.conf"
+    # AllowRoot: the tests may run as root (CI does), where the agent otherwise refuses to start.
+    conf.write_text(f"Server=127.0.0.1\nServerActive=\nListenIP=127.0.0.1\nListenPort={port}\n"
+                    f"PidFile={home}/agent.pid\nLogType=file\nLogFile={home}/agent.log\nAllowRoot=1\n"
+                    "StartAgents=3\nTimeout=3\nHostname=opsdesk-test\n")
+    daemon = Daemon("zabbix_agentd", [binary, "-f", "-c", str(conf)], home / "stdout.log")
+    daemon.wait_until(lambda: accepts_tcp(port))
+    yield port
+    daemon.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_pair(tmp_path_factory) -> tuple[int, int]:
+    """A Redis master (with a password) and its replica of our own: the local Redis's replication and
+    authentication are not ours to change."""
+    binary = need("redis-server", "redis-server")
+    home = tmp_path_factory.mktemp("redis-pair")
+    master_port, replica_port = free_port(), free_port()
+    common = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--repl-diskless-sync", "no",
+              "--dir", str(home)]
+    master = Daemon("redis master", [binary, "--port", str(master_port), "--requirepass", REDIS_PASSWORD, *common],
+                    home / "master.log")
+    master.wait_until(lambda: accepts_tcp(master_port))
+    replica = Daemon("redis replica", [binary, "--port", str(replica_port), "--replicaof", "127.0.0.1",
+                                       str(master_port), "--masterauth", REDIS_PASSWORD, *common],
+                     home / "replica.log")
+
+    def linked() -> bool:
+        import redis
+
+        client = redis.Redis(port=replica_port, socket_timeout=1)
+        try:
+            return client.info("replication").get("master_link_status") == "up"
+        finally:
+            client.close()
+
+    replica.wait_until(linked)
+    yield master_port, replica_port
+    replica.stop()
+    master.stop()
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> int:
+    require_tcp(5432, "PostgreSQL")
+    return 5432
+
+
+@pytest.fixture(scope="session")
+def local_mariadb() -> int:
+    require_tcp(3306, "MariaDB")
+    return 3306
+
+
+@pytest.fixture(scope="session")
+def local_redis() -> int:
+    require_tcp(6379, "Redis")
+    return 6379
+
+
+@pytest.fixture(scope="session")
+def web(tmp_path_factory):
+    servers, stop = start_web_servers(tmp_path_factory.mktemp("web"))
+    yield servers
+    stop()
+
+
+@pytest.fixture(scope="session")
+def silent_port() -> int:
+    port, stop = start_silent_server()
+    yield port
+    stop()
+
+
+@pytest.fixture(scope="session")
+def dns_port() -> int:
+    port, stop = start_dns_server()
+    yield port
+    stop()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port nobody listens on (bound, then released)."""
+    return free_port()

@@ -1,0 +1,108 @@
+"""postgresql, mysql and redis against the machine's servers (and a Redis master and replica of
+our own for replication)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import REDIS_PASSWORD
+from .peers import run_check, samples, value
+
+pytestmark = pytest.mark.xdist_group("monitoring-checks")
+
+
+def test_postgresql_connections_sizes_and_rates(local_postgres):
+    memo: dict = {}
+    first = run_check("postgresql", "127.0.0.1", memo=memo, port=local_postgres, database="test",
+                      user="postgres")
+    assert (first.state, first.code) == ("ok", "ok"), first.message
+    assert value(first, "pg_connections") > 0  # this check's own connection at least
+    assert value(first, "pg_max_connections") >= value(first, "pg_connections")
+    assert 0 < value(first, "pg_connections_used_percent") <= 100
+    assert value(first, "pg_database_size_bytes", database="test") > 1_000_000
+    assert value(first, "pg_in_recovery") == 0 and first.params["role"] == "primary"
+    assert value(first, "pg_long_running_queries") >= 0
+    assert not samples(first, "pg_transactions_per_second")  # a rate needs two runs
+    time.sleep(0.2)
+    second = run_check("postgresql", "127.0.0.1", memo=memo, port=local_postgres, database="test")
+    assert value(second, "pg_transactions_per_second") > 0  # the first run's own queries, at least
+    assert value(second, "pg_deadlocks_per_second") >= 0
+    only = run_check("postgresql", "127.0.0.1", port=local_postgres, databases=["test"])
+    assert {s.labels["database"] for s in samples(only, "pg_database_size_bytes")} == {"test"}
+    crowded = run_check("postgresql", "127.0.0.1", port=local_postgres, warning=0.001, critical=100)
+    assert (crowded.state, crowded.code) == ("warning", "threshold")
+    assert "connections used" in crowded.message
+
+
+def test_postgresql_failures(local_postgres, closed_port):
+    refused = run_check("postgresql", "127.0.0.1", port=closed_port)
+    assert (refused.state, refused.code) == ("critical", "refused"), refused.message
+    unknown_role = run_check("postgresql", "127.0.0.1", port=local_postgres, user="no_such_role_x",
+                             secrets={"password": "s3cret-pw"})
+    assert (unknown_role.state, unknown_role.code) == ("critical", "auth_failed"), unknown_role.message
+    assert "s3cret-pw" not in unknown_role.message
+
+
+def test_mysql_threads_sizes_and_uptime(local_mariadb):
+    memo: dict = {}
+    first = run_check("mysql", "127.0.0.1", memo=memo, port=local_mariadb, user="root")
+    assert (first.state, first.code) == ("ok", "ok"), first.message
+    assert value(first, "mysql_threads_connected") >= 1
+    assert value(first, "mysql_max_connections") > 1
+    assert value(first, "mysql_uptime_seconds") > 0
+    assert "MariaDB" in first.message
+    assert not samples(first, "mysql_replication_lag_seconds")  # not a replica
+    time.sleep(0.2)
+    second = run_check("mysql", "127.0.0.1", memo=memo, port=local_mariadb)
+    assert value(second, "mysql_slow_queries_per_second") >= 0
+    assert value(second, "mysql_queries_per_second") > 0
+    sizes = {s.labels["database"] for s in samples(second, "mysql_database_size_bytes")}
+    assert "mysql" not in sizes and "information_schema" not in sizes
+
+
+def test_mysql_failures(local_mariadb, closed_port):
+    refused = run_check("mysql", "127.0.0.1", port=closed_port)
+    assert (refused.state, refused.code) == ("critical", "refused"), refused.message
+    denied = run_check("mysql", "127.0.0.1", port=local_mariadb, user="nobody_here", secrets={"password": "pw-xyz"})
+    assert (denied.state, denied.code) == ("critical", "auth_failed"), denied.message
+    assert "pw-xyz" not in denied.message
+
+
+def test_redis_info_rates_and_slowlog(local_redis):
+    memo: dict = {}
+    first = run_check("redis", "127.0.0.1", memo=memo, port=local_redis)
+    assert (first.state, first.code) == ("ok", "ok"), first.message
+    assert value(first, "redis_connected_clients") >= 1
+    assert value(first, "redis_used_memory_bytes") > 100_000
+    assert value(first, "redis_slowlog_length") >= 0
+    assert samples(first, "redis_info")[0].labels["role"] == "master"
+    time.sleep(0.2)
+    second = run_check("redis", "127.0.0.1", memo=memo, port=local_redis)
+    assert value(second, "redis_ops_per_second") > 0  # the first run's INFO and SLOWLOG at least
+
+
+def test_redis_replication_seen_from_both_sides(redis_pair):
+    master_port, replica_port = redis_pair
+    master = run_check("redis", "127.0.0.1", port=master_port, secrets={"password": REDIS_PASSWORD})
+    assert master.params["role"] == "master" and value(master, "redis_connected_replicas") == 1
+    assert value(master, "redis_replica_lag_bytes", replica=f"127.0.0.1:{replica_port}") >= 0
+    assert value(master, "redis_replica_lag_seconds", replica=f"127.0.0.1:{replica_port}") >= 0
+    replica = run_check("redis", "127.0.0.1", port=replica_port, lag_warning=1000)
+    assert (replica.state, replica.params["role"]) == ("ok", "slave"), replica.message
+    assert value(replica, "redis_master_link_up") == 1
+    assert 0 <= value(replica, "redis_master_last_io_seconds") < 15
+    lagging = run_check("redis", "127.0.0.1", port=replica_port, lag_warning=-1)
+    assert (lagging.state, lagging.code) == ("warning", "threshold")
+
+
+def test_redis_failures(redis_pair, closed_port):
+    refused = run_check("redis", "127.0.0.1", port=closed_port)
+    assert (refused.state, refused.code) == ("critical", "refused"), refused.message
+    master_port, _ = redis_pair
+    wrong = run_check("redis", "127.0.0.1", port=master_port, secrets={"password": "wrong-pass-1"})
+    assert (wrong.state, wrong.code) == ("critical", "auth_failed"), wrong.message
+    assert "wrong-pass-1" not in wrong.message
+    missing = run_check("redis", "127.0.0.1", port=master_port)
+    assert (missing.state, missing.code) == ("critical", "auth_failed"), missing.message

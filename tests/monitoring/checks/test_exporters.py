@@ -1,0 +1,92 @@
+"""prometheus (node_exporter, redis_exporter) and zabbix (zabbix_agentd) against the real programs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from opsdesk.monitoring.checks.prometheus import parse
+
+from .peers import run_check, samples, value
+
+pytestmark = pytest.mark.xdist_group("monitoring-checks")
+
+
+def test_node_exporter_is_scraped_whole(node_exporter):
+    result = run_check("prometheus", node_exporter)
+    assert (result.state, result.code) == ("ok", "ok"), result.message
+    cpu = samples(result, "node_cpu_seconds_total")
+    assert cpu and {"cpu", "mode"} <= set(cpu[0].labels) and all(s.value >= 0 for s in cpu)
+    assert value(result, "node_memory_MemTotal_bytes") > 0
+    scraped = value(result, "scrape_samples_scraped")
+    assert scraped > 200 and value(result, "scrape_samples_kept") == scraped
+    assert len(result.samples) == scraped + 3
+
+
+def test_include_exclude_and_the_cap(node_exporter):
+    kept = run_check("prometheus", node_exporter, include=["^node_cpu_", "^node_load1$"], exclude=["_guest_"])
+    names = {s.name for s in kept.samples} - {"scrape_duration_seconds", "scrape_samples_scraped",
+                                              "scrape_samples_kept"}
+    assert names == {"node_cpu_seconds_total", "node_load1"}
+    cut = run_check("prometheus", node_exporter, max_samples=10)
+    assert (cut.state, cut.code) == ("warning", "samples_cut"), cut.message
+    assert cut.params["kept"] == 10 and cut.params["total"] > 10
+    assert value(cut, "scrape_samples_kept") == 10 and len(cut.samples) == 13
+
+
+def test_redis_exporter_reports_the_local_redis(redis_exporter):
+    result = run_check("prometheus", redis_exporter, include=["redis_up", "redis_connected_clients"])
+    assert value(result, "redis_up") == 1
+    assert value(result, "redis_connected_clients") >= 1
+
+
+def test_a_scrape_of_a_missing_page_or_a_closed_port(web, closed_port):
+    missing = run_check("prometheus", web.http_url + "/status/404")
+    assert (missing.state, missing.code) == ("critical", "http_status")
+    refused = run_check("prometheus", f"http://127.0.0.1:{closed_port}/metrics")
+    assert (refused.state, refused.code) == ("critical", "refused")
+
+
+def test_the_parser_agrees_with_prometheus_client_and_is_faster(node_exporter):
+    import httpx
+
+    text = httpx.get(node_exporter, timeout=5).text
+    reference = [(s.name, s.labels, s.value) for family in text_string_to_metric_families(text)
+                 for s in family.samples if abs(s.value) != float("inf") and s.value == s.value]
+    ours = list(parse(text))
+    assert ours == reference
+    odd = 'a{path="C:\\\\dir",msg="say \\"hi\\"\\n"} 1.5 1700000000000\nb NaN\nbad line here\n'
+    assert list(parse(odd)) == [("a", {"path": "C:\\dir", "msg": 'say "hi"\n'}, 1.5), None]
+
+    def timed(function) -> float:
+        started = time.perf_counter()
+        for _ in range(5):
+            function()
+        return time.perf_counter() - started
+
+    ours_s = timed(lambda: list(parse(text)))
+    theirs_s = timed(lambda: [s for f in text_string_to_metric_families(text) for s in f.samples])
+    assert ours_s < theirs_s
+
+
+def test_zabbix_agent_items(zabbix_agent):
+    result = run_check("zabbix", "127.0.0.1", port=zabbix_agent,
+                       items=["agent.ping", "system.cpu.load[all,avg1]", "vfs.fs.size[/,pused]", "no.such.key",
+                              "agent.hostname"])
+    assert (result.state, result.code) == ("ok", "ok"), result.message
+    assert value(result, "zabbix_item", key="agent.ping") == 1
+    assert value(result, "zabbix_item", key="system.cpu.load[all,avg1]") >= 0
+    assert 0 < value(result, "zabbix_item", key="vfs.fs.size[/,pused]") <= 100
+    assert "no.such.key" in result.message and "not supported" in result.message
+    assert "agent.hostname = 'opsdesk-test'" in result.message
+    high = run_check("zabbix", "127.0.0.1", port=zabbix_agent, items=["agent.ping"], critical=0.5)
+    assert (high.state, high.code) == ("critical", "threshold")
+    none = run_check("zabbix", "127.0.0.1", port=zabbix_agent, items=["no.such.key"])
+    assert (none.state, none.code) == ("unknown", "zabbix_not_supported")
+
+
+def test_zabbix_refused(closed_port):
+    result = run_check("zabbix", "127.0.0.1", port=closed_port)
+    assert (result.state, result.code) == ("critical", "refused"), result.message
