@@ -254,6 +254,7 @@ CELERY_BEAT_SCHEDULE = {
     # A push wakes the filer at once; this only catches what a lost wake-up left behind.
     "file-ingest-batches": {"task": "opsdesk.monitoring.tasks.file_batches", "schedule": 10.0},
     "metric-housekeeping": {"task": "opsdesk.monitoring.tasks.housekeeping", "schedule": 60.0},
+    "sweep-discovery-runs": {"task": "opsdesk.monitoring.tasks.sweep_discovery", "schedule": 60.0},
 }
 
 # --- processes -------------------------------------------------------------------------------

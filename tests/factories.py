@@ -185,3 +185,129 @@ def _monitoring_owned() -> None:
 
 
 _monitoring_owned()
+
+
+# --- monitoring: checks in a state and series with samples (overview, trends) ------------------
+
+def make_check_in_state(item, state: str = "ok", *, name: str = "", message: str = "", enabled: bool = True,
+                        since=None):
+    """A check of `item` as results left it: `state` since `since` (now), with `message` as reason."""
+    from django.utils import timezone
+
+    from opsdesk.monitoring.models import Check
+
+    return Check.objects.create(customer=item.customer, configuration_item=item, type="ping",
+                                name=name or f"check-{Check.objects.count() + 1}", state=state,
+                                state_since=since or timezone.now(), last_run_at=timezone.now(),
+                                last_message=message, enabled=enabled)
+
+
+def make_series_with_points(item, name: str, points: list[tuple[float, float]], labels: dict | None = None):
+    """A series of `item` with its samples [(ts, value)] written through the metric store."""
+    from opsdesk.monitoring.filing import series_key
+    from opsdesk.monitoring.models import Series
+    from opsdesk.monitoring.store import Points, get_store
+
+    labels = labels or {}
+    last_ts, last_value = max(points) if points else (None, None)
+    series = Series.objects.create(customer=item.customer, configuration_item=item, name=name, labels=labels,
+                                   key=series_key(name, labels.items()), last_ts=last_ts, last_value=last_value)
+    get_store().write([Points(series_id=series.pk, item_id=item.pk, customer_id=item.customer_id, name=name,
+                              labels=labels, ts=[p[0] for p in points], values=[p[1] for p in points])])
+    return series
+
+
+# --- monitoring: checks, their history and the latest data (registry entries) ----------------
+
+def make_check(customer=None, *, item=None, **kwargs):
+    """A check of a new item of `customer` (or of `item`), in the state given (ok by default)."""
+    item = item or (ConfigurationItemFactory(customer=customer) if customer else ConfigurationItemFactory())
+    return make_check_in_state(item, kwargs.pop("state", "ok"), **kwargs)
+
+
+def make_state_change(customer=None, *, check=None, previous: str = "ok", state: str = "critical",
+                      message: str = "connection refused"):
+    from django.utils import timezone
+
+    from opsdesk.monitoring.models import CheckStateChange
+
+    check = check or make_check(customer)
+    return CheckStateChange.objects.create(monitor_check=check, previous=previous, state=state, at=timezone.now(),
+                                           code="refused", message=message)
+
+
+def make_series(customer=None, *, item=None, name: str = "cpu_usage_percent", labels: dict | None = None,
+                points: list[tuple[float, float]] | None = None):
+    """A series of a new item of `customer` (or of `item`) with `points` [(ts, value)] in the store."""
+    item = item or (ConfigurationItemFactory(customer=customer) if customer else ConfigurationItemFactory())
+    return make_series_with_points(item, name, points if points is not None else [(1_764_000_000.0, 42.0)], labels)
+
+
+def _monitoring_checks_owned() -> None:
+    from opsdesk.monitoring.models import Check, CheckStateChange, Series
+
+    OWNED[Check] = lambda customer: make_check(customer)
+    OWNED[CheckStateChange] = lambda customer: make_state_change(customer)
+    OWNED[Series] = lambda customer: make_series(customer)
+    ACTION_CANDIDATES[Check] = [lambda: make_check(), lambda: make_check(enabled=False)]
+
+
+_monitoring_checks_owned()
+
+
+# --- monitoring templates and discovery ------------------------------------------------------------
+
+def make_template(kind=None, *, slug: str = "", name: str = "", checks: list | None = None):
+    """A template of `kind` (default: a new kind, which no item has) with one ping check."""
+    from opsdesk.monitoring.models import Template
+
+    kind = kind or CIKindFactory()
+    number = Template.objects.count() + 1
+    return Template.objects.create(
+        slug=slug or f"template-{kind.slug}-{number}", name=name or f"Template {number}", kind=kind,
+        checks=checks if checks is not None else [
+            {"name": "Ping", "type": "ping", "target": "{ip_address}", "params": {"count": 1}, "interval": 60,
+             "timeout": 5}])
+
+
+_discovery_numbers = iter(range(1, 1_000_000))
+
+
+def make_discovery_run(customer=None, *, status: str = "done", **kwargs):
+    from opsdesk.monitoring.models import DiscoveryRun
+
+    n = next(_discovery_numbers)
+    return DiscoveryRun.objects.create(customer=customer or CustomerFactory(), status=status,
+                                       network=kwargs.pop("network", f"10.{n // 250}.{n % 250}.0/24"), **kwargs)
+
+
+def make_discovered_device(customer=None, *, run=None, address: str = "", kind_slug: str | None = "server",
+                           linked: bool = False, **kwargs):
+    """A device found by a scan; `linked`: an item of the customer already has its address, so
+    accepting it links the device to that item instead of making one."""
+    from opsdesk.monitoring.models import DiscoveredDevice
+
+    run = run or make_discovery_run(customer)
+    n = next(_discovery_numbers)
+    address = address or f"10.{200 + n // 62500 % 50}.{n // 250 % 250}.{n % 250 + 1}"
+    if linked:
+        ConfigurationItemFactory(customer=run.customer, kind=kind(kind_slug), attributes={"ip_address": address})
+    return DiscoveredDevice.objects.create(run=run, customer=run.customer, address=address,
+                                           kind=kind(kind_slug) if kind_slug else None, **kwargs)
+
+
+def _discovery_owned() -> None:
+    from opsdesk.monitoring.models import DiscoveredDevice, DiscoveryRun, Template
+
+    OWNED[DiscoveryRun] = lambda customer: make_discovery_run(customer)
+    OWNED[DiscoveredDevice] = lambda customer: make_discovered_device(customer, hostname=f"host-{customer.code}")
+    # Applied to the whole kind of a new kind: no item, so only the template's own audit row.
+    ACTION_CANDIDATES[Template] = [lambda: make_template()]
+    ACTION_PARAMS[(Template, "apply_template")] = {"scope": "kind"}
+    ACTION_CANDIDATES[DiscoveryRun] = [lambda: make_discovery_run()]
+    # Linked to an existing item: accepting it writes the device only (creating items is tested
+    # in tests/monitoring/test_discovery.py).
+    ACTION_CANDIDATES[DiscoveredDevice] = [lambda: make_discovered_device(linked=True)]
+
+
+_discovery_owned()

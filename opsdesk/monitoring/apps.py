@@ -8,4 +8,5 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Monitoring")
 
     def ready(self) -> None:
-        from opsdesk.monitoring import audit, registrations  # noqa: F401
+        from opsdesk.monitoring import audit, hooks, registrations  # noqa: F401
+        from opsdesk.monitoring import registrations_views  # noqa: F401  # isort: skip

@@ -69,17 +69,20 @@ def _host_item(customer: Customer, hostname: str, attributes: dict[str, Any]) ->
     return core_services.create(ConfigurationItem, data, actor=None)
 
 
-def enrol(raw_token: str, *, hostname: str, attributes: dict[str, Any] | None = None) -> tuple[Agent, str]:
-    """Spend a one-time enrolment token: find or create the host's configuration item (by customer
-    and host name), make its agent and return it with the agent's raw token (shown once)."""
+def enrol(raw_token: str, *, hostname: str, attributes: dict[str, Any] | None = None,
+          kind: str = AgentKind.HOST) -> tuple[Agent, str]:
+    """Spend a one-time enrolment token. A host agent gets its host's configuration item (found
+    by customer and host name, or created); a collector (which runs checks inside the customer's
+    network) gets none. Answers the agent and its raw token (shown once)."""
     with transaction.atomic():
         token = (EnrolmentToken.objects.select_for_update().select_related("customer")
                  .filter(key_hash=hash_token(raw_token)).first())
         if token is None or not token.is_usable:
             raise EnrolmentRefused(_("The enrolment token is not valid, has expired or was already used."))
-        item = _host_item(token.customer, hostname, attributes or {})
+        item = _host_item(token.customer, hostname, attributes or {}) if kind == AgentKind.HOST else None
         raw = new_raw_token()
-        agent = Agent(customer=token.customer, configuration_item=item, name=hostname, key_hash=hash_token(raw))
+        agent = Agent(customer=token.customer, configuration_item=item, name=hostname, kind=kind,
+                      key_hash=hash_token(raw))
         with domain_action(None, "enrol", agent, check=False):
             agent.save()
             token.used_at = timezone.now()

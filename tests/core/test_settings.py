@@ -61,6 +61,7 @@ def test_every_secret_can_be_given_as_a_file(tmp_path):
         "CELERY_BROKER_URL": "memory://",
         "OPSDESK_ADMIN_PASSWORD": "a-password-from-a-file",
         "OPSDESK_CREDENTIAL_KEYS": key,
+        "OPSDESK_METRICS_URL": "http://opsdesk:pw@127.0.0.1:8428",
     }
     assert set(values) == set(env.SECRETS)
     files = {}
@@ -75,12 +76,13 @@ def test_every_secret_can_be_given_as_a_file(tmp_path):
     code = ("import json; from django.conf import settings; from opsdesk.core.models import User; "
             "print(json.dumps({'secret_key': settings.SECRET_KEY, 'broker': settings.CELERY_BROKER_URL, "
             "'keys': settings.OPSDESK_CREDENTIAL_KEYS, 'database': settings.DATABASES['default']['NAME'], "
+            "'metrics': settings.OPSDESK_METRICS_URL, "
             "'admin': User.objects.get(username='admin').check_password('a-password-from-a-file')}))")
     shown = run_opsdesk(["manage", "shell", "-c", code], tmp_path, **files)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout.strip().splitlines()[-1]) == {
         "secret_key": values["OPSDESK_SECRET_KEY"], "broker": "memory://", "keys": [key],
-        "database": str(database), "admin": True,
+        "database": str(database), "admin": True, "metrics": values["OPSDESK_METRICS_URL"],
     }
 
 

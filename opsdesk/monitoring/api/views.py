@@ -249,11 +249,13 @@ class EnrolSerializer(serializers.Serializer):
     token = StrictCharField(max_length=200, help_text=_("The one-time enrolment token."))
     hostname = StrictCharField(max_length=200, help_text=_("The host's name; its configuration item has it."))
     os = StrictCharField(max_length=100, required=False, allow_blank=True)
+    kind = serializers.ChoiceField(choices=["host", "collector"], default="host",
+                                   help_text=_("host: an agent on this host; collector: runs checks for the customer."))
 
 
 class EnrolledSerializer(serializers.Serializer):
     agent = serializers.IntegerField()
-    configuration_item = serializers.IntegerField()
+    configuration_item = serializers.IntegerField(allow_null=True, help_text=_("None for a collector."))
     token = serializers.CharField(help_text=_("The agent's token, shown once."))
 
 
@@ -276,7 +278,8 @@ class EnrolView(APIView):
         data = incoming.validated_data
         attributes = {"os": data["os"]} if data.get("os") else {}
         try:
-            agent, raw = services.enrol(data["token"], hostname=data["hostname"], attributes=attributes)
+            agent, raw = services.enrol(data["token"], hostname=data["hostname"], attributes=attributes,
+                                        kind=data["kind"])
         except services.EnrolmentRefused as exc:
             raise exceptions.PermissionDenied(str(exc)) from None
         body = EnrolledSerializer({"agent": agent.pk, "configuration_item": agent.configuration_item_id,
@@ -284,9 +287,48 @@ class EnrolView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+class CheckSpecSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.CharField()
+    target = serializers.CharField()
+    params = serializers.DictField()
+    interval = serializers.FloatField()
+    timeout = serializers.FloatField()
+    secrets = serializers.DictField(child=serializers.CharField(),
+                                    help_text=_("Decrypted credentials for the check: keep them in memory only."))
+
+
+class CheckListSerializer(serializers.Serializer):
+    checks = CheckSpecSerializer(many=True)
+
+
+class CollectorChecksView(APIView):
+    """The enabled checks a collector runs (those named for it), with their decrypted credentials:
+    a collector inside a customer's network asks for them every refresh and pushes the results."""
+
+    authentication_classes = [AgentTokenAuthentication]
+    permission_classes = [IsAgent]
+
+    @extend_schema(responses={
+        200: CheckListSerializer,
+        401: OpenApiResponse(DETAIL, description=_("No agent token, or an unknown one.")),
+        403: OpenApiResponse(DETAIL, description=_("Only a collector runs checks.")),
+    }, summary=_("Checks a collector runs"))
+    def get(self, request):
+        from dataclasses import asdict
+
+        from opsdesk.monitoring.local import load_specs
+        from opsdesk.monitoring.models import AgentKind
+
+        if request.auth.kind != AgentKind.COLLECTOR:
+            raise exceptions.PermissionDenied(_("Only a collector runs checks."))
+        return Response({"checks": [asdict(spec) for spec in load_specs(request.auth)]})
+
+
 def push_urls() -> list:
     return [
         path("monitoring/push/", PushView.as_view(), name="monitoring-push"),
         path("monitoring/enrol/", EnrolView.as_view(), name="monitoring-enrol"),
         path("monitoring/inventory/", InventoryView.as_view(), name="monitoring-inventory"),
+        path("monitoring/collector/checks/", CollectorChecksView.as_view(), name="monitoring-collector-checks"),
     ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CheckState(models.TextChoices):
     OK = "ok", _("OK")
     WARNING = "warning", _("Warning")
-    CRITICAL = "critical", _("Critical")
+    # Not the CMDB's "Critical" (关键, of an item's importance): a check's state is 严重.
+    CRITICAL = "critical", pgettext_lazy("check state", "Critical")
     UNKNOWN = "unknown", _("Unknown")
     PENDING = "pending", _("Pending")
 

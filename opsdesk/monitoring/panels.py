@@ -1,0 +1,396 @@
+"""Monitoring on pages it does not own: the CI page's checks and charts, the customer page's
+summary of its items by state, and a check's own charts and history (registered in
+registrations.py; cmdb and core know nothing of this module).
+
+The charts are drawn in the browser (monitoring/static/monitoring/charts.js) from the query API
+(api/query.py); the page only says which series go on which chart, with what unit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import get_language, gettext_lazy, pgettext
+from django.utils.translation import gettext as _
+
+from opsdesk.cmdb.models import ConfigurationItem
+from opsdesk.core import registry
+from opsdesk.core.panels import add_link
+from opsdesk.core.permissions import can
+from opsdesk.core.scoping import scope_for
+from opsdesk.monitoring.models import STATE_SEVERITY, Check, CheckState, CheckStateChange, Series
+
+# --- states ------------------------------------------------------------------------------------
+
+# Worst first, as STATE_SEVERITY orders them; "none" is an item without checks.
+STATES_WORST_FIRST = sorted(CheckState.values, key=lambda s: -STATE_SEVERITY[s])
+NOT_MONITORED = "none"
+BADGE = {CheckState.CRITICAL: "danger", CheckState.UNKNOWN: "dark", CheckState.WARNING: "warning",
+         CheckState.OK: "success", CheckState.PENDING: "secondary", NOT_MONITORED: "light"}
+_SEVERITY_STATE = {severity: state for state, severity in STATE_SEVERITY.items()}
+
+
+def state_label(state: str) -> str:
+    if state == NOT_MONITORED:
+        return _("Not monitored")
+    return str(CheckState(state).label)
+
+
+def with_status(items: QuerySet, *, last_data: bool = True) -> QuerySet:
+    """Configuration items annotated with their enabled checks per state (`n_ok`, `n_critical`…),
+    `n_checks`, their worst state's severity (`severity`, -1 without enabled checks, as the
+    overview page counts them) and the time of their newest sample (`last_data_ts`, Unix
+    seconds; left out with last_data=False). One query, whatever the number of items."""
+    enabled = Q(checks__enabled=True)
+    counts = {f"n_{state}": Count("checks", filter=enabled & Q(checks__state=state)) for state in CheckState.values}
+    severity = Case(*[When(**{f"n_{state}__gt": 0}, then=Value(STATE_SEVERITY[state]))
+                      for state in STATES_WORST_FIRST], default=Value(-1), output_field=IntegerField())
+    newest = (Series.objects.filter(configuration_item=OuterRef("pk"), last_ts__isnull=False)
+              .order_by("-last_ts").values("last_ts")[:1])
+    annotated = items.annotate(n_checks=Count("checks", filter=enabled), **counts).annotate(severity=severity)
+    return annotated.annotate(last_data_ts=Subquery(newest)) if last_data else annotated
+
+
+def worst_state(severity: int | None) -> str | None:
+    """The state of an item's `severity` (from with_status); None for an item without checks."""
+    return None if severity is None or severity < 0 else str(_SEVERITY_STATE[severity])
+
+
+# --- reasons ------------------------------------------------------------------------------------
+
+# What a check's result code means, in the person's language (the check's own message is one line
+# of technical English: it is shown beside, as the detail).
+REASONS = {
+    "timeout": gettext_lazy("No answer within %(timeout)s s"),
+    "refused": gettext_lazy("Connection refused"),
+    "resolve_error": gettext_lazy("The host name cannot be resolved"),
+    "tls_error": gettext_lazy("TLS error"),
+    "reset": gettext_lazy("Connection reset by the peer"),
+    "unreachable": gettext_lazy("Host unreachable"),
+    "threshold": gettext_lazy("%(value)s%(unit)s is past the threshold of %(threshold)s%(unit)s"),
+    "body_mismatch": gettext_lazy("The answer does not contain the expected text"),
+    "error": gettext_lazy("The check could not run"),
+}
+
+
+def reason(check: Check) -> str:
+    """The check's last reason as a person reads it: a translated sentence for the result codes
+    that have one, else the check's own message."""
+    template = REASONS.get(check.last_code)
+    if template is None:
+        return check.last_message
+    params = {"timeout": "?", "value": "?", "threshold": "?", "unit": ""}
+    params.update({k: v for k, v in (check.last_params or {}).items() if isinstance(v, (str, int, float))})
+    unit = str(params.get("unit") or "")
+    params["unit"] = f" {unit}" if unit and unit != "%" else unit
+    try:
+        return str(template) % params
+    except (KeyError, TypeError, ValueError):
+        return check.last_message
+
+
+# --- charts -------------------------------------------------------------------------------------
+
+# Units the browser knows how to write on an axis (charts.js: FORMATS).
+PERCENT, BYTES, BYTES_PER_SECOND, BITS_PER_SECOND, SECONDS, NUMBER = (
+    "percent", "bytes", "bytes_per_second", "bits_per_second", "seconds", "number")
+# At most this many lines on one chart (the busiest mounts, disks and interfaces are few).
+MAX_LINES = 8
+MAX_INTERFACES = 4
+MAX_CHECK_CHARTS = 12
+
+
+@dataclass
+class Chart:
+    key: str
+    title: str
+    unit: str
+    series: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, series: Series, label: str, scale: float = 1.0) -> None:
+        if len(self.series) < MAX_LINES:
+            self.series.append({"id": series.pk, "label": label, "scale": scale})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "title": self.title, "unit": self.unit, "series": self.series}
+
+
+def unit_of(name: str) -> str:
+    """A metric's unit from its name's suffix (Prometheus' naming convention)."""
+    for suffix, unit in (("_bits_per_second", BITS_PER_SECOND), ("_bytes_per_second", BYTES_PER_SECOND),
+                         ("_bytes", BYTES), ("_seconds", SECONDS), ("_percent", PERCENT)):
+        if name.endswith(suffix):
+            return unit
+    return NUMBER
+
+
+def _labelled(series: Series, key: str) -> str:
+    return str(series.labels.get(key, "")) or "—"
+
+
+def host_charts(series: list[Series]) -> list[Chart]:
+    """The host agent's charts (see opsdesk/agent/metrics.py for the metric names): CPU, memory,
+    load, disk usage per mount, disk I/O, and network per interface."""
+    by_name: dict[str, list[Series]] = defaultdict(list)
+    for s in series:
+        by_name[s.name].append(s)
+
+    def one(name: str) -> Series | None:
+        found = by_name.get(name)
+        return found[0] if found else None
+
+    charts: list[Chart] = []
+    simple = [
+        ("cpu", _("CPU"), PERCENT, [("cpu_usage_percent", pgettext("chart line", "used")),
+                                    ("cpu_iowait_percent", _("I/O wait"))]),
+        ("memory", _("Memory"), PERCENT, [("memory_used_percent", _("memory used")),
+                                          ("swap_used_percent", _("swap used"))]),
+        ("load", _("Load average"), NUMBER, [("load1", _("1 min")), ("load5", _("5 min")),
+                                             ("load15", _("15 min"))]),
+    ]
+    for key, title, unit, lines in simple:
+        chart = Chart(key, title, unit)
+        for name, label in lines:
+            found = one(name)
+            if found is not None:
+                chart.add(found, label)
+        if chart.series:
+            charts.append(chart)
+
+    disk = Chart("disk", _("Disk usage"), PERCENT)
+    for s in sorted(by_name.get("filesystem_used_percent", []), key=lambda s: _labelled(s, "mount")):
+        disk.add(s, _labelled(s, "mount"))
+    if disk.series:
+        charts.append(disk)
+
+    io = Chart("diskio", _("Disk I/O"), BYTES_PER_SECOND)
+    devices = sorted({_labelled(s, "device") for s in by_name.get("disk_read_bytes_per_second", [])}
+                     | {_labelled(s, "device") for s in by_name.get("disk_written_bytes_per_second", [])})
+    for device in devices:
+        for name, label in (("disk_read_bytes_per_second", _("%(device)s read")),
+                            ("disk_written_bytes_per_second", _("%(device)s written"))):
+            for s in by_name.get(name, []):
+                if _labelled(s, "device") == device:
+                    io.add(s, label % {"device": device})
+    if io.series:
+        charts.append(io)
+
+    interfaces = sorted({_labelled(s, "interface") for s in by_name.get("network_received_bytes_per_second", [])}
+                        | {_labelled(s, "interface") for s in by_name.get("network_sent_bytes_per_second", [])})
+    for number, interface in enumerate(interfaces[:MAX_INTERFACES]):
+        chart = Chart(f"net{number}", _("Network %(interface)s") % {"interface": interface}, BITS_PER_SECOND)
+        for name, label in (("network_received_bytes_per_second", pgettext("chart line", "received")),
+                            ("network_sent_bytes_per_second", pgettext("chart line", "sent"))):
+            for s in by_name.get(name, []):
+                if _labelled(s, "interface") == interface:
+                    chart.add(s, label, scale=8.0)  # bytes to bits
+        charts.append(chart)
+    return charts
+
+
+# A check's main value: its latency (a response, round trip, connect or scrape time, a
+# replication lag), else a percentage it measures, else whatever it has (uptimes last).
+LATENCY = re.compile(r"(response|rtt|connect|duration|latency|lag)[a-z_]*_seconds$")
+
+
+def _main_rank(name: str) -> tuple[int, str]:
+    if LATENCY.search(name):
+        return 0, SECONDS
+    unit = unit_of(name)
+    if unit == PERCENT:
+        return 1, unit
+    return (3 if unit == SECONDS else 2), unit
+
+
+def check_chart(check: Check, series: list[Series]) -> Chart | None:
+    """One chart of a check's main value (the lines of its best-ranked kind, of one unit)."""
+    if not series:
+        return None
+    ranked = sorted(series, key=lambda s: (_main_rank(s.name), str(s)))
+    rank = _main_rank(ranked[0].name)
+    chart = Chart(f"check{check.pk}", check.name, rank[1])
+    for s in ranked:
+        if _main_rank(s.name) == rank:
+            chart.add(s, str(s))
+    return chart
+
+
+def item_charts(user, item: ConfigurationItem) -> list[Chart]:
+    """The item's host charts, then one per check that has series (by the check's name)."""
+    series = list(scope_for(user, Series.objects.filter(configuration_item=item))
+                  .only("id", "name", "labels", "monitor_check_id").order_by("name", "key"))
+    of_check: dict[int, list[Series]] = defaultdict(list)
+    host = []
+    for s in series:
+        if s.monitor_check_id is not None:
+            of_check[s.monitor_check_id].append(s)
+        else:
+            host.append(s)
+    charts = host_charts(host)
+    if of_check:
+        checks = scope_for(user, Check.objects.filter(pk__in=of_check)).only("id", "name").order_by("name")
+        for check in checks[:MAX_CHECK_CHARTS]:
+            chart = check_chart(check, of_check[check.pk])
+            if chart is not None:
+                charts.append(chart)
+    return charts
+
+
+RANGES = [("1h", gettext_lazy("1 h")), ("6h", gettext_lazy("6 h")), ("24h", gettext_lazy("24 h")),
+          ("7d", gettext_lazy("7 d")), ("30d", gettext_lazy("30 d"))]
+DEFAULT_RANGE = "24h"
+
+
+def chart_context(charts: list[Chart], prefix: str) -> dict[str, Any]:
+    """What monitoring/charts.html needs: the charts, the API's address, the person's time zone
+    and the words the script writes."""
+    strings = {
+        "empty": _("No data in this range."),
+        "error": _("The data could not be loaded."),
+        "loading": _("Loading…"),
+        "raw": _("Raw samples"),
+        "rollup": _("Averages per %(step)s, with the minimum–maximum band"),
+        "min": _("min"), "max": _("max"),
+        "badRange": _("The end must be after the start."),
+        "minutes": _("%(n)s min"), "hours": _("%(n)s h"),
+    }
+    return {"charts": [c.as_dict() for c in charts],
+            "charts_json": json.dumps([c.as_dict() for c in charts], ensure_ascii=False),
+            "strings_json": json.dumps(strings, ensure_ascii=False),
+            "query_url": reverse("monitoring-query"), "time_zone": timezone.get_current_timezone_name(),
+            "language": get_language() or "en", "ranges": [(k, str(v)) for k, v in RANGES],
+            "default_range": DEFAULT_RANGE, "prefix": prefix}
+
+
+# --- the CI page --------------------------------------------------------------------------------
+
+def _list_url(model, **params: Any) -> str:
+    return f"{reverse(registry.get(model).url_name('list'))}?{urlencode(params)}"
+
+
+def _check_rows(checks: list[Check]) -> list[dict[str, Any]]:
+    detail = registry.get(Check).url_name("detail")
+    return [{"check": c, "url": reverse(detail, args=[c.pk]),
+             "state_label": state_label(c.state) if c.enabled else _("Disabled"),
+             "badge": BADGE[c.state] if c.enabled else "light",
+             "reason": reason(c) if c.enabled and c.state != CheckState.OK else "", "message": c.last_message}
+            for c in checks]
+
+
+def item_panel(request, item: ConfigurationItem) -> dict | None:
+    """The CI page's card of checks, worst first, with the state's reason and last run."""
+    user = request.user
+    if not can(user, "view", Check):
+        return None
+    checks = list(scope_for(user, Check.objects.filter(configuration_item=item)))
+    checks.sort(key=lambda c: (not c.enabled, -STATE_SEVERITY.get(c.state, 0), c.name))
+    links = []
+    if checks:
+        links.append({"url": _list_url(Check, item=item.pk), "label": _("All checks"), "icon": "bi-list"})
+    if can(user, "view", Series) and Series.objects.filter(configuration_item=item).exists():
+        links.append({"url": _list_url(Series, item=item.pk), "label": _("Latest data"), "icon": "bi-table"})
+    add = add_link(request, Check, _("Add check"), configuration_item=item)
+    if add:
+        links.append(add)
+    if can(user, "add", Check):
+        empty = _("No checks yet: apply a monitoring template to this item, add a check, or install the "
+                  "agent on the host.")
+    else:
+        empty = _("This item is not monitored yet: ask your service team to set up its monitoring.")
+    return {"checks": _check_rows(checks), "links": links, "empty": empty,
+            "counts": [(state_label(s), BADGE[s], n) for s, n in _counts(checks)]}
+
+
+def _counts(checks: list[Check]) -> list[tuple[str, int]]:
+    found = Counter(c.state for c in checks if c.enabled)
+    return [(s, found[s]) for s in STATES_WORST_FIRST if found[s]]
+
+
+def item_charts_panel(request, item: ConfigurationItem) -> dict | None:
+    """The CI page's charts of its host metrics and checks; left out when it has none."""
+    user = request.user
+    if not can(user, "view", Series):
+        return None
+    charts = item_charts(user, item)
+    if not charts:
+        return None
+    return chart_context(charts, f"item{item.pk}")
+
+
+# --- a check's own page -------------------------------------------------------------------------
+
+def check_panel(request, check: Check) -> dict | None:
+    """A check's chart and its latest state changes."""
+    user = request.user
+    chart = None
+    if can(user, "view", Series):
+        chart = check_chart(check, list(scope_for(user, Series.objects.filter(monitor_check=check))
+                                        .only("id", "name", "labels")))
+    changes = list(scope_for(user, CheckStateChange.objects.filter(monitor_check=check))[:10])
+    context = chart_context([chart] if chart else [], f"check{check.pk}")
+    context.update({
+        "changes": [{"change": c, "previous": state_label(c.previous), "state": state_label(c.state),
+                     "badge": BADGE[c.state]} for c in changes],
+        "reason": reason(check) if check.state != CheckState.OK else "",
+        "links": [{"url": _list_url(CheckStateChange, check=check.pk), "label": _("All state changes"),
+                   "icon": "bi-clock-history"}] if changes and can(user, "view", CheckStateChange) else [],
+    })
+    return context
+
+
+# --- the customer page --------------------------------------------------------------------------
+
+PROBLEMS_SHOWN = 8
+
+
+def overview_url(customer_id: int) -> str | None:
+    """The monitoring overview of one customer, when the overview page exists."""
+    try:
+        return f"{reverse('monitoring:overview')}?{urlencode({'customer': customer_id})}"
+    except NoReverseMatch:
+        return None
+
+
+def customer_panel(request, customer) -> dict | None:
+    """The customer page's card: their items by monitoring state, worst first, and the items
+    with problems."""
+    user = request.user
+    if not can(user, "view", Check):
+        return None
+    items = with_status(scope_for(user, ConfigurationItem.objects.filter(customer=customer)), last_data=False)
+    severities = Counter(items.order_by().values_list("severity", flat=True))
+    rows = []
+    for state in STATES_WORST_FIRST:
+        n = severities.get(STATE_SEVERITY[state], 0)
+        if n:
+            rows.append({"state": state, "label": state_label(state), "badge": BADGE[state], "count": n,
+                         "url": _list_url(Check, customer=customer.pk, state=state)})
+    monitored = sum(r["count"] for r in rows)
+    unmonitored = severities.get(-1, 0)
+    problems = [{"item": i, "url": reverse(registry.get(ConfigurationItem).url_name("detail"), args=[i.pk]),
+                 "state": worst_state(i.severity), "label": state_label(worst_state(i.severity)),
+                 "badge": BADGE[worst_state(i.severity)]}
+                for i in items.filter(severity__gte=STATE_SEVERITY[CheckState.WARNING])
+                .order_by("-severity", "name")[:PROBLEMS_SHOWN]]
+    links = []
+    overview = overview_url(customer.pk)
+    if overview:
+        links.append({"url": overview, "label": _("Monitoring overview"), "icon": "bi-activity"})
+    if monitored:
+        links.append({"url": _list_url(Check, customer=customer.pk), "label": _("All checks"), "icon": "bi-list"})
+    if can(user, "add", Check):
+        empty = _("No item of this customer is monitored yet: install the agent on its hosts or apply a "
+                  "monitoring template to its items.")
+    else:
+        empty = _("None of your items is monitored yet: ask your service team to set up monitoring.")
+    return {"rows": rows, "monitored": monitored, "unmonitored": unmonitored,
+            "unmonitored_label": state_label(NOT_MONITORED), "problems": problems, "links": links,
+            "empty": empty, "all_ok": monitored and not problems}
