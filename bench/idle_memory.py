@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 TARGET_RSS_MB = 400.0
+# The figure that counts (the monitoring issue): proportional set size of all processes together,
+# with the collector running; shared library pages are counted once across processes.
+TARGET_PSS_MB = 350.0
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 30.0  # the supervisor gives its children 15 s before it kills them
 
@@ -103,7 +106,7 @@ def label(pid: int) -> str:
     except OSError:
         return str(pid)
     words = [a.decode(errors="replace") for a in argv if a]
-    for name in ("up", "web", "worker", "scheduler", "setup"):
+    for name in ("up", "web", "worker", "scheduler", "collector", "setup"):
         if name in words[1:4]:
             return name
     comm = Path(f"/proc/{pid}/comm").read_text().strip() if Path(f"/proc/{pid}/comm").exists() else ""
@@ -232,7 +235,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_mb_peak_idle": peak,
         "rss_mb_by_process": snap["rss_mb_by_process"],
         "target_rss_mb": TARGET_RSS_MB,
-        "meets_target": snap["rss_mb"] < TARGET_RSS_MB,
+        "target_pss_mb": TARGET_PSS_MB,
+        "meets_target": snap["pss_mb"] < TARGET_PSS_MB,
         "start_to_healthy_s": round(ready_s, 1),
         "idle_s": idle_s,
         "stop_s": round(stop_s, 1),

@@ -271,6 +271,16 @@ def test_retention_deletes_raw_samples_and_rollups_past_their_time(series, setti
     assert Rollup.objects.filter(ts__lt=T0 - 300 * 86400).count() == 0
 
 
+def test_old_chunks_wait_for_the_roll_up_before_they_expire(series, settings):
+    settings.OPSDESK_METRICS_RAW_DAYS = 7
+    store = SQLStore()
+    write(series, [T0], [4.0])  # replayed late: already past the raw retention, not rolled up
+    assert store.expire(T0 + 30 * 86400) == {"expired_chunks": 0, "expired_rollups": 0}
+    store.roll_up()
+    assert store.expire(T0 + 30 * 86400)["expired_chunks"] == 1
+    assert Rollup.objects.get(series=series, step=ONE_HOUR).sum == 4.0
+
+
 def test_housekeeping_runs_all_three_and_keeps_its_cursor(series):
     write(series, [T0], [1.0])
     done = SQLStore().housekeeping(T0 + 60)

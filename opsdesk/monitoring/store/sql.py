@@ -208,10 +208,14 @@ class SQLStore:
         return merged
 
     def expire(self, now: float) -> dict[str, int]:
+        """Delete raw chunks past their retention that are rolled up (a chunk the roll-up has not
+        reached yet, after a backlog or an agent's late replay, waits for it: its samples would
+        otherwise be lost for good), and rollups past theirs."""
         raw_before = now - settings.OPSDESK_METRICS_RAW_DAYS * 86400
         rollup_before = now - settings.OPSDESK_METRICS_ROLLUP_DAYS * 86400
+        rolled = StoreCursor.objects.filter(name="rollup").values_list("value", flat=True).first() or 0
         expired = {"expired_chunks": 0, "expired_rollups": 0}
-        for key, model, condition in (("expired_chunks", Chunk, {"end__lt": raw_before}),
+        for key, model, condition in (("expired_chunks", Chunk, {"end__lt": raw_before, "id__lte": rolled}),
                                       ("expired_rollups", Rollup, {"ts__lt": rollup_before})):
             while True:
                 ids = list(model.objects.filter(**condition).values_list("id", flat=True)[:DELETE_BATCH])
