@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -48,7 +49,18 @@ def ensure_local_monitoring() -> tuple[Agent, Agent]:
                     "attributes": {"hostname": hostname, "ip_address": "127.0.0.1"}}, actor=None)
             host = Agent.objects.create(customer=customer, configuration_item=item, name=hostname,
                                         key_hash=hash_token(new_raw_token()))
+            _watch_own_health(host.configuration_item)
     return host, central
+
+
+def _watch_own_health(item: ConfigurationItem) -> None:
+    """opsdesk's own /healthz as a check of its machine: a component in trouble (the worker, the
+    disk) turns it critical, which is what an alert rule on it will want."""
+    listen = "127.0.0.1" if settings.LISTEN_HOST in ("0.0.0.0", "::", "") else settings.LISTEN_HOST
+    host = f"[{listen}]" if ":" in listen else listen
+    Check.objects.get_or_create(configuration_item=item, name="opsdesk /healthz", defaults={
+        "customer": item.customer, "type": "http", "target": f"http://{host}:{settings.LISTEN_PORT}/healthz",
+        "params": {"expect_status": [200], "warning": 2000, "critical": 5000}, "interval": 60, "timeout": 10})
 
 
 def target_of(check: Check) -> str:

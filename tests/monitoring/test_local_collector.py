@@ -25,6 +25,8 @@ def test_local_monitoring_is_made_once(db):
     assert (host.kind, host.configuration_item.customer.code) == (AgentKind.HOST, "internal")
     assert (central.kind, central.central, central.configuration_item) == (AgentKind.COLLECTOR, True, None)
     assert host.configuration_item.attributes["hostname"] == host.name
+    own = Check.objects.get(configuration_item=host.configuration_item)
+    assert (own.type, own.target) == ("http", "http://127.0.0.1:8000/healthz")
 
 
 def test_the_direct_sink_stores_batches_that_filing_puts_on_the_items(db):
@@ -60,7 +62,8 @@ def test_specs_take_the_items_address_and_the_decrypted_credential(customer_a):
 
     specs = {spec.id: spec for spec in local.load_specs(central)}
 
-    assert set(specs) == {with_target.id, plain.id}
+    own_health = Check.objects.get(name="opsdesk /healthz")
+    assert set(specs) == {with_target.id, plain.id, own_health.id}
     assert (specs[with_target.id].target, specs[with_target.id].interval) == ("https://example.test/", 30.0)
     assert specs[plain.id].target == "192.0.2.7"
     assert specs[plain.id].secrets["community"] == "s3cret"
