@@ -13,7 +13,6 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
-from django.utils.translation import gettext as _
 
 from opsdesk.cmdb.models import CIKind, ConfigurationItem
 from opsdesk.core import crypto
@@ -34,11 +33,13 @@ def ensure_local_monitoring() -> tuple[Agent, Agent]:
     with transaction.atomic():
         customer = Customer.objects.filter(code=INTERNAL_CODE).first()
         if customer is None:
-            customer = core_services.create(Customer, {"code": INTERNAL_CODE, "name": _("Internal")}, actor=None)
+            # Stored once, read by everyone: in both languages, as people name their customers here.
+            customer = core_services.create(Customer, {"code": INTERNAL_CODE, "name": "Internal 内部"}, actor=None)
         central = Agent.objects.filter(kind=AgentKind.COLLECTOR, central=True).first()
         if central is None:
-            central = Agent.objects.create(customer=customer, name=_("Central collector"), kind=AgentKind.COLLECTOR,
-                                           central=True, key_hash=hash_token(new_raw_token()))
+            central = Agent.objects.create(customer=customer, name="Central collector 中心采集器",
+                                           kind=AgentKind.COLLECTOR, central=True,
+                                           key_hash=hash_token(new_raw_token()))
         host = Agent.objects.filter(customer=customer, kind=AgentKind.HOST, name=socket.gethostname()).first()
         if host is None:
             hostname = socket.gethostname()
