@@ -354,7 +354,9 @@ def accept(device: DiscoveredDevice, *, actor: User | None, apply_template: bool
     """Make the device a configuration item (or link it to the item it already is), once; with
     `apply_template`, the kind's default template's checks too."""
     with domain_action(actor, "accept", device):
-        device = DiscoveredDevice.objects.select_for_update().select_related("kind", "customer").get(pk=device.pk)
+        # Only the device's row: PostgreSQL will not lock the nullable side (kind) of an outer join.
+        device = (DiscoveredDevice.objects.select_for_update(of=("self",)).select_related("kind", "customer")
+                  .get(pk=device.pk))
         if device.configuration_item_id is not None:
             return device.configuration_item
         if device.kind is None:
