@@ -69,11 +69,14 @@ class Size:
 
 
 FULL = Size(agents=200, batches=1200, vm_batches=2400)
-QUICK = Size(agents=40, batches=200, vm_batches=1000)
+QUICK = Size(agents=30, batches=300, vm_batches=600)
+
+
+_STARTED = time.monotonic()
 
 
 def log(message: str) -> None:
-    BENCH.log(message)
+    BENCH.log(f"[{time.monotonic() - _STARTED:5.1f} s] {message}")
 
 
 def free_port() -> int:
@@ -305,6 +308,7 @@ def vm_direct(vm: Victoria, size: Size, senders: int, seed: int) -> dict[str, An
                                text_body(rng, k % size.agents, batch_times(start, 1 + k // size.agents))))
             for k in range(size.vm_batches)]
     path = "/api/v1/import/prometheus"
+    log(f"direct: warm-up, then {size.vm_batches} batches of {SAMPLES_PER_BATCH} samples with {senders} senders")
     stats = send_all(vm.port, path, by_agent(warm, senders), ok=(204,))
     vm.flush()
     cpu_before, own_before = cpu_s(vm.proc.pid), own_cpu_s()
@@ -320,6 +324,7 @@ def vm_direct(vm: Victoria, size: Size, senders: int, seed: int) -> dict[str, An
     if counted != expected:
         raise SystemExit(f"ingest: VictoriaMetrics stored {counted} samples of {expected}")
     samples = size.vm_batches * SAMPLES_PER_BATCH
+    log(f"direct: {round(samples / elapsed)} samples/s, {counted} samples counted back")
     return {"samples_per_s": round(samples / elapsed), "samples": samples, "seconds": round(elapsed, 2),
             "counted": counted, "cpu_s": {"victoria": round(cpu_s(vm.proc.pid) - cpu_before, 2),
                                           "senders": round(own_cpu_s() - own_before, 2)}}
@@ -365,7 +370,8 @@ def wait_filed(timeout: float, log_path: Path | None = None) -> float:
         if left != last:
             last, progress = left, time.monotonic()
         if time.monotonic() - progress > timeout:
-            tail = log_path.read_text(errors="replace")[-4000:] if log_path else ""
+            lines = log_path.read_text(errors="replace").splitlines() if log_path else []
+            tail = "\n".join([line for line in lines if "POST /api/monitoring/push/" not in line][-60:])
             raise SystemExit(f"ingest: {left} batches still unfiled, none filed for {timeout:.0f} s\n{tail}")
         time.sleep(0.05)
 
@@ -389,6 +395,9 @@ class Processes:
                                     start_new_session=True)
         self.worker = subprocess.Popen([command, "worker", "--pool", "threads", "--beat"], env=env, stdout=self.log,
                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self) -> None:
+        port = self.port
         deadline = time.monotonic() + 60
         while True:
             for proc in (self.web, self.worker):
@@ -408,6 +417,7 @@ class Processes:
         return {"web": tree_cpu_s(self.web.pid), "worker": tree_cpu_s(self.worker.pid)}
 
     def stop(self) -> None:
+        log("stopping web and worker")
         for proc in (self.web, self.worker):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -418,17 +428,29 @@ class Processes:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.log.close()
+        log("stopped")
 
 
 def database_cpu() -> float:
-    """CPU seconds of the PostgreSQL server processes serving this database (0 for SQLite)."""
+    """CPU seconds of the PostgreSQL server so far (0 for SQLite, which runs inside the processes):
+    its processes and those of its children that have ended (opsdesk opens a connection, so a
+    server process, per request: see docs/performance.md). Any other database on the server
+    counts too."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
         return 0.0
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
-        return sum(cpu_s(pid) for (pid,) in cursor.fetchall())
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    try:
+        fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+        postmaster = int(fields[1])
+        fields = Path(f"/proc/{postmaster}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    ended = (int(fields[13]) + int(fields[14])) / _TICK  # cutime + cstime: children waited for
+    return ended + sum(cpu_s(pid) for pid in descendants(postmaster))
 
 
 class Probe:
@@ -490,8 +512,10 @@ class Probe:
                 if self.sent:
                     seen = self.visible()
                     now = time.monotonic()
-                    for number in [n for n in self.sent if n in seen]:
-                        self.latencies.append(now - self.sent.pop(number))
+                    for number, pushed in list(self.sent.items()):  # the other thread adds to it
+                        if number in seen:
+                            self.latencies.append(now - pushed)
+                            del self.sent[number]
                 time.sleep(PROBE_POLL_S)
                 if self.stop_event.is_set() and time.monotonic() > self.give_up:
                     break
@@ -530,21 +554,23 @@ def run_phase(phase: str, args: argparse.Namespace, size: Size, data_dir: str, a
     port = free_port()
     start = time.time() - 3 * 86400 + (0 if phase == "sql" else 86400)
     per_agent = -(-size.batches // size.agents)
-    log(f"{phase}: pre-encoding {size.agents + size.batches} batches")
+    procs = Processes(data_dir, port, metrics_url, args, phase)
+    log(f"{phase}: pre-encoding {size.agents + size.batches} batches while web and worker start")
     headers = [{"Authorization": f"Bearer {raw}", "Content-Type": "application/json"} for _item, raw in agents]
     warm = [(a, (headers[a], json_body(rng, a, next_batch + 1, batch_times(start, 0)))) for a in range(size.agents)]
     jobs = [(k % size.agents, (headers[k % size.agents],
                                json_body(rng, k % size.agents, next_batch + 2 + k // size.agents,
                                          batch_times(start, 1 + k // size.agents))))
             for k in range(size.batches)]
-    procs = Processes(data_dir, port, metrics_url, args, phase)
     try:
+        procs.wait_ready()
         flush = Victoria.attach(metrics_url).flush if metrics_url else (lambda: None)
         log(f"{phase}: warm-up, one batch per agent (makes the series)")
         stats = send_all(port, PUSH_PATH, by_agent(warm, args.senders), ok=(200,))
         if stats.errors:
             raise SystemExit(f"ingest: warm-up failed: {stats.errors[:3]}")
         wait_filed(60, procs.log_path)
+        log(f"{phase}: warm-up filed; the probe's first sample")
         probe = Probe(port, probe_agent[1], probe_agent[0], time.time() - 2 * 86400 + 1 - (time.time() % STEP_S),
                       next_batch + 100_000)
         probe.warm_up(flush)
@@ -579,6 +605,8 @@ def run_phase(phase: str, args: argparse.Namespace, size: Size, data_dir: str, a
             spy.wait(timeout=30)
         samples = size.batches * SAMPLES_PER_BATCH
         elapsed = filed - began
+        cpu = {"web": cpu_after["web"] - cpu_before["web"], "worker": cpu_after["worker"] - cpu_before["worker"],
+               "database": db_cpu, "victoria": vm_cpu, "bench": own_cpu}
         result = {
             "samples_per_s": round(samples / elapsed),
             "push_accept_samples_per_s": round(samples / (pushed - began)),
@@ -587,10 +615,9 @@ def run_phase(phase: str, args: argparse.Namespace, size: Size, data_dir: str, a
             "visible_p99_s": round(percentile(probe.latencies, 0.99), 3),
             "visible_max_s": round(max(probe.latencies, default=float("nan")), 3),
             "probes": len(probe.latencies), "probes_never_visible": probe.lost,
-            "cpu_s": {"web": round(cpu_after["web"] - cpu_before["web"], 2),
-                      "worker": round(cpu_after["worker"] - cpu_before["worker"], 2),
-                      "database": round(db_cpu, 2), "victoria": round(vm_cpu, 2),
-                      "bench": round(own_cpu, 2)},
+            "cpu_s": {name: round(value, 2) for name, value in cpu.items()},
+            # CPU per sample: steadier than the rates on a shared machine (waiting for a CPU is left out).
+            "cpu_us_per_sample": {name: round(value / samples * 1e6, 2) for name, value in cpu.items()},
             "loadavg_1m_before": round(load_before, 2), "loadavg_1m_after": round(os.getloadavg()[0], 2),
         }
         if metrics_url:
@@ -614,6 +641,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         size = Size(agents=size.agents, batches=args.batches, vm_batches=size.vm_batches)
 
     def measure(database: str, data_dir: str) -> dict[str, Any]:
+        log("migrating a fresh database")
         import logging
 
         import django
@@ -631,6 +659,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         for number, phase in enumerate(phases):
             out[phase] = run_phase(phase, args, size, data_dir, agents, probe_agent, number * 10_000,
                                    args.metrics_url if phase == "vm" else "", args.vm_pid)
+        log("removing the scratch database")
         return out
 
     return BENCH.run(args.keep, measure)
@@ -712,7 +741,7 @@ def main() -> int:
             if "vm" in both:
                 cases["via_opsdesk_vm"] = both["vm"]
         if "direct" in only:
-            log("case: VictoriaMetrics directly")
+            log("case: VictoriaMetrics directly (building the bodies)")
             cases["vm_direct"] = vm_direct(vm, size, args.senders, args.seed)
     finally:
         if vm:

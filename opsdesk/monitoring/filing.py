@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -242,18 +243,36 @@ def _file_pass(limit: int) -> tuple[int, int]:
                     if not batches:
                         return 0, 0
                     work, checks = _group(batches)
+                elif work.results:  # their state as it is now, under the lock, not as grouped
+                    checks = Check.objects.in_bulk(checks.keys())
                 _file(store, batches, work, checks, made)
     _series_ids.update(made)
     return len(batches), work.samples
 
 
+# A push wakes the filer at most once a second per web process (services._wake_filer): a batch
+# pushed within that second after the filer found nothing more to do would wait for the 10-s
+# sweep. So a filer that filed something goes on looking a little past that second.
+LINGER_SECONDS = 1.5
+LINGER_POLL_SECONDS = 0.1
+
+
 def file_pending(budget_seconds: float = 50.0) -> int:
     """File passes until nothing is pending or the time budget is spent; answers samples filed."""
-    deadline = time.monotonic() + budget_seconds
+    started = time.monotonic()
+    deadline = started + budget_seconds
+    # With tasks run eagerly (tests, OPSDESK_TASKS_EAGER) there is no wake-up to miss.
+    linger = 0.0 if settings.CELERY_TASK_ALWAYS_EAGER else LINGER_SECONDS
     total = 0
+    last_filed = None
     while time.monotonic() < deadline:
         batches, samples = file_pass()
         total += samples
-        if not batches:  # nothing pending, or what is pending is being filed by another pass
+        if batches:
+            last_filed = time.monotonic()
+            continue
+        # Nothing pending, or what is pending is being filed by another pass.
+        if last_filed is None or time.monotonic() - last_filed >= linger:
             break
+        time.sleep(LINGER_POLL_SECONDS)
     return total
