@@ -29,6 +29,18 @@ def check_collector() -> dict[str, Any]:
             "detail": beat.detail}
 
 
+def check_metric_store() -> dict[str, Any]:
+    """The SQL back end is the database (already checked); a Prometheus-compatible store is asked."""
+    from opsdesk.monitoring.store import get_store
+
+    store = get_store()
+    try:
+        ok, note = store.health()
+    except Exception as exc:
+        ok, note = False, str(exc)[:200]
+    return {"status": "ok" if ok else "error", "backend": store.name, "detail": note}
+
+
 def ingest_metrics() -> Iterator[Any]:
     from prometheus_client.core import GaugeMetricFamily
 
@@ -51,5 +63,6 @@ def prepare_local_monitoring() -> str:
 
 
 registry.add_health_check("collector", check_collector)
+registry.add_health_check("metric_store", check_metric_store)
 registry.add_metrics(ingest_metrics)
 registry.add_setup_step("monitoring", prepare_local_monitoring, order=50)

@@ -133,3 +133,14 @@ def test_the_cli_module_runs_without_django_for_up_help(tmp_path):
     code = "import sys, opsdesk.supervisor; print('django' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_postgresql_connections_are_kept_for_reuse(tmp_path):
+    # dj-database-url sets CONN_MAX_AGE to 0 itself: the setting must still win.
+    code = "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])"
+    url = "postgres://nobody@127.0.0.1:1/none"
+    default = run_opsdesk(["manage", "shell", "-c", code], tmp_path, DATABASE_URL=url)
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.strip().splitlines()[-1] == "60"
+    chosen = run_opsdesk(["manage", "shell", "-c", code], tmp_path, DATABASE_URL=url, OPSDESK_DB_CONN_MAX_AGE="5")
+    assert chosen.stdout.strip().splitlines()[-1] == "5"

@@ -239,3 +239,19 @@ def test_health(victoria):
     assert ok, note
     ok, note = VictoriaMetricsStore(f"http://127.0.0.1:{_free_port()}").health()
     assert not ok and "unreachable" in note
+
+
+def test_healthz_reports_the_metric_store(metrics_url, client, settings):
+    from unittest.mock import ANY
+
+    from opsdesk.core import services as core_services
+
+    core_services.beat("worker", "test")
+    core_services.beat("collector", "test")
+    body = client.get("/healthz").json()
+    assert body["components"]["metric_store"] == {"status": "ok", "backend": "victoria", "detail": ANY}
+    settings.OPSDESK_METRICS_URL = f"http://127.0.0.1:{_free_port()}"
+    _store_for.cache_clear()
+    answer = client.get("/healthz")
+    assert answer.status_code == 503
+    assert answer.json()["components"]["metric_store"]["status"] == "error"
