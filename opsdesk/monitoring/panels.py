@@ -183,8 +183,15 @@ def host_charts(series: list[Series]) -> list[Chart]:
     if io.series:
         charts.append(io)
 
-    interfaces = sorted({_labelled(s, "interface") for s in by_name.get("network_received_bytes_per_second", [])}
-                        | {_labelled(s, "interface") for s in by_name.get("network_sent_bytes_per_second", [])})
+    traffic: dict[str, float] = defaultdict(float)
+    for name in ("network_received_bytes_per_second", "network_sent_bytes_per_second"):
+        for s in by_name.get(name, []):
+            traffic[_labelled(s, "interface")] += s.last_value or 0.0
+    # Busiest first; interfaces idle now (a host's many virtual ones: ifb0, docker0…) only when
+    # no interface carries traffic, so the page charts what matters.
+    interfaces = sorted(traffic, key=lambda i: (-traffic[i], i))
+    if any(traffic.values()):
+        interfaces = [i for i in interfaces if traffic[i]]
     for number, interface in enumerate(interfaces[:MAX_INTERFACES]):
         chart = Chart(f"net{number}", _("Network %(interface)s") % {"interface": interface}, BITS_PER_SECOND)
         for name, label in (("network_received_bytes_per_second", pgettext("chart line", "received")),

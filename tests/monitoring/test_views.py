@@ -133,6 +133,15 @@ def test_a_host_gets_its_charts(engineer_client, host):
     assert "vendor/echarts/echarts.min.js" in page
 
 
+def test_network_charts_leave_out_idle_interfaces_busiest_first(engineer_client, customer_a):
+    item = ConfigurationItemFactory(customer=customer_a, name="gw-01")
+    for interface, value in (("ifb0", 0.0), ("eth0", 100.0), ("eth1", 5000.0), ("docker0", 0.0)):
+        for name in ("network_received_bytes_per_second", "network_sent_bytes_per_second"):
+            make_series_with_points(item, name, [(NOW, value)], {"interface": interface})
+    titles = [spec["title"] for spec in board_of(ci_page(engineer_client, item)) if spec["key"].startswith("net")]
+    assert titles == ["Network eth1", "Network eth0"]
+
+
 def test_a_checks_main_value_is_charted(engineer_client, customer_a):
     item = ConfigurationItemFactory(customer=customer_a)
     ping = make_check_in_state(item, "ok", name="ping")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -23,4 +24,5 @@ class Template(models.Model):
         verbose_name_plural = _("templates")
 
     def __str__(self) -> str:
-        return self.name
+        # Built-in names are English msgids with a translation (as built-in CI kinds' are).
+        return gettext(self.name) if self.builtin else self.name
