@@ -135,9 +135,12 @@ def test_the_cli_module_runs_without_django_for_up_help(tmp_path):
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_postgresql_connections_are_kept_for_reuse(tmp_path):
+def test_database_connections_are_kept_for_reuse(tmp_path):
     # dj-database-url sets CONN_MAX_AGE to 0 itself: the setting must still win.
     code = "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])"
+    sqlite = run_opsdesk(["manage", "shell", "-c", code], tmp_path)
+    assert sqlite.returncode == 0, sqlite.stderr
+    assert sqlite.stdout.strip().splitlines()[-1] == "60"
     url = "postgres://nobody@127.0.0.1:1/none"
     default = run_opsdesk(["manage", "shell", "-c", code], tmp_path, DATABASE_URL=url)
     assert default.returncode == 0, default.stderr
