@@ -21,6 +21,7 @@ from opsdesk.core.search import text_condition
 from opsdesk.monitoring import panels, services
 from opsdesk.monitoring.api.query import query_urls
 from opsdesk.monitoring.api.views import push_urls
+from opsdesk.monitoring.demo import load_monitoring
 from opsdesk.monitoring.models import Agent, Check, CheckState, CheckStateChange, EnrolmentToken, Series
 from opsdesk.monitoring.template_services import create_check, update_check
 
@@ -181,3 +182,5 @@ registry.add_api_urls(push_urls())
 registry.add_api_urls(query_urls())
 
 from opsdesk.monitoring import registrations_templates  # noqa: E402, F401  (templates and discovery)
+
+registry.add_demo("monitoring", load_monitoring, order=30)
