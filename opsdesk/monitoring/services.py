@@ -10,6 +10,8 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -140,9 +142,8 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
         # Stored before (a re-sent batch, or two pushes racing): the unique constraint decides.
         if not IngestBatch.objects.filter(agent=agent, seq=seq).exists():
             raise
-    now = timezone.now()
-    Agent.objects.filter(pk=agent.pk).update(last_seen_at=now)
-    Agent.objects.filter(pk=agent.pk, last_seq__lt=seq).update(last_seq=seq)
+    # One statement: a re-sent older batch never moves last_seq back.
+    Agent.objects.filter(pk=agent.pk).update(last_seen_at=timezone.now(), last_seq=Greatest("last_seq", Value(seq)))
     return seq
 
 
