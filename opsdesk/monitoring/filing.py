@@ -185,7 +185,9 @@ def _file(store, batches: list[tuple[int, int, Any]], work: _Pass, checks: dict[
         _update_last_values(ids, work)
     if work.results:
         services.record_check_results(work.results, checks)
-    IngestBatch.objects.filter(id__in=[b[0] for b in batches]).update(filed_at=timezone.now())
+    # The samples are in the store now: the body is let go (the row stays a while, for /metrics
+    # and for telling a re-sent batch from a new one; forget_filed removes it).
+    IngestBatch.objects.filter(id__in=[b[0] for b in batches]).update(filed_at=timezone.now(), payload=b"")
 
 
 # SQLite has one writer at a time, and a push waits for it (up to its busy timeout): a pass there
@@ -276,3 +278,28 @@ def file_pending(budget_seconds: float = 50.0) -> int:
             break
         time.sleep(LINGER_POLL_SECONDS)
     return total
+
+
+FILED_KEPT_HOURS = 24
+
+
+def forget_filed(now=None) -> int:
+    """Delete batch rows filed more than a day ago (their samples are in the store; the agent's
+    last sequence number answers a late re-send). Answers how many went."""
+    import datetime as dt
+
+    from django.db.models import Max
+    from django.db.models.functions import Greatest
+
+    before = (now or timezone.now()) - dt.timedelta(hours=FILED_KEPT_HOURS)
+    total = 0
+    while True:
+        with transaction.atomic():
+            old = IngestBatch.objects.filter(filed_at__lt=before)
+            ids = list(old.values_list("id", flat=True)[:5000])
+            if not ids:
+                return total
+            chosen = IngestBatch.objects.filter(id__in=ids)
+            for agent_id, highest in chosen.values_list("agent_id").annotate(highest=Max("seq")):
+                Agent.objects.filter(pk=agent_id).update(forgotten_up_to=Greatest("forgotten_up_to", highest))
+            total += chosen.delete()[0]

@@ -134,6 +134,9 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
     into per-series storage happens after, off the request path. Returns the sequence number."""
     seq = body["seq"]
     _check_scope(agent, body)
+    if seq <= agent.forgotten_up_to:
+        # Stored and filed long ago, and its row forgotten since (filing.forget_filed): not twice.
+        return seq
     try:
         with transaction.atomic():
             IngestBatch.objects.create(agent=agent, seq=seq, samples=ingest.count_samples(body), payload=raw)

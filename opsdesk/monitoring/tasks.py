@@ -11,7 +11,9 @@ def file_batches() -> None:
 
 @shared_task(name="opsdesk.monitoring.tasks.housekeeping", ignore_result=True)
 def housekeeping() -> None:
-    """Rollups, compaction and retention of the metric store."""
+    """Rollups, compaction and retention of the metric store; filed batches a day old are forgotten."""
+    from opsdesk.monitoring import filing
     from opsdesk.monitoring.store import get_store
 
     get_store().housekeeping()
+    filing.forget_filed()

@@ -296,3 +296,38 @@ def test_the_rollup_upsert_works_on_this_database(series):
     SQLStore().roll_up()
     row = Rollup.objects.get(series=series, step=FIVE_MINUTES)
     assert (row.min, row.max, row.count) == (-1.0, 5.0, 2)
+
+
+def test_a_filed_batch_lets_its_body_go_and_its_row_is_forgotten_after_a_day(host):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    agent, client = host
+    push(client, {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": T0}]})
+    filing.file_pass()
+    row = IngestBatch.objects.get()
+    assert row.filed_at is not None and bytes(row.payload) == b""
+    assert filing.forget_filed(timezone.now() + dt.timedelta(hours=1)) == 0
+    assert filing.forget_filed(timezone.now() + dt.timedelta(hours=25)) == 1
+    assert not IngestBatch.objects.exists()
+
+
+def test_a_late_resend_of_a_forgotten_batch_is_not_stored_again(host):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    agent, client = host
+    body = {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": T0}]}
+    push(client, body)
+    push(client, {**body, "seq": 2})
+    filing.file_pass()
+    assert filing.forget_filed(timezone.now() + dt.timedelta(hours=25)) == 2
+    agent.refresh_from_db()
+    assert agent.forgotten_up_to == 2
+    again = push(client, body)  # the answer to batch 1 was lost, and the agent tries again
+    assert again.status_code == 200 and again.json() == {"stored_up_to": 1}
+    assert not IngestBatch.objects.exists()
+    assert push(client, {**body, "seq": 3}).status_code == 200
+    assert list(IngestBatch.objects.values_list("seq", flat=True)) == [3]

@@ -56,6 +56,9 @@ class Agent(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     last_seen_at = models.DateTimeField(_("last seen"), null=True, blank=True, editable=False)
     last_seq = models.BigIntegerField(_("last sequence number"), default=0, editable=False)
+    # The highest sequence number whose batch row was forgotten (a day after filing): a re-send at
+    # or below it was stored long ago.
+    forgotten_up_to = models.BigIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
