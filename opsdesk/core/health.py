@@ -50,18 +50,22 @@ def check_broker() -> dict:
         return {"status": "error", "error": str(exc)[:200]}
 
 
-def check_worker() -> dict:
+def check_heartbeat(name: str, every_seconds: float) -> dict:
+    """A background process's heartbeat (services.beat): "stale" after three missed beats."""
     from opsdesk.core.models import Heartbeat
 
     try:
-        beat = Heartbeat.objects.filter(name="worker").first()
+        beat = Heartbeat.objects.filter(name=name).first()
     except Exception as exc:
         return {"status": "error", "error": str(exc)[:200]}
     if beat is None:
         return {"status": "missing"}
     age = (timezone.now() - beat.at).total_seconds()
-    limit = settings.WORKER_HEARTBEAT_SECONDS * 3
-    return {"status": "ok" if age <= limit else "stale", "age_s": round(age, 1), "detail": beat.detail}
+    return {"status": "ok" if age <= every_seconds * 3 else "stale", "age_s": round(age, 1), "detail": beat.detail}
+
+
+def check_worker() -> dict:
+    return check_heartbeat("worker", settings.WORKER_HEARTBEAT_SECONDS)
 
 
 def data_disk_usage() -> Any:

@@ -4,8 +4,6 @@ latest data of each series, the panels on the CI, customer and check pages, and 
 
 from __future__ import annotations
 
-import datetime as dt
-
 import django_filters
 from django import forms
 from django.utils.translation import gettext
@@ -120,14 +118,6 @@ class CheckStateChangeFilterSet(ScopedFilterSet):
         model = CheckStateChange
         fields = ["customer", "state", "check", "item"]
 
-
-def _last_time(series: Series) -> dt.datetime | None:
-    return None if series.last_ts is None else dt.datetime.fromtimestamp(series.last_ts, tz=dt.UTC)
-
-
-_last_time.short_description = _("last time")
-# The list's "last time" column (last_ts is Unix seconds). TODO: a method of the model itself.
-Series.last_time = _last_time
 
 registry.register(ModelEntry(
     Check, tenant_path="customer", menu="monitoring", view_roles=ALL_ROLES, edit_roles=STAFF,

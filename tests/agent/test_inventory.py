@@ -41,7 +41,7 @@ def test_this_machine_in_the_documented_shape(found):
         assert port["proto"] in ("tcp", "tcp6", "udp", "udp6") and isinstance(port["port"], int)
 
 
-@pytest.mark.skipif(not shutil.which("dpkg-query"), reason="a Debian machine")
+@pytest.mark.skipif(not shutil.which("dpkg-query"), reason="dpkg-query is not installed (not a Debian-based machine)")
 def test_packages_come_from_dpkg(found):
     packages = {p["name"]: p for p in found["packages"]}
     assert len(packages) > 50

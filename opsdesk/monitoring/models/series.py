@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -35,6 +37,12 @@ class Series(models.Model):
     def __str__(self) -> str:
         inner = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
         return f"{self.name}{{{inner}}}" if inner else self.name
+
+    def last_time(self) -> dt.datetime | None:
+        """The last sample's time as a datetime (last_ts is Unix seconds): the lists' column."""
+        return None if self.last_ts is None else dt.datetime.fromtimestamp(self.last_ts, tz=dt.UTC)
+
+    last_time.short_description = _("last time")
 
 
 class Chunk(models.Model):

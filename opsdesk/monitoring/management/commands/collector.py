@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from opsdesk.monitoring.hooks import COLLECTOR_HEARTBEAT_SECONDS
+
 log = logging.getLogger("opsdesk.collector")
 
-HEARTBEAT_SECONDS = 30.0
 
 
 class Command(BaseCommand):
@@ -103,7 +104,7 @@ class Command(BaseCommand):
                 except Exception:
                     log.exception("collector heartbeat failed")
                 try:
-                    await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_SECONDS)
+                    await asyncio.wait_for(stop.wait(), timeout=COLLECTOR_HEARTBEAT_SECONDS)
                 except TimeoutError:
                     pass
 
