@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "auditlog",
     "opsdesk.core",
     "opsdesk.cmdb",
+    "opsdesk.notify",
     "opsdesk.monitoring",
 ]
 

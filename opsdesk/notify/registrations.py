@@ -1,0 +1,1 @@
+"""Notify in the registry (channels, contact methods, notifications, on-call)."""

@@ -1,0 +1,53 @@
+"""Notify's domain functions. This module holds the one way a notification comes to be
+(`queue`); delivery (delivery.py), on-call and escalation (oncall.py, escalation.py) and the
+channels' configuration add theirs beside it.
+
+notify knows channels and people, never alerts: a caller hands it a message and a destination
+(or, through escalation, a recipient policy) and an opaque `source` naming the cause.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from opsdesk.core.models import Customer, User
+from opsdesk.notify.models import Channel, Notification
+
+# Message keys a caller passes: title and text are required, the rest optional.
+MESSAGE_KEYS = ("title", "text", "severity", "url", "fields")
+
+
+def queue(channel: Channel, message: dict[str, Any], *, key: str, source: str = "",
+          customer: Customer | None = None, address: str = "", recipient: User | None = None,
+          language: str = "zh-hans", due_at: dt.datetime | None = None) -> Notification | None:
+    """Write one notification row, in the caller's transaction (so it exists exactly when its
+    cause does), and wake a sender after the commit. `key` is the idempotency key: a second call
+    with the same key makes nothing and answers None."""
+    notification = Notification(
+        key=key[:120], customer=customer, channel=channel, address=address, recipient=recipient,
+        language=language, severity=message.get("severity", "info"), title=str(message["title"])[:300],
+        text=str(message.get("text", "")), url=str(message.get("url", ""))[:500],
+        fields={str(k): str(v) for k, v in (message.get("fields") or {}).items()}, source=source[:100],
+        due_at=due_at or timezone.now())
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate key leaves the caller's transaction intact
+            notification.save()
+    except IntegrityError:
+        if Notification.objects.filter(key=notification.key).exists():
+            return None
+        raise
+    saved = notification
+    transaction.on_commit(lambda: wake_sender([saved.pk]))
+    return saved
+
+
+def wake_sender(ids: list[int]) -> None:
+    """Hand the rows to a sender at once (the row is the truth; this is only the wake-up, and the
+    sweep finds what a lost wake-up missed)."""
+    from opsdesk.notify import tasks
+
+    tasks.send_notifications.delay(ids)
