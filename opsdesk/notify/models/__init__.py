@@ -1,4 +1,4 @@
-from opsdesk.notify.models.channels import Channel, ContactMethod, ContactKind
+from opsdesk.notify.models.channels import Channel, ContactKind, ContactMethod
 from opsdesk.notify.models.deliveries import DeliveryAttempt, Notification, NotificationState
 from opsdesk.notify.models.oncall import (
     EscalationPolicy,

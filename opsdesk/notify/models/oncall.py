@@ -122,8 +122,8 @@ class EscalationPolicy(TimestampedModel):
     # The policy that pages for these customers' alerts when a rule names none.
     customers = models.ManyToManyField("core.Customer", blank=True, related_name="+",
                                        verbose_name=_("default for customers"))
-    repeat = models.PositiveSmallIntegerField(_("repeat"), default=0,
-                                              help_text=_("How many more times the steps run when nobody acknowledges."))
+    repeat = models.PositiveSmallIntegerField(
+        _("repeat"), default=0, help_text=_("How many more times the steps run when nobody acknowledges."))
     final_user = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True,
                                    related_name="+", verbose_name=_("finally notify"),
                                    help_text=_("Usually the service manager: paged when every step and repeat has "
@@ -151,8 +151,8 @@ class EscalationStep(models.Model):
     policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="steps",
                                verbose_name=_("escalation policy"))
     position = models.PositiveSmallIntegerField(_("position"), default=0)
-    delay_minutes = models.PositiveIntegerField(_("after (minutes)"), default=0,
-                                                help_text=_("Minutes after the previous step when nobody acknowledged."))
+    delay_minutes = models.PositiveIntegerField(
+        _("after (minutes)"), default=0, help_text=_("Minutes after the previous step when nobody acknowledged."))
     target = models.CharField(_("notify"), max_length=10, choices=StepTarget.choices, default=StepTarget.SCHEDULE)
     schedule = models.ForeignKey(Schedule, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
                                  verbose_name=_("schedule"))
