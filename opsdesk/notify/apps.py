@@ -8,4 +8,5 @@ class NotifyConfig(AppConfig):
     verbose_name = _("Notification")
 
     def ready(self) -> None:
-        from opsdesk.notify import registrations  # noqa: F401
+        # Channels and deliveries; on-call and escalation: each file registers its own models.
+        from opsdesk.notify import hooks, registrations, registrations_oncall  # noqa: F401

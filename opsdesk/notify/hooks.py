@@ -1,0 +1,1 @@
+"""Notify in /healthz, /metrics and the setup steps."""

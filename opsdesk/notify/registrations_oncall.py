@@ -1,0 +1,1 @@
+"""Notify on-call in the registry: schedules, rotations, overrides, escalation policies, pages."""
