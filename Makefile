@@ -26,9 +26,9 @@ $(DEV_STAMP): $(STAMP) pyproject.toml
 # self-signed certificate). The tests start their own instances on free ports; the packages'
 # own services are not used. Fonts let the screenshots render Chinese.
 TEST_PACKAGES := chromium gettext snmpd snmp prometheus-node-exporter prometheus-redis-exporter \
-  zabbix-agent victoria-metrics openssl fonts-wqy-microhei
+  zabbix-agent victoria-metrics openssl fonts-wqy-microhei prometheus-alertmanager
 TEST_COMMANDS := chromium xgettext snmpd prometheus-node-exporter prometheus-redis-exporter \
-  zabbix_agentd victoria-metrics openssl
+  zabbix_agentd victoria-metrics openssl prometheus-alertmanager
 test-deps: $(DEV_STAMP)
 	@for c in $(TEST_COMMANDS); do command -v $$c >/dev/null || missing=1; done; [ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

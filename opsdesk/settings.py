@@ -37,6 +37,8 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 DEBUG = env.env_bool("OPSDESK_DEBUG", False)
 LISTEN_HOST, LISTEN_PORT = env.env_listen("OPSDESK_LISTEN", "127.0.0.1:8000")
+# How people reach this opsdesk: the links in notifications (acknowledge, the alert's page).
+BASE_URL = (env.env_str("OPSDESK_BASE_URL", "") or f"http://{LISTEN_HOST}:{LISTEN_PORT}").rstrip("/")
 ALLOWED_HOSTS = env.env_list("OPSDESK_ALLOWED_HOSTS", "*")
 CSRF_TRUSTED_ORIGINS = env.env_list("OPSDESK_CSRF_TRUSTED_ORIGINS")
 # Behind a TLS-terminating proxy, trust its X-Forwarded-Proto so cookies can be marked secure.
@@ -228,6 +230,8 @@ SPECTACULAR_SETTINGS = {
 # --- Celery ----------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.env_broker("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport, writing each message whole (opsdesk/core/broker.py says why).
+    CELERY_BROKER_TRANSPORT = "opsdesk.core.broker:Transport"
     QUEUE_DIR = DATA_DIR / "queue"
     for sub in ("messages", "processed", "control"):
         (QUEUE_DIR / sub).mkdir(parents=True, exist_ok=True)
@@ -259,6 +263,15 @@ CELERY_BEAT_SCHEDULE = {
     "file-ingest-batches": {"task": "opsdesk.monitoring.tasks.file_batches", "schedule": 10.0},
     "metric-housekeeping": {"task": "opsdesk.monitoring.tasks.housekeeping", "schedule": 60.0},
     "sweep-discovery-runs": {"task": "opsdesk.monitoring.tasks.sweep_discovery", "schedule": 60.0},
+    # Pages whose next escalation step is due move on (the row's next_at is the truth).
+    "notify-escalations": {"task": "opsdesk.notify.tasks_oncall.advance_escalations", "schedule": 15.0},
+    # Schedules seeded from an iCalendar feed (Grafana OnCall, PagerDuty) follow it.
+    "notify-ical-feeds": {"task": "opsdesk.notify.tasks_oncall.refresh_ical_feeds", "schedule": 3600.0},
+    # Notifications whose wake-up was lost, whose retry or rate-limit wait is over, or whose sender died.
+    "notify-sweep": {"task": "opsdesk.notify.tasks.sweep_notifications", "schedule": 10.0},
+    # Rules are evaluated as data is filed; this pass is for what arrives NOT: "no data" rules,
+    # heartbeats, pending alerts whose "for" ran out, silences ending.
+    "alerting-pass": {"task": "opsdesk.monitoring.tasks.alerting_pass", "schedule": 15.0},
 }
 
 # --- processes -------------------------------------------------------------------------------
@@ -294,5 +307,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.env_choice(
         "OPSDESK_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))},
-    "loggers": {"axes": {"level": "WARNING"}},
+    # httpx logs every request's URL at INFO, and a DingTalk URL carries the robot's token and
+    # signature (secrets are never logged).
+    "loggers": {"axes": {"level": "WARNING"}, "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }

@@ -25,6 +25,7 @@ urlpatterns = [
     path("api/", include("opsdesk.core.api.urls")),
     path("core/", include(("opsdesk.core.urls", "core"))),
     path("cmdb/", include(("opsdesk.cmdb.urls", "cmdb"))),
+    path("notify/", include(("opsdesk.notify.urls", "notify"))),
     path("monitoring/", include(("opsdesk.monitoring.urls", "monitoring"))),
 ]
 

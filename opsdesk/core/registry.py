@@ -109,7 +109,7 @@ class ModelEntry:
     readonly_fields: tuple[str, ...] = ()
     # Domain functions for the generic create/update/delete, when the model needs more than the
     # generic ones in opsdesk.core.services (a password to hash, relations to move…):
-    # create(model, data, *, actor), update(obj, data, *, actor), delete(obj, *, actor).
+    # create(data, *, actor), update(obj, data, *, actor), delete(obj, *, actor).
     create: Callable[..., Model] | None = None
     update: Callable[..., Model] | None = None
     delete: Callable[..., None] | None = None

@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from opsdesk.core.models import Customer, User
@@ -41,13 +42,28 @@ def queue(channel: Channel, message: dict[str, Any], *, key: str, source: str = 
             return None
         raise
     saved = notification
-    transaction.on_commit(lambda: wake_sender([saved.pk]))
+    transaction.on_commit(lambda: wake_sender([saved.pk], destination=(saved.channel_id, saved.address)))
     return saved
 
 
-def wake_sender(ids: list[int]) -> None:
+def wake_sender(ids: list[int], *, destination: tuple[int, str] | None = None) -> None:
     """Hand the rows to a sender at once (the row is the truth; this is only the wake-up, and the
-    sweep finds what a lost wake-up missed)."""
+    sweep finds what a lost wake-up missed).
+
+    No task is needed when a sender will take the row anyway, because a sender takes everything
+    due for its destination and claims again after each request until nothing is due:
+    - a sender holds the destination right now (a live lease);
+    - an older row of the destination is still pending and due: its wake-up is on the way, and
+      the sender it wakes takes this row with it (the oldest row always wakes; a lost wake-up is
+      the sweep's, as ever).
+    A burst of alerts then makes a few tasks instead of one per notification (a filesystem queue
+    drains a few dozen tasks a second, and a backlog of wake-ups is latency)."""
     from opsdesk.notify import tasks
 
+    if destination is not None and ids:
+        rows = Notification.objects.filter(channel_id=destination[0], address=destination[1])
+        now = timezone.now()
+        if rows.filter(Q(state="sending", lease_until__gt=now)
+                       | Q(state="pending", due_at__lte=now, pk__lt=min(ids))).exists():
+            return
     tasks.send_notifications.delay(ids)

@@ -28,9 +28,11 @@ def alert(i: int = 1, severity: str = "critical", text: str = "CPU 97% for 5 min
 # --- registry --------------------------------------------------------------------------------
 
 def test_the_registry_knows_each_channel_and_names_the_known_ones_for_an_unknown():
-    assert set(channels.CHANNELS) == {"dingtalk", "wecom", "feishu", "webhook"}
+    assert set(channels.CHANNELS) == {"dingtalk", "wecom", "feishu", "webhook", "email", "apprise", "aliyun_sms",
+                                      "aliyun_voice", "tencent_sms"}
     assert channels.get("feishu").name == "feishu"
-    with pytest.raises(KeyError, match="unknown channel type 'sms'.*dingtalk, feishu, webhook, wecom"):
+    with pytest.raises(KeyError, match="unknown channel type 'sms'.*aliyun_sms, aliyun_voice, apprise, dingtalk, "
+                                       "email, feishu, tencent_sms, webhook, wecom"):
         channels.get("sms")
     for channel in channels.CHANNELS.values():
         assert channel.config_schema["type"] == "object" and channel.label

@@ -6,10 +6,12 @@ Nothing here (or in a channel module) imports Django or another opsdesk app.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import urllib.parse
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +35,25 @@ MORE = gettext_noop("… and %(count)d more")
 DIGEST_TITLE = gettext_noop("%(count)d notifications")
 ACKNOWLEDGE = gettext_noop("Acknowledge")
 
+# The digest's own words (DIGEST_TITLE, MORE) in the language of the notification being sent: the
+# sender (Django's side) installs its gettext here; without one they stay English.
+_translate: ContextVar[Callable[[str], str]] = ContextVar("opsdesk_channel_translate", default=lambda s: s)
+
+
+@contextlib.contextmanager
+def translating(translate: Callable[[str], str]) -> Iterator[None]:
+    """Digests built inside use `translate` for their own labels (a context variable, so threads
+    and tasks sending in different languages do not mix)."""
+    token = _translate.set(translate)
+    try:
+        yield
+    finally:
+        _translate.reset(token)
+
+
+def translated(label: str) -> str:
+    return _translate.get()(label)
+
 
 @dataclass(frozen=True)
 class Message:
@@ -42,6 +63,9 @@ class Message:
     url: str = ""  # the "acknowledge" link, shown when set
     fields: dict[str, str] = field(default_factory=dict)  # shown as "**name**: value" lines
     url_label: str = ACKNOWLEDGE  # the caller passes it translated
+    # The notification's idempotency key: a channel that can pass it on (the webhook's headers and
+    # body) does, so a receiver drops the copy an at-least-once retry may bring.
+    key: str = ""
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITY_RANK:
@@ -112,7 +136,7 @@ def worst(messages: Sequence[Message]) -> str:
 def title_of(messages: Sequence[Message], omitted: int = 0) -> str:
     if len(messages) == 1 and not omitted:
         return f"{SEVERITY_MARK[messages[0].severity]} {messages[0].title}"
-    return f"{SEVERITY_MARK[worst(messages)]} {DIGEST_TITLE % {'count': len(messages) + omitted}}"
+    return f"{SEVERITY_MARK[worst(messages)]} {translated(DIGEST_TITLE) % {'count': len(messages) + omitted}}"
 
 
 def markdown_of(message: Message, *, heading: bool = True, link: bool = True) -> str:
@@ -131,7 +155,7 @@ def digest_markdown(messages: Sequence[Message], omitted: int = 0, *, link: bool
     """One Markdown text for all the messages, with the "and N more" note when some are left out."""
     text = "\n\n---\n\n".join(markdown_of(m, link=link) for m in messages)
     if omitted:
-        text += "\n\n" + MORE % {"count": omitted}
+        text += "\n\n" + translated(MORE) % {"count": omitted}
     return text
 
 

@@ -13,6 +13,12 @@ timestamp more than 5 minutes from its own clock (a replayed request):
     expected = hmac.new(secret.encode(), f"{ts}.".encode() + raw_body, hashlib.sha256).hexdigest()
     ok = hmac.compare_digest(f"sha256={expected}", signature) and abs(time.time() - int(ts)) <= 300
 
+Each message carries its notification's `key` when the sender knows it, and the request names
+them in headers, so a receiver can drop the copy an at-least-once retry brings:
+
+    X-Opsdesk-Delivery: <key>[,<key>…]        (the keys of the messages in this body, in order)
+    Idempotency-Key: <key>                    (one message; a digest: "digest-" + sha256 of the keys)
+
 A 2xx answer is success; 429 (with Retry-After, else 60 s) asks us to wait.
 """
 
@@ -52,17 +58,27 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def build(messages: Sequence[Message], omitted: int) -> dict:
-    return {"messages": [{k: v for k, v in asdict(m).items() if k != "url_label"} for m in messages],
+    return {"messages": [{k: v for k, v in asdict(m).items() if k != "url_label" and (k != "key" or v)}
+                         for m in messages],
             "omitted": omitted}
+
+
+def delivery_headers(messages: Sequence[Message]) -> dict[str, str]:
+    keys = [m.key for m in messages if m.key]
+    if not keys:
+        return {}
+    single = keys[0] if len(keys) == 1 else "digest-" + hashlib.sha256(",".join(keys).encode()).hexdigest()[:32]
+    return {"X-Opsdesk-Delivery": ",".join(keys), "Idempotency-Key": single}
 
 
 def send(config: dict, messages: list[Message], *, client: httpx.Client, now: float) -> SendResult:
     body, delivered = fit(messages, build)
-    headers = {}
+    headers = delivery_headers(messages[:delivered])
     secret = config.get("secret") or ""
     if secret:
         timestamp = int(now)
-        headers = {"X-Opsdesk-Timestamp": str(timestamp), "X-Opsdesk-Signature": signature(secret, timestamp, body)}
+        headers.update({"X-Opsdesk-Timestamp": str(timestamp),
+                        "X-Opsdesk-Signature": signature(secret, timestamp, body)})
     response = post(client, config["url"], body, headers, hide=(secret,))
     if isinstance(response, SendResult):
         return response

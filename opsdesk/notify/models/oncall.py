@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -71,6 +72,20 @@ class Rotation(models.Model):
     def __str__(self) -> str:
         return f"{self.schedule} / {self.name}"
 
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, str] = {}
+        if self.kind == RotationKind.CUSTOM and not self.shift_hours:
+            errors["shift_hours"] = _("A custom rotation needs its shift length in hours.")
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = _("The end must be after the start.")
+        days = self.weekdays
+        if not isinstance(days, list) or any(not isinstance(d, int) or isinstance(d, bool) or not 0 <= d <= 6
+                                             for d in days):
+            errors["weekdays"] = _("Give the weekdays as a list of numbers from 0 (Monday) to 6 (Sunday).")
+        if errors:
+            raise ValidationError(errors)
+
 
 class RotationMember(models.Model):
     rotation = models.ForeignKey(Rotation, on_delete=models.CASCADE, related_name="members",
@@ -110,6 +125,11 @@ class Override(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule}: {self.user}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            raise ValidationError({"ends_at": _("The end must be after the start.")})
 
 
 class EscalationPolicy(TimestampedModel):
@@ -169,6 +189,13 @@ class EscalationStep(models.Model):
     def __str__(self) -> str:
         return f"{self.policy} #{self.position + 1}"
 
+    def clean(self) -> None:
+        super().clean()
+        needed = {StepTarget.SCHEDULE: ("schedule", self.schedule_id), StepTarget.USER: ("user", self.user_id),
+                  StepTarget.TEAM: ("team", self.team_id)}.get(self.target)
+        if needed is not None and not needed[1]:
+            raise ValidationError({needed[0]: _("Choose whom this step notifies.")})
+
 
 class PageState(models.TextChoices):
     ACTIVE = "active", _("Escalating")
@@ -200,6 +227,8 @@ class Page(models.Model):
                                         related_name="+", verbose_name=_("acknowledged by"), editable=False)
     # Everyone paged so far: told again when the cause resolves.
     paged_users = models.JSONField(default=list, editable=False)
+    # The group channels told of the page (the policy's and the caller's): told of its end too.
+    channel_ids = models.JSONField(default=list, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,0 +1,1 @@
+"""Notify's pages: on-call (oncall_*), channels (beside them)."""
