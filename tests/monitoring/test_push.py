@@ -8,6 +8,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from opsdesk.core.models.tokens import new_raw_token
+from opsdesk.monitoring import ingest
 from opsdesk.monitoring.models import Agent, IngestBatch
 from tests.factories import make_agent
 
@@ -53,8 +54,11 @@ def test_a_batch_is_stored_once_as_one_row(api, agent):
     assert answer.json() == {"stored_up_to": 7}
     row = IngestBatch.objects.get()
     assert (row.agent, row.seq, row.samples, row.filed_at) == (agent, 7, 2, None)
-    stored = json.loads(bytes(row.payload))
-    assert stored["seq"] == 7 and stored["samples"][1]["value"] == 2
+    # Stored grouped per series (ingest.checked): the two samples are two series of one sample.
+    stored = ingest.stored_body(bytes(row.payload))
+    assert stored["seq"] == 7 and stored["sent_at"] == 1764000001.0
+    assert stored["columns"] == [["node_cpu_seconds_total", {"cpu": "0", "mode": "idle"}, [1764000000.0], [1.5]],
+                                 ["node_cpu_seconds_total", {}, [1764000000.0], [2]]]
     agent.refresh_from_db()
     assert agent.last_seq == 7 and agent.last_seen_at is not None
 
@@ -65,7 +69,7 @@ def test_a_resent_batch_answers_the_same_and_is_not_stored_twice(api, agent):
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json() == {"stored_up_to": 3}
     assert IngestBatch.objects.count() == 1
-    assert json.loads(bytes(IngestBatch.objects.get().payload))["samples"][0]["value"] == 1.5
+    assert ingest.stored_body(bytes(IngestBatch.objects.get().payload))["columns"][0][3] == [1.5]
 
 
 def test_an_older_batch_does_not_lower_last_seq(api, agent):

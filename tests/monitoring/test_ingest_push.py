@@ -1,0 +1,190 @@
+"""The push's fast path: a good batch from a known agent answered without DRF, one write
+transaction, and a host agent's samples stored grouped per series (ingest.checked) — with the
+same answers, errors and stored samples as the checks and the filer always gave."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from opsdesk.core.models.tokens import hash_token, new_raw_token
+from opsdesk.monitoring import filing, ingest, services
+from opsdesk.monitoring.models import Agent, AgentKind, IngestBatch, Series
+from opsdesk.monitoring.store import get_store
+from tests.factories import make_agent
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/monitoring/push/"
+T0 = 1_764_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def _fresh_series_cache():
+    filing._series_ids.clear()
+    yield
+    filing._series_ids.clear()
+
+
+@pytest.fixture
+def raw():
+    return new_raw_token()
+
+
+@pytest.fixture
+def agent(customer_a, raw):
+    return make_agent(customer_a, raw=raw)
+
+
+@pytest.fixture
+def api(agent, raw):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+def push(api, body):
+    return api.post(URL, data=json.dumps(body, allow_nan=True), content_type="application/json")
+
+
+def sample(name="cpu_usage_percent", labels=None, value=1.5, ts=T0):
+    return {"name": name, "labels": {"cpu": "0"} if labels is None else labels, "value": value, "ts": ts}
+
+
+def filed_values(agent, name, labels) -> list[tuple[float, float]]:
+    key = filing.series_key(name, labels.items())
+    series = Series.objects.get(configuration_item_id=agent.configuration_item_id, key=key)
+    data = get_store().query([(series.id, name, labels)], T0 - 60, T0 + 3600, step=0)[series.id]
+    return list(zip(data.ts, data.avg, strict=True))
+
+
+def test_a_good_batch_costs_three_statements_and_answers_like_drf(api, agent):
+    with CaptureQueriesContext(connection) as queries:
+        answer = push(api, {"seq": 4, "samples": [sample(), sample(value=2.5, ts=T0 + 15)]})
+    assert answer.status_code == 200
+    assert answer["Content-Type"] == "application/json"
+    assert answer.json() == {"stored_up_to": 4}
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    # The agent look-up, its last_seq, the batch (BEGIN/COMMIT aside): nothing else per push.
+    assert [s for s in statements if s not in ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE")] == [
+        "SELECT", "UPDATE", "INSERT"]
+    agent.refresh_from_db()
+    assert agent.last_seq == 4 and agent.last_seen_at is not None
+    assert IngestBatch.objects.get().samples == 2
+
+
+def test_samples_are_stored_per_series_and_filed_as_sent(api, agent):
+    # Two series interleaved, one of them sent with its labels in two orders: the same series.
+    samples = []
+    for i in range(5):
+        samples.append(sample(labels={"a": "1", "b": "2"}, value=float(i), ts=T0 + 15 * i))
+        samples.append(sample(name="load1", labels={}, value=i * 10, ts=T0 + 15 * i))
+    samples.append(sample(labels={"b": "2", "a": "1"}, value=99.0, ts=T0 + 75))
+    assert push(api, {"seq": 1, "sent_at": T0, "samples": samples}).status_code == 200
+    stored = ingest.stored_body(bytes(IngestBatch.objects.get().payload))
+    assert bytes(IngestBatch.objects.get().payload)[:1] == ingest.COLUMNS
+    assert stored["seq"] == 1 and stored["sent_at"] == T0 and "samples" not in stored
+    assert sorted(len(column[2]) for column in stored["columns"]) == [1, 5, 5]
+    assert filing.file_pass() == (1, 11)
+    assert filed_values(agent, "cpu_usage_percent", {"a": "1", "b": "2"}) == [
+        (T0 + 15 * i, float(i)) for i in range(5)] + [(T0 + 75, 99.0)]
+    assert filed_values(agent, "load1", {}) == [(T0 + 15 * i, i * 10) for i in range(5)]
+    agent_series = Series.objects.filter(configuration_item_id=agent.configuration_item_id)
+    assert agent_series.count() == 2
+
+
+@pytest.mark.parametrize(("samples", "path"), [
+    # A bad sample of a series already seen in the batch: its labels were checked, its numbers are not.
+    ([sample(), sample(), sample(value="x")], ["samples", "2", "value"]),
+    ([sample(), sample(ts=math.inf)], ["samples", "1", "ts"]),
+    # The same name with a label value that is not a string is another (unchecked) series.
+    ([sample(labels={"cpu": "1"}), sample(labels={"cpu": 1})], ["samples", "1", "labels"]),
+    ([sample(), sample(labels={"cpu": ["0"]})], ["samples", "1", "labels"]),
+    ([sample(), sample(name=["cpu"])], ["samples", "1", "name"]),
+    ([sample(), {"name": "up", "labels": {}, "value": 1.0}], ["samples", "1", "ts"]),
+])
+def test_a_bad_sample_after_good_ones_of_its_series_is_named(api, agent, samples, path):
+    answer = push(api, {"seq": 1, "samples": samples})
+    assert answer.status_code == 400, answer.content
+    errors = answer.json()
+    for key in path:
+        errors = errors[key]
+    assert IngestBatch.objects.count() == 0
+    agent.refresh_from_db()
+    assert agent.last_seq == 0 and agent.last_seen_at is None
+
+
+def test_a_clients_own_columns_are_never_filed(api, agent):
+    body = {"seq": 1, "samples": [sample()], "columns": [["evil", {}, [T0], [666.0]]]}
+    assert push(api, body).status_code == 200
+    assert bytes(IngestBatch.objects.get().payload)[:1] == b"{"  # stored as received
+    assert filing.file_pass() == (1, 1)
+    assert list(Series.objects.values_list("name", flat=True)) == ["cpu_usage_percent"]
+
+
+def test_a_batch_stored_as_received_before_this_change_is_still_filed(agent):
+    body = {"seq": 9, "samples": [sample(value=7.0)]}
+    IngestBatch.objects.create(agent=agent, seq=9, samples=1, payload=json.dumps(body).encode())
+    assert filing.file_pass() == (1, 1)
+    assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 7.0)]
+
+
+def test_an_agent_deleted_during_its_push_stores_nothing(agent):
+    body, stored = ingest.checked(json.dumps({"seq": 1, "samples": [sample()]}).encode())
+    snapshot = Agent.objects.get(pk=agent.pk)
+    agent.delete()
+    with pytest.raises(services.AgentGone):
+        services.accept_batch(snapshot, body, stored)
+    assert IngestBatch.objects.count() == 0
+
+
+def test_a_collector_sending_plain_samples_is_refused_on_the_fast_path(customer_a, raw):
+    Agent.objects.create(customer=customer_a, name="collector", kind=AgentKind.COLLECTOR, key_hash=hash_token(raw))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    answer = push(client, {"seq": 1, "samples": [sample()]})
+    assert answer.status_code == 400
+    assert "samples" in answer.json()
+    assert IngestBatch.objects.count() == 0
+
+
+def _mutations(rng: random.Random) -> list:
+    good = sample()
+    return [good, {**good, "value": rng.choice(["1", None, True, math.nan, -math.inf, 2**1100, [1]])},
+            {**good, "ts": rng.choice(["1", None, False, math.inf, {}])},
+            {**good, "name": rng.choice(["", "9x", "a-b", "a" * 201, 5, None])},
+            {**good, "labels": rng.choice([[], {"a": 1}, {"bad-key": "x"}, {"a": "x" * 201},
+                                           {f"l{i}": "v" for i in range(33)}, None])},
+            {k: v for k, v in good.items() if k != rng.choice(["name", "labels", "value", "ts"])},
+            "sample", 7, {**good, "labels": {"cpu": str(rng.randint(0, 3))}, "value": rng.random()}]
+
+
+def test_checked_answers_what_validate_answers_for_generated_bodies():
+    rng = random.Random(7)
+    for _round in range(3000):
+        choices = _mutations(rng)
+        samples = [rng.choice(choices[:1] * 6 + choices[-1:] * 6 + choices) for _ in range(rng.randint(0, 8))]
+        body: dict = {"seq": rng.choice([1, 1, 1, 0, "1", 2**64]), "samples": samples}
+        if rng.random() < 0.2:
+            body["sent_at"] = rng.choice([T0, "now", math.nan])
+        raw = json.dumps(body, allow_nan=True).encode()
+        try:
+            expected = ingest.validate(ingest.parse(raw))
+        except ingest.Invalid as exc:
+            with pytest.raises(ingest.Invalid) as refused:
+                ingest.checked(raw)
+            assert refused.value.errors == exc.errors, body
+            continue
+        answered, stored = ingest.checked(raw)
+        assert answered == expected
+        columns = ingest.stored_body(stored)["columns"]
+        filed = sorted((name, tuple(sorted(labels.items())), t, v)
+                       for name, labels, ts, values in columns for t, v in zip(ts, values, strict=True))
+        sent = sorted((s["name"], tuple(sorted(s["labels"].items())), s["ts"], s["value"]) for s in samples)
+        assert filed == sent, body
