@@ -311,3 +311,189 @@ def _discovery_owned() -> None:
 
 
 _discovery_owned()
+
+
+# --- monitoring: alerting --------------------------------------------------------------------------
+
+def make_rule(customer=None, *, item=None, metric: str = "host_cpu_utilisation", **kwargs):
+    """A threshold rule (> 90 by default) on `metric`, whose series must exist (the rule checks)."""
+    from opsdesk.monitoring.models import AlertRule, Series
+
+    if not Series.objects.filter(name=metric).exists():
+        make_series(customer, item=item, name=metric)
+    kwargs.setdefault("threshold", 90.0)
+    return AlertRule.objects.create(name=kwargs.pop("name", f"rule {metric}"), customer=customer,
+                                    configuration_item=item, metric=metric, **kwargs)
+
+
+def make_alert(customer=None, *, state: str = "firing", item=None, **kwargs):
+    from django.utils import timezone
+
+    from opsdesk.monitoring.alerting.lifecycle import fingerprint
+    from opsdesk.monitoring.models import Alert
+
+    item = item or (ConfigurationItemFactory(customer=customer) if customer else ConfigurationItemFactory())
+    now = timezone.now()
+    return Alert.objects.create(customer=item.customer, configuration_item=item, source="webhook",
+                                fingerprint=fingerprint("test", Alert.objects.count(), now.timestamp()),
+                                title=kwargs.pop("title", f"{item.name} is down"),
+                                severity=kwargs.pop("severity", "major"), state=state,
+                                started_at=kwargs.pop("started_at", now), fired_at=now, last_seen_at=now, **kwargs)
+
+
+def make_silence(customer=None, **kwargs):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from opsdesk.monitoring.models import Silence
+
+    now = timezone.now()
+    return Silence.objects.create(customer=customer, matchers=[{"name": "severity", "op": "=", "value": "minor"}],
+                                  starts_at=kwargs.pop("starts_at", now),
+                                  ends_at=kwargs.pop("ends_at", now + dt.timedelta(hours=2)),
+                                  reason=kwargs.pop("reason", "planned work"), **kwargs)
+
+
+def make_maintenance(customer=None, **kwargs):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from opsdesk.monitoring.models import MaintenanceWindow
+
+    now = timezone.now()
+    return MaintenanceWindow.objects.create(customer=customer or CustomerFactory(), name="patch night",
+                                            starts_at=kwargs.pop("starts_at", now - dt.timedelta(minutes=5)),
+                                            ends_at=kwargs.pop("ends_at", now + dt.timedelta(hours=1)), **kwargs)
+
+
+def _alerting_owned() -> None:
+    from opsdesk.monitoring.models import Alert, AlertRule, MaintenanceWindow, Silence
+
+    OWNED[AlertRule] = lambda customer: make_rule(customer)
+    OWNED[Alert] = lambda customer: make_alert(customer)
+    OWNED[Silence] = lambda customer: make_silence(customer)
+    OWNED[MaintenanceWindow] = lambda customer: make_maintenance(customer)
+    ACTION_CANDIDATES[Alert] = [lambda: make_alert(), lambda: make_alert(state="acknowledged")]
+    ACTION_PARAMS[(Alert, "comment")] = {"text": "looking at it"}
+    ACTION_CANDIDATES[Silence] = [lambda: make_silence()]
+
+
+_alerting_owned()
+
+
+# --- notify: on-call -----------------------------------------------------------------------------
+
+def make_schedule(*, name: str = "", with_rotation: bool = True):
+    """A schedule with one weekly rotation of one engineer, started a day ago."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from opsdesk.notify.models import Rotation, RotationMember, Schedule
+
+    schedule = Schedule.objects.create(name=name or f"schedule-{Schedule.objects.count() + 1}")
+    if with_rotation:
+        rotation = Rotation.objects.create(schedule=schedule, name="weekly",
+                                           starts_at=timezone.now() - dt.timedelta(days=1))
+        RotationMember.objects.create(rotation=rotation, user=UserFactory(role=Role.ENGINEER))
+    return schedule
+
+
+def make_page(customer=None, **kwargs):
+    from opsdesk.notify.models import Page
+
+    return Page.objects.create(source=kwargs.pop("source", f"test:{Page.objects.count() + 1}"),
+                               customer=customer or CustomerFactory(),
+                               message={"en": {"title": "disk full", "text": ""}}, **kwargs)
+
+
+def _oncall_owned() -> None:
+    from opsdesk.notify.models import Page, Schedule
+
+    OWNED[Page] = lambda customer: make_page(customer)
+    ACTION_CANDIDATES[Schedule] = [lambda: make_schedule()]
+
+
+_oncall_owned()
+
+
+# --- monitoring: inbound integrations --------------------------------------------------------------
+
+def make_inbound_integration(customer=None, *, kind: str = "alertmanager", **data):
+    """Made through its domain function (the token hashed; the raw one on `raw_token`)."""
+    from opsdesk.monitoring.inbound import services as inbound_services
+
+    customer = customer or CustomerFactory()
+    if kind == "heartbeat":
+        data.setdefault("period_seconds", 3600)
+    if kind == "webhook":
+        data.setdefault("mapping", {"title": "/title"})
+    return inbound_services.create_integration(
+        {"customer": customer, "name": data.pop("name", f"{kind}-{customer.code}"), "kind": kind, **data}, actor=None)
+
+
+def _inbound_owned() -> None:
+    from opsdesk.monitoring.models import InboundIntegration
+
+    OWNED[InboundIntegration] = lambda customer: make_inbound_integration(customer)
+    ACTION_CANDIDATES[InboundIntegration] = [lambda: make_inbound_integration()]
+
+
+_inbound_owned()
+
+
+# --- notify: channels, contact methods, notifications and their delivery log ------------------
+
+_notify_numbers = iter(range(1, 1_000_000))
+
+
+def make_channel(customer=None, **kwargs):
+    """A webhook channel of `customer` (nothing listens at its address: a send fails, and is logged)."""
+    from opsdesk.notify.models import Channel
+
+    return Channel.objects.create(customer=customer, name=kwargs.pop("name", f"channel-{next(_notify_numbers)}"),
+                                  kind=kwargs.pop("kind", "webhook"),
+                                  config=kwargs.pop("config", {"url": "http://127.0.0.1:9/hook"}), **kwargs)
+
+
+def make_contact_method(customer=None, **kwargs):
+    """A customer user's email contact (staff's when `customer` is None)."""
+    from opsdesk.notify.models import ContactMethod
+
+    user = UserFactory(role=Role.CUSTOMER, customer=customer) if customer else UserFactory(role=Role.ENGINEER)
+    return ContactMethod.objects.create(user=user, kind="email", address=f"{user.username}@example.com", **kwargs)
+
+
+def make_notification(customer=None, **kwargs):
+    from django.utils import timezone
+
+    from opsdesk.notify.models import Notification
+
+    customer = customer or CustomerFactory()
+    return Notification.objects.create(key=f"test:{next(_notify_numbers)}", customer=customer,
+                                       channel=kwargs.pop("channel", None) or make_channel(customer),
+                                       title=kwargs.pop("title", "disk almost full"), due_at=timezone.now(), **kwargs)
+
+
+def make_delivery_attempt(customer=None, **kwargs):
+    from django.utils import timezone
+
+    from opsdesk.notify.models import DeliveryAttempt
+
+    return DeliveryAttempt.objects.create(notification=make_notification(customer), request="r1", at=timezone.now(),
+                                          ok=False, detail="connection refused", **kwargs)
+
+
+def _notify_owned() -> None:
+    from opsdesk.notify.models import Channel, ContactMethod, DeliveryAttempt, Notification
+
+    OWNED[Channel] = lambda customer: make_channel(customer)
+    OWNED[ContactMethod] = lambda customer: make_contact_method(customer)
+    OWNED[Notification] = lambda customer: make_notification(customer)
+    OWNED[DeliveryAttempt] = lambda customer: make_delivery_attempt(customer)
+    ACTION_CANDIDATES[Channel] = [lambda: make_channel(CustomerFactory())]
+
+
+_notify_owned()

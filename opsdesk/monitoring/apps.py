@@ -10,3 +10,5 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from opsdesk.monitoring import audit, hooks, registrations  # noqa: F401
         from opsdesk.monitoring import registrations_views  # noqa: F401  # isort: skip
+        from opsdesk.monitoring import registrations_alerts  # noqa: F401  # isort: skip
+        from opsdesk.monitoring import registrations_inbound  # noqa: F401  # isort: skip

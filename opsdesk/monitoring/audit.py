@@ -22,3 +22,17 @@ def _register_checks() -> None:
 
 
 _register_checks()
+register("monitoring.AlertRule")
+register("monitoring.Silence")
+register("monitoring.MaintenanceWindow")
+register("monitoring.InboundIntegration")
+
+
+def _register_alerts() -> None:
+    """Alerts are in the audit log for what people do to them (acknowledge, resolve); their
+    timeline (AlertEvent) tells the rest, evaluation's included."""
+    alert = apps.get_model("monitoring.Alert")
+    auditlog.register(alert, include_fields=["state", "acknowledged_by", "resolved_by"], exclude_fields=EXCLUDED)
+
+
+_register_alerts()

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from opsdesk.monitoring import ingest
 from opsdesk.monitoring.models import Agent, Check, IngestBatch, Series
 from opsdesk.monitoring.store import Points, get_store
 
@@ -91,6 +91,11 @@ class _Pass:
             samples = body.get("samples")
             if samples:
                 self.add_samples(item, samples)
+            for name, labels, ts, values in body.get("columns", ()):
+                group = self.group(item, name, labels)
+                group[0].extend(ts)
+                group[1].extend(values)
+                self.samples += len(ts)
             for series in body.get("series", ()):
                 ts, values = self.group(item, series["name"], series["labels"])
                 points = series["points"]
@@ -163,7 +168,7 @@ def _group(batches: list[tuple[int, int, Any]]) -> tuple[_Pass, dict[int, Check]
     work = _Pass()
     checks: dict[int, Check] = {}
     for _id, agent_id, payload in batches:
-        body = orjson.loads(payload)
+        body = ingest.stored_body(payload)
         if "checks" in body:
             wanted = {r["id"] for r in body["checks"]} - checks.keys()
             if wanted:
@@ -185,6 +190,11 @@ def _file(store, batches: list[tuple[int, int, Any]], work: _Pass, checks: dict[
         _update_last_values(ids, work)
     if work.results:
         services.record_check_results(work.results, checks)
+    # Alert rules see the pass's samples and results here, in its transaction: an alert and its
+    # first notifications commit with the data that raised them (nothing polls for them).
+    from opsdesk.monitoring.alerting.evaluate import on_filed
+
+    on_filed(work.groups, ids, work.customer_of, work.results, checks)
     # The samples are in the store now: the body is let go (the row stays a while, for /metrics
     # and for telling a re-sent batch from a new one; forget_filed removes it).
     IngestBatch.objects.filter(id__in=[b[0] for b in batches]).update(filed_at=timezone.now(), payload=b"")
@@ -259,8 +269,32 @@ LINGER_SECONDS = 1.5
 LINGER_POLL_SECONDS = 0.1
 
 
+# One filer per process: a push's wake-up that finds one running returns at once instead of
+# waiting on the SQLite lock. Two waiting filers held both threads of the worker, and notifications
+# (the alert path's next hop) queued behind them for as long as ingest went on.
+_filer = threading.Lock()
+
+
 def file_pending(budget_seconds: float = 50.0) -> int:
-    """File passes until nothing is pending or the time budget is spent; answers samples filed."""
+    """File passes until nothing is pending or the time budget is spent; answers samples filed.
+    Returns at once when another thread of this process is filing (it lingers and takes what
+    came): after letting go, the running filer looks once more, so no wake-up is lost between
+    its last look and its return."""
+    total = 0
+    deadline = time.monotonic() + budget_seconds
+    while time.monotonic() < deadline:
+        if not _filer.acquire(blocking=False):
+            return total
+        try:
+            total += _file_pending(deadline - time.monotonic())
+        finally:
+            _filer.release()
+        if not IngestBatch.objects.filter(filed_at=None).exists():
+            break
+    return total
+
+
+def _file_pending(budget_seconds: float) -> int:
     started = time.monotonic()
     deadline = started + budget_seconds
     # With tasks run eagerly (tests, OPSDESK_TASKS_EAGER) there is no wake-up to miss.

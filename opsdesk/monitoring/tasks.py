@@ -17,3 +17,11 @@ def housekeeping() -> None:
 
     get_store().housekeeping()
     filing.forget_filed()
+
+
+@shared_task(name="opsdesk.monitoring.tasks.alerting_pass", ignore_result=True)
+def alerting_pass() -> None:
+    """What arrives NOT: "no data" rules, held alerts whose hold ended, silences ending."""
+    from opsdesk.monitoring.alerting import periodic
+
+    periodic.run()

@@ -3,6 +3,7 @@ and heartbeats), each alert's timeline, silences and maintenance windows."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -89,6 +90,14 @@ class AlertRule(TimestampedModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        super().clean()
+        from opsdesk.monitoring.models.alerts_validation import validate_rule
+
+        errors = validate_rule(self)
+        if errors:
+            raise ValidationError(errors)
+
 
 class AlertState(models.TextChoices):
     PENDING = "pending", _("Pending")
@@ -130,7 +139,8 @@ class Alert(models.Model):
                                       related_name="alerts", verbose_name=_("check"), editable=False)
     fingerprint = models.CharField(_("fingerprint"), max_length=64, editable=False)
     labels = models.JSONField(_("labels"), default=dict, editable=False)
-    title = models.CharField(_("title"), max_length=300, editable=False)
+    # "title" alone is a person's job title (职务) elsewhere.
+    title = models.CharField(pgettext_lazy("alert", "title"), max_length=300, editable=False)
     description = models.TextField(_("description"), blank=True, editable=False)
     severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, editable=False)
     state = models.CharField(_("state"), max_length=12, choices=AlertState.choices, default=AlertState.FIRING,
@@ -139,7 +149,7 @@ class Alert(models.Model):
     threshold = models.FloatField(_("threshold"), null=True, blank=True, editable=False)
     started_at = models.DateTimeField(_("started"), editable=False)
     fired_at = models.DateTimeField(_("fired"), null=True, blank=True, editable=False)
-    last_seen_at = models.DateTimeField(_("last seen"), editable=False)
+    last_seen_at = models.DateTimeField(pgettext_lazy("alert", "last seen"), editable=False)
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True, editable=False)
     acknowledged_by = models.ForeignKey("core.User", on_delete=models.SET_NULL, null=True, blank=True,
                                         related_name="+", verbose_name=_("acknowledged by"), editable=False)
@@ -301,6 +311,8 @@ class InboundIntegration(TimestampedModel):
     period_seconds = models.PositiveIntegerField(_("expected every (seconds)"), null=True, blank=True)
     grace_seconds = models.PositiveIntegerField(_("grace (seconds)"), default=300)
     last_ping_at = models.DateTimeField(_("last ping"), null=True, blank=True, editable=False)
+    # A heartbeat's last "/start": a run that began and has not pinged within the grace is late.
+    last_start_at = models.DateTimeField(_("last start"), null=True, blank=True, editable=False)
     escalation_policy = models.ForeignKey("notify.EscalationPolicy", on_delete=models.SET_NULL, null=True,
                                           blank=True, related_name="+", verbose_name=_("escalation policy"))
     enabled = models.BooleanField(_("enabled"), default=True)

@@ -164,6 +164,12 @@
       });
       window.addEventListener("resize", () => this.instances.forEach(chart => chart.resize()));
       this.root.querySelectorAll("[data-chart]").forEach(el => this.chart(el));
+      if (this.root.dataset.start && this.root.dataset.end) {
+        // A board about one moment (an alert's page) opens on its own range.
+        this.press("custom");
+        this.load("custom", {start: this.root.dataset.start, end: this.root.dataset.end});
+        return;
+      }
       this.choose(this.root.dataset.range || "24h");
     }
 
@@ -306,9 +312,20 @@
         lines.push({index: series.length, label: line.label, points: points, rollup: found.step > 0});
         // Raw samples may be thinned for drawing (LTTB keeps the peaks); a rollup's line is not,
         // so that it stays aligned with its band.
-        series.push({type: "line", name: line.label, color: color, showSymbol: points.length < 3, symbolSize: 4,
+        const drawn = {type: "line", name: line.label, color: color, showSymbol: points.length < 3, symbolSize: 4,
           sampling: found.step > 0 ? undefined : "lttb", lineStyle: {width: 1.5}, emphasis: {disabled: true},
-          data: points.map(p => [p[0], p[1]])});
+          data: points.map(p => [p[0], p[1]])};
+        if (spec.mark && i === 0) {
+          // An alert's page: the time it fired (to its resolution) shaded, its threshold a dashed line.
+          const until = spec.mark.to === null ? points[points.length - 1][0] : shift(spec.mark.to);
+          drawn.markArea = {silent: true, itemStyle: {color: "rgba(220, 53, 69, 0.12)"},
+            data: [[{xAxis: shift(spec.mark.from)}, {xAxis: until}]]};
+          if (spec.mark.threshold !== null && spec.mark.threshold !== undefined) {
+            drawn.markLine = {silent: true, symbol: "none", lineStyle: {color: "#dc3545", type: "dashed"},
+              label: {show: false}, data: [{yAxis: spec.mark.threshold * scale}]};
+          }
+        }
+        series.push(drawn);
         if (found.step > 0 && spec.series.length <= MAX_BANDS) {
           // The band: an invisible line at the minimum, and the distance to the maximum stacked on it.
           const band = "band" + i;

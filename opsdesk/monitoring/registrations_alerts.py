@@ -1,0 +1,104 @@
+"""Alerting in the registry: rules, alerts (acknowledge, resolve, comment), silences and
+maintenance windows; the pages of its own (the alert's page, the signed acknowledge link)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Case, IntegerField, When
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from opsdesk.core import registry
+from opsdesk.core.generic.filters import ScopedFilterSet
+from opsdesk.core.models import Customer
+from opsdesk.core.permissions import ALL_ROLES, STAFF
+from opsdesk.core.registry import Action, ModelEntry
+from opsdesk.core.views.generic import ObjectListView
+from opsdesk.monitoring.alerting import lifecycle, self_alerts, silences  # noqa: F401  (self_alerts: receivers)
+from opsdesk.monitoring.alerting.forms import CommentForm
+from opsdesk.monitoring.models import (
+    OPEN_STATES,
+    Alert,
+    AlertRule,
+    AlertState,
+    MaintenanceWindow,
+    Severity,
+    Silence,
+)
+from opsdesk.monitoring.views.rule_editor import RuleEditView
+
+NOBODY: frozenset[str] = frozenset()
+
+# Firing first, then acknowledged, pending and resolved; within a state, the worst and newest first.
+STATE_ORDER = Case(When(state=AlertState.FIRING, then=0), When(state=AlertState.ACKNOWLEDGED, then=1),
+                   When(state=AlertState.PENDING, then=2), default=3, output_field=IntegerField())
+SEVERITY_ORDER = Case(When(severity=Severity.CRITICAL, then=0), When(severity=Severity.MAJOR, then=1),
+                      When(severity=Severity.MINOR, then=2), default=3, output_field=IntegerField())
+
+
+class AlertListView(ObjectListView):
+    # Refreshes its table every 15 s (htmx), keeping the filters.
+    template_name = "monitoring/alert_list.html"
+
+
+class AlertFilterSet(ScopedFilterSet):
+    customer = django_filters.ModelChoiceFilter(queryset=Customer.objects.all(), label=_("customer"))
+    state = django_filters.MultipleChoiceFilter(choices=AlertState.choices, label=_("state"), distinct=False)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, label=_("severity"), distinct=False)
+    open = django_filters.BooleanFilter(method="only_open", label=_("open"))
+
+    class Meta:
+        model = Alert
+        fields = ["customer", "state", "severity", "open", "configuration_item"]
+
+    def only_open(self, queryset, name, value):
+        return queryset.filter(state__in=OPEN_STATES) if value else queryset.exclude(state__in=OPEN_STATES)
+
+
+registry.register(ModelEntry(
+    AlertRule, tenant_path="customer", tenant_optional=True, menu="monitoring", view_roles=STAFF, edit_roles=STAFF,
+    columns=["name", "customer", "kind", "metric", "operator", "threshold", "severity", "enabled"],
+    search_fields=["name", "metric"], select_related=("customer",),
+    views={"add": RuleEditView, "edit": RuleEditView},
+))
+registry.register(ModelEntry(
+    # Raised by evaluation and the inbound receivers only; people act on it.
+    Alert, tenant_path="customer", menu="monitoring", view_roles=ALL_ROLES, edit_roles=NOBODY, creatable=False,
+    roles={"acknowledge": STAFF, "resolve": STAFF, "comment": STAFF},
+    columns=["title", "customer", "configuration_item", "severity", "state", "started_at", "suppressed_by"],
+    sortable=("title", "customer__name", "configuration_item__name", "severity", "state", "started_at"),
+    search_fields=["title", "configuration_item__name"], filterset=AlertFilterSet,
+    select_related=("customer", "configuration_item", "suppressed_by"),
+    ordering=(STATE_ORDER, SEVERITY_ORDER, "-started_at"), views={"list": AlertListView},
+    # The fingerprint is for machines, the series is drawn, and "notified" is on the timeline.
+    detail_template="monitoring/alert_detail.html", detail_exclude=("fingerprint", "series", "notified"),
+    detail_context=lambda request, alert: alert_context(request, alert),
+    actions=[
+        Action("acknowledge", _("Acknowledge"), lambda alert, *, actor: lifecycle.acknowledge(alert, actor=actor),
+               roles=STAFF, icon="bi-hand-thumbs-up", style="primary",
+               available=lambda a: a.state == AlertState.FIRING),
+        Action("resolve", _("Resolve"), lambda alert, *, actor: lifecycle.resolve(alert, actor=actor),
+               roles=STAFF, icon="bi-check2-circle", available=lambda a: a.state in OPEN_STATES,
+               confirm=_("The alert is closed; if its condition still holds, a new alert fires.")),
+        Action("comment", _("Comment"), lambda alert, *, actor, text: lifecycle.comment(alert, actor=actor, text=text),
+               roles=STAFF, icon="bi-chat-left-text", form=CommentForm),
+    ],
+))
+registry.register(ModelEntry(
+    Silence, tenant_path="customer", tenant_optional=True, menu="monitoring", view_roles=STAFF, edit_roles=STAFF,
+    columns=["reason", "customer", "starts_at", "ends_at", "created_by"], search_fields=["reason"],
+    select_related=("customer", "created_by"), create=silences.create_silence, update=silences.update_silence,
+    actions=[Action("expire", _("End now"), silences.expire_silence, roles=STAFF, icon="bi-stop-circle",
+                    available=lambda s: s.ends_at > timezone.now())],
+))
+registry.register(ModelEntry(
+    MaintenanceWindow, tenant_path="customer", menu="monitoring", view_roles=ALL_ROLES, edit_roles=STAFF,
+    columns=["name", "customer", "starts_at", "ends_at", "recurrence"], search_fields=["name", "reason"],
+    select_related=("customer",),
+))
+
+
+def alert_context(request, alert: Alert) -> dict:
+    from opsdesk.monitoring.alerting.detail import detail_context
+
+    return detail_context(request, alert)

@@ -1,0 +1,86 @@
+"""The alert list (firing first, refreshing itself), the alert's page (timeline, chart around the
+firing), and the rule editor's replay of the last 7 days."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from opsdesk.monitoring.alerting.preview import replay
+from opsdesk.monitoring.alerting.rules import CompiledRule
+from opsdesk.monitoring.models import AlertEvent
+from opsdesk.monitoring.store import get_store
+from tests.factories import ConfigurationItemFactory, make_alert, make_series
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_alert_list_puts_firing_first_and_the_worst_first_within(admin_client, customer_a):
+    resolved = make_alert(customer_a, state="resolved", severity="critical", title="old fault")
+    minor = make_alert(customer_a, severity="minor", title="minor fault")
+    critical = make_alert(customer_a, severity="critical", title="critical fault")
+    acked = make_alert(customer_a, state="acknowledged", severity="critical", title="acked fault")
+    html = admin_client.get("/monitoring/alerts/").content.decode()
+    positions = [html.index(a.title) for a in (critical, minor, acked, resolved)]
+    assert positions == sorted(positions)
+    assert 'hx-trigger="every 15s"' in html
+
+
+def test_the_alert_page_shows_its_timeline_and_why_nobody_was_paged(admin_client, customer_a):
+    cause = make_alert(customer_a, title="switch down")
+    alert = make_alert(customer_a, title="server unreachable", suppressed_by=cause)
+    AlertEvent.objects.create(alert=alert, kind="suppressed", at=timezone.now(), text="switch down")
+    html = admin_client.get(f"/monitoring/alerts/{alert.pk}/").content.decode()
+    assert 'id="alert-timeline"' in html and 'id="alert-held"' in html
+    assert f'href="/monitoring/alerts/{cause.pk}/"' in html
+
+
+def test_the_alert_page_charts_its_series_around_the_firing(admin_client, customer_a):
+    item = ConfigurationItemFactory(customer=customer_a)
+    now = timezone.now().timestamp()
+    series = make_series(customer_a, item=item, points=[(now - 600, 10.0), (now - 60, 99.0)])
+    alert = make_alert(customer_a, item=item, series=series, threshold=90.0,
+                       started_at=timezone.now() - dt.timedelta(minutes=1))
+    html = admin_client.get(f"/monitoring/alerts/{alert.pk}/").content.decode()
+    assert 'id="alert-chart"' in html
+    start = int((alert.started_at - dt.timedelta(hours=1)).timestamp())
+    assert f'data-start="{start}"' in html
+    assert '&quot;threshold&quot;: 90.0' in html
+
+
+def rule(**kwargs) -> CompiledRule:
+    values = dict(id=1, name="r", kind="threshold", metric="m", labels=(), operator=">", threshold=90.0,
+                  recovery=None, for_seconds=0, rate_window=300, absence_seconds=600, check_states=frozenset(),
+                  check_type="", severity="major", customer_id=None, item_id=None, kind_id=None, template_id=None)
+    values.update(kwargs)
+    return CompiledRule(**values)
+
+
+def test_replay_counts_firings_with_duration_and_hysteresis():
+    ts = [0, 300, 600, 900, 1200, 1500, 1800, 2100]
+    values = [50, 95, 95, 85, 95, 60, 95, 50]
+    assert replay(rule(), ts, values) == [(300, 900), (1200, 1500), (1800, 2100)]
+    assert replay(rule(recovery=70.0), ts, values) == [(300, 1500), (1800, 2100)]
+    assert replay(rule(for_seconds=300), ts, values) == [(300, 900)]
+
+
+def test_the_rule_editor_previews_the_last_week(admin_client, customer_a):
+    item = ConfigurationItemFactory(customer=customer_a)
+    now = timezone.now().timestamp()
+    points = [(now - 86400 * 3 + i * 300, 95.0 if i % 24 < 6 else 20.0) for i in range(24 * 4)]
+    make_series(customer_a, item=item, name="host_cpu_utilisation", points=points)
+    get_store().housekeeping(now)  # a week is replayed on the 5-minute rollups
+    form = {"name": "CPU", "customer": customer_a.pk, "kind": "threshold", "metric": "host_cpu_utilisation",
+            "operator": ">", "threshold": "90", "for_seconds": "0", "rate_window_seconds": "300",
+            "absence_seconds": "600", "severity": "major", "labels": "{}", "check_states": "[]", "enabled": "on"}
+    html = admin_client.post("/monitoring/alertrules/preview/", form).content.decode()
+    assert 'id="preview-summary"' in html
+    assert "<strong>4 times</strong>" in html
+    incomplete = admin_client.post("/monitoring/alertrules/preview/", {**form, "metric": "nope"}).content.decode()
+    assert 'id="preview-incomplete"' in incomplete
+
+
+def test_customer_users_cannot_use_the_preview(customer_client):
+    assert customer_client.post("/monitoring/alertrules/preview/", {}).status_code == 403
