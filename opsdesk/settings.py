@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "opsdesk.cmdb",
     "opsdesk.notify",
     "opsdesk.monitoring",
+    "opsdesk.servicedesk",
 ]
 
 MIDDLEWARE = [
@@ -291,6 +292,16 @@ DATA_DISK_MIN_FREE_BYTES = env.env_int("OPSDESK_DATA_DISK_MIN_FREE_MB", 100, min
 # Fernet keys for credentials at rest, newest first; without them, a key kept in the data directory.
 OPSDESK_CREDENTIAL_KEYS = env.env_list("OPSDESK_CREDENTIAL_KEYS")
 OPSDESK_CREDENTIAL_KEY_FILE = DATA_DIR / "credential_keys"
+
+# --- service desk ------------------------------------------------------------------------------
+# Attachments are kept under the data directory, never served without a scope check.
+MEDIA_ROOT = DATA_DIR / "attachments"
+OPSDESK_ATTACHMENT_MAX_BYTES = env.env_int("OPSDESK_ATTACHMENT_MAX_MB", 20, minimum=1, maximum=1024) * 1024 * 1024
+OPSDESK_ATTACHMENT_MAX_FILES = 10
+# Types a mail client or browser would run: refused, whatever their size.
+OPSDESK_ATTACHMENT_FORBIDDEN_EXTENSIONS = frozenset({
+    "exe", "com", "bat", "cmd", "scr", "pif", "msi", "msp", "dll", "cpl", "js", "jse", "vbs", "vbe", "wsf", "wsh",
+    "ps1", "psm1", "hta", "jar", "lnk", "reg", "app", "apk"})
 
 # --- audit -----------------------------------------------------------------------------------
 AUDITLOG_INCLUDE_ALL_MODELS = False

@@ -27,6 +27,7 @@ urlpatterns = [
     path("cmdb/", include(("opsdesk.cmdb.urls", "cmdb"))),
     path("notify/", include(("opsdesk.notify.urls", "notify"))),
     path("monitoring/", include(("opsdesk.monitoring.urls", "monitoring"))),
+    path("servicedesk/", include(("opsdesk.servicedesk.urls", "servicedesk"))),
 ]
 
 handler404 = "opsdesk.core.views.errors.not_found"

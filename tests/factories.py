@@ -5,6 +5,7 @@ model only needs a line in OWNED here."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import factory
 
@@ -497,3 +498,55 @@ def _notify_owned() -> None:
 
 
 _notify_owned()
+
+
+# --- service desk ---------------------------------------------------------------------------------
+
+_ticket_numbers = itertools.count(1)
+
+
+def make_ticket(customer=None, *, status: str = "", actor=None, **kwargs):
+    """A ticket opened through the one way tickets open (services.open_ticket); `status`
+    "in_progress", "waiting_customer", "resolved" or "closed" moves it there as an engineer would."""
+    from opsdesk.servicedesk import services
+
+    customer = customer or CustomerFactory()
+    kwargs.setdefault("title", f"打印机不能打印 printer down {next(_ticket_numbers)}")
+    ticket = services.open_ticket(actor=actor, customer=customer, **kwargs)
+    if status:
+        admin = UserFactory(role=Role.ADMIN)
+        if status != "new":
+            services.take(ticket, actor=admin)
+        if status == "waiting_customer":
+            services.change_status(ticket, actor=admin, status="waiting_customer")
+        if status in ("resolved", "closed"):
+            services.resolve(ticket, actor=admin, solution="Replaced the toner.")
+        if status == "closed":
+            services.close(ticket, actor=admin)
+    return ticket
+
+
+def make_work_log(customer=None):
+    from opsdesk.servicedesk import services
+
+    return services.log_work(make_ticket(customer), actor=UserFactory(role=Role.ADMIN), minutes=30)
+
+
+def _servicedesk_owned() -> None:
+    from opsdesk.servicedesk.models import Ticket, WorkLog
+
+    OWNED[Ticket] = lambda customer: make_ticket(customer)
+    OWNED[WorkLog] = lambda customer: make_work_log(customer)
+    ACTION_CANDIDATES[Ticket] = [lambda: make_ticket(), lambda: make_ticket(status="in_progress"),
+                                 lambda: make_ticket(status="resolved"), lambda: make_ticket(status="closed")]
+    ACTION_PARAMS[(Ticket, "reply")] = {"body": "Could you send the error message?"}
+    ACTION_PARAMS[(Ticket, "note")] = {"body": "Toner ordered."}
+    ACTION_PARAMS[(Ticket, "change_status")] = {"status": "waiting_third_party"}
+    ACTION_PARAMS[(Ticket, "change_priority")] = {"impact": "high", "urgency": "high"}
+    ACTION_PARAMS[(Ticket, "log_work")] = {"minutes": 25}
+    ACTION_PARAMS[(Ticket, "assign")] = lambda ticket: {"team": TeamFactory().pk}
+    ACTION_PARAMS[(Ticket, "merge")] = lambda ticket: {"into": make_ticket(ticket.customer).pk}
+    ACTION_PARAMS[(Ticket, "link")] = lambda ticket: {"target": make_ticket(ticket.customer).pk, "kind": "relates"}
+
+
+_servicedesk_owned()

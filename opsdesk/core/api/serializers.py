@@ -60,6 +60,10 @@ _FORM_TO_SERIALIZER = [
     (forms.BooleanField, lambda f: serializers.BooleanField(required=False)),
     (forms.IntegerField, lambda f: serializers.IntegerField(required=f.required)),
     (forms.DateTimeField, lambda f: serializers.DateTimeField(required=f.required)),
+    (forms.DateField, lambda f: serializers.DateField(required=f.required)),
+    # An object by its id (the form checks it exists); before ChoiceField, whose choices would
+    # be read from the database when the URLs load.
+    (forms.ModelChoiceField, lambda f: serializers.IntegerField(required=f.required, allow_null=not f.required)),
     (forms.ChoiceField, lambda f: serializers.ChoiceField(choices=f.choices, required=f.required)),
     (forms.CharField, lambda f: serializers.CharField(required=f.required, allow_blank=not f.required)),
 ]

@@ -1,0 +1,1 @@
+"""What the service desk listens to in the apps to its left (alerts), and adds to their pages."""

@@ -1,0 +1,18 @@
+from opsdesk.servicedesk.models.tickets import (  # noqa: F401
+    Attachment,
+    Category,
+    Impact,
+    Macro,
+    Priority,
+    PriorityRule,
+    SavedFilter,
+    Ticket,
+    TicketAlert,
+    TicketChannel,
+    TicketEntry,
+    TicketLink,
+    TicketStatus,
+    TicketType,
+    Urgency,
+    WorkLog,
+)
