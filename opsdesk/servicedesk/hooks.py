@@ -1,1 +1,8 @@
 """What the service desk listens to in the apps to its left (alerts), and adds to their pages."""
+
+from opsdesk.monitoring.models import Alert
+from opsdesk.monitoring.signals import alert_notified, alert_resolved
+from opsdesk.servicedesk import alert_tickets
+
+alert_notified.connect(alert_tickets.on_alert_notified, sender=Alert, dispatch_uid="servicedesk.alert_notified")
+alert_resolved.connect(alert_tickets.on_alert_resolved, sender=Alert, dispatch_uid="servicedesk.alert_resolved")

@@ -31,6 +31,7 @@ from opsdesk.servicedesk.forms import (
     WorkLogForm,
 )
 from opsdesk.servicedesk.models import (
+    AlertTicketPolicy,
     Category,
     Macro,
     Priority,
@@ -157,6 +158,12 @@ registry.register(ModelEntry(
     search_fields=["name"], select_related=("parent", "default_team"), url_slug="categories",
 ))
 registry.register(ModelEntry(
+    # Empty customer: the policy for everyone without one of their own.
+    AlertTicketPolicy, tenant_path="customer", tenant_optional=True, menu="servicedesk", view_roles=STAFF,
+    edit_roles=MANAGERS, columns=["customer", "min_severity", "category", "team", "enabled"],
+    select_related=("customer", "category", "team"), url_slug="incidentpolicies",
+))
+registry.register(ModelEntry(
     PriorityRule, tenant_path=None, menu="servicedesk", view_roles=STAFF, edit_roles=MANAGERS,
     columns=["impact", "urgency", "priority"], url_slug="priorityrules",
 ))
@@ -177,5 +184,15 @@ auditlog.register(Ticket, include_fields=[
     f.name for f in Ticket._meta.concrete_fields
     if f.attname not in services.ACTION_FIELDS and f.name not in ("id", "created_at", "updated_at", "sla_due_at")])
 audit("servicedesk.Category")
+audit("servicedesk.AlertTicketPolicy")
 audit("servicedesk.PriorityRule")
 audit("servicedesk.Macro")
+
+
+def _seed_incident_policy() -> str | None:
+    """Critical alerts open incidents, until an administrator says otherwise."""
+    _, created = AlertTicketPolicy.objects.get_or_create(customer=None, defaults={"min_severity": "critical"})
+    return "service desk: critical alerts open incidents (Service desk → Incident policies)" if created else None
+
+
+registry.add_setup_step("servicedesk-incident-policy", _seed_incident_policy, order=300)

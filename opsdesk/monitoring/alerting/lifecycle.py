@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from opsdesk.core.actions import domain_action
 from opsdesk.core.models import User
 from opsdesk.monitoring.models import OPEN_STATES, Alert, AlertEvent, AlertEventKind, AlertState
+from opsdesk.monitoring.signals import alert_notified, alert_resolved
 
 log = logging.getLogger(__name__)
 
@@ -199,11 +200,14 @@ def notify_fired(alert: Alert) -> None:
     alert.notified = True
     alert.save(update_fields=["notified"])
     AlertEvent.objects.create(alert=alert, kind=AlertEventKind.NOTIFIED, at=timezone.now())
+    alert_notified.send(sender=Alert, alert=alert)
 
 
 def after_resolved(alert: Alert) -> None:
     """Tell those who were paged, and let the alerts this one held back speak for themselves."""
     from opsdesk.monitoring.alerting import messages
+
+    alert_resolved.send(sender=Alert, alert=alert)
 
     if alert.notified:
         from opsdesk.notify import escalation

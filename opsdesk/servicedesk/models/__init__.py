@@ -1,3 +1,4 @@
+from opsdesk.servicedesk.models.alert_policy import AlertTicketPolicy  # noqa: F401
 from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     Attachment,
     Category,
