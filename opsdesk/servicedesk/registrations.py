@@ -18,6 +18,8 @@ from opsdesk.core.permissions import ADMINS, ALL_ROLES, CUSTOMER, MANAGERS, STAF
 from opsdesk.core.registry import Action, ModelEntry
 from opsdesk.core.scoping import scope_for
 from opsdesk.servicedesk import services
+from opsdesk.servicedesk.desk.queues import QUEUE_ORDER
+from opsdesk.servicedesk.desk.views import TicketPageView, TicketQueueView
 from opsdesk.servicedesk.forms import (
     AssignForm,
     LinkForm,
@@ -109,7 +111,8 @@ registry.register(ModelEntry(
              "created_at"],
     sortable=("id", "title", "priority", "status", "sla_due_at", "created_at", "customer__name"),
     search_fields=["title", "requester_email"], filterset=TicketFilterSet,
-    select_related=("customer", "assignee", "team"), ordering=("-id",),
+    select_related=("customer", "assignee", "team"), ordering=QUEUE_ORDER,
+    views={"list": TicketQueueView, "detail": TicketPageView},
     create=_create_ticket,
     readonly_fields=("priority", "status", "team", "assignee", "merged_into", "first_response_at", "resolved_at",
                      "closed_at", "sla_due_at", "sla_state", "channel"),

@@ -1,5 +1,22 @@
+from django.urls import path
+
+from opsdesk.core import registry
 from opsdesk.core.views.generic import urls_for
+from opsdesk.servicedesk.desk import views as desk
+from opsdesk.servicedesk.models import Ticket
+
+
+def _entry():
+    return registry.get(Ticket)
+
 
 urlpatterns = [
+    path("tickets/bulk-assign/", desk.BulkAssignView.as_view(entry=_entry()), name="ticket_bulk_assign"),
+    path("tickets/filters/", desk.SaveFilterView.as_view(entry=_entry()), name="filter_save"),
+    path("tickets/filters/<int:pk>/delete/", desk.DeleteFilterView.as_view(entry=_entry()), name="filter_delete"),
+    path("tickets/callers/", desk.caller_lookup, name="ticket_callers"),
+    path("tickets/<int:pk>/compose/", desk.ComposeView.as_view(entry=_entry()), name="ticket_compose"),
+    path("tickets/<int:pk>/macro/", desk.macro_text, name="ticket_macro"),
+    path("attachments/<int:pk>/", desk.attachment_download, name="attachment"),
     *urls_for("servicedesk"),
 ]

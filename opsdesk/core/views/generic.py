@@ -103,6 +103,8 @@ def filtered_queryset(view: EntryMixin):
 
 class ObjectListView(EntryMixin, View):
     template_name = "generic/list.html"
+    # What an htmx filter or refresh swaps in (a list with a table of its own names its own).
+    partial_template_name = "generic/_table.html"
 
     def get(self, request):
         filterset, qs, sort = filtered_queryset(self)
@@ -126,7 +128,7 @@ class ObjectListView(EntryMixin, View):
         params = request.GET.copy()
         for key in ("page", "export"):
             params.pop(key, None)
-        template = "generic/_table.html" if request.headers.get("HX-Request") and \
+        template = self.partial_template_name if request.headers.get("HX-Request") and \
             request.headers.get("HX-Target") == "object-table" else self.template_name
         return render(request, template, self.context(
             filterset=filterset, page=page, rows=rows, columns=columns, sort=sort,

@@ -1,0 +1,1 @@
+"""The engineers' side of the service desk: the queues and the ticket page."""
