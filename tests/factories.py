@@ -533,9 +533,11 @@ def make_work_log(customer=None):
 
 
 def _servicedesk_owned() -> None:
-    from opsdesk.servicedesk.models import AlertTicketPolicy, Ticket, WorkLog
+    from opsdesk.servicedesk.models import AlertTicketPolicy, Ticket, TicketWebhook, WorkLog
 
     OWNED[AlertTicketPolicy] = lambda customer: AlertTicketPolicy.objects.create(customer=customer)
+    OWNED[TicketWebhook] = lambda customer: TicketWebhook.objects.create(
+        customer=customer, name=f"hook-{next(_ticket_numbers)}", channel=make_channel(customer))
     OWNED[Ticket] = lambda customer: make_ticket(customer)
     OWNED[WorkLog] = lambda customer: make_work_log(customer)
     ACTION_CANDIDATES[Ticket] = [lambda: make_ticket(), lambda: make_ticket(status="in_progress"),

@@ -54,6 +54,7 @@ registry.register(ModelEntry(
     # those who serve that customer.
     User, tenant_path="customer", tenant_optional=True, menu="admin", view_roles=STAFF, edit_roles=ADMINS,
     form=UserForm, serializer=UserSerializer, create=services.create_user, update=services.update_user,
+    delete=services.delete_user,
     columns=["username", "first_name", "last_name", "email", "role", "customer", "is_active", "last_login"],
     search_fields=["username", "first_name", "last_name", "email"], select_related=("customer",),
     bulk_edit_fields=("role",), readonly_fields=("is_active",),

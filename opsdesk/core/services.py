@@ -191,6 +191,14 @@ def update_preferences(user: User, data: dict[str, Any], *, actor: User) -> User
     return user
 
 
+def delete_user(user: User, *, actor: User | None) -> None:
+    """Delete an account; not your own (the audit row of the deletion would name an actor who no
+    longer exists, and nobody could then say who did it)."""
+    if actor is not None and actor.pk == user.pk:
+        raise ValidationError({"user": _("You cannot delete your own account.")})
+    delete_object(user, actor=actor)
+
+
 def deactivate_user(user: User, *, actor: User | None) -> User:
     if actor is not None and actor.pk == user.pk:
         raise ValidationError({"is_active": _("You cannot deactivate your own account.")})

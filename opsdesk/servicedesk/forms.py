@@ -61,3 +61,63 @@ class WorkLogForm(forms.Form):
     date = forms.DateField(label=_("date"), required=False)
     note = forms.CharField(label=_("note"), required=False, max_length=300)
     billable = forms.BooleanField(label=_("billable"), required=False, initial=True)
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (the checks on size and type are the service's)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            return [super(MultipleFileField, self).clean(d, initial) for d in data if d]
+        return [super().clean(data, initial)] if data else []
+
+
+def ticket_form():
+    """The desk's ticket form (phone calls, walk-ins, a mail forwarded by hand): the caller's
+    number finds their contact; files come with the description. Built late: it needs the app's
+    models and the generic scoped form."""
+    from django.urls import reverse_lazy
+
+    from opsdesk.core.generic.forms import ScopedModelForm
+    from opsdesk.servicedesk.models import Ticket
+
+    class TicketForm(ScopedModelForm):
+        phone = forms.CharField(label=_("Caller's phone"), required=False, max_length=40,
+                                help_text=_("Type the number: matching contacts appear below."))
+        files = MultipleFileField(label=_("Attachments"), required=False)
+
+        class Meta:
+            model = Ticket
+            fields = ["phone", "customer", "requester", "requester_email", "ticket_type", "category", "title",
+                      "description", "impact", "urgency", "configuration_items", "language", "files"]
+            widgets = {"description": forms.Textarea(attrs={"rows": 6})}
+
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.fields["phone"].widget.attrs.update({
+                "hx-get": str(reverse_lazy("servicedesk:ticket_callers")), "hx-trigger": "keyup changed delay:300ms",
+                "hx-target": "#caller-matches", "hx-swap": "outerHTML", "hx-params": "phone", "name": "phone",
+                "autocomplete": "off"})
+            self.fields["configuration_items"].required = False
+            if self.instance.pk:
+                # An open ticket keeps its customer and the way it came; its files come with replies.
+                for name in ("phone", "customer", "files"):
+                    self.fields.pop(name, None)
+
+        extra_template = "servicedesk/desk/_caller_hint.html"
+
+        def service_data(self) -> dict:
+            data = super().service_data()
+            if data.get("phone"):
+                data["_via"] = "phone"
+            return data
+
+    return TicketForm

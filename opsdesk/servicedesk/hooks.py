@@ -6,3 +6,9 @@ from opsdesk.servicedesk import alert_tickets
 
 alert_notified.connect(alert_tickets.on_alert_notified, sender=Alert, dispatch_uid="servicedesk.alert_notified")
 alert_resolved.connect(alert_tickets.on_alert_resolved, sender=Alert, dispatch_uid="servicedesk.alert_resolved")
+
+from opsdesk.servicedesk import webhooks  # noqa: E402
+from opsdesk.servicedesk.models import Ticket  # noqa: E402
+from opsdesk.servicedesk.signals import ticket_event  # noqa: E402
+
+ticket_event.connect(webhooks.on_ticket_event, sender=Ticket, dispatch_uid="servicedesk.webhooks")

@@ -17,7 +17,7 @@ from opsdesk.core.models import Customer, Team, User
 from opsdesk.core.permissions import ADMINS, ALL_ROLES, CUSTOMER, MANAGERS, STAFF
 from opsdesk.core.registry import Action, ModelEntry
 from opsdesk.core.scoping import scope_for
-from opsdesk.servicedesk import services
+from opsdesk.servicedesk import api, services
 from opsdesk.servicedesk.desk.queues import QUEUE_ORDER
 from opsdesk.servicedesk.desk.views import TicketPageView, TicketQueueView
 from opsdesk.servicedesk.forms import (
@@ -31,6 +31,7 @@ from opsdesk.servicedesk.forms import (
     ResolveForm,
     StatusForm,
     WorkLogForm,
+    ticket_form,
 )
 from opsdesk.servicedesk.models import (
     AlertTicketPolicy,
@@ -41,6 +42,7 @@ from opsdesk.servicedesk.models import (
     Ticket,
     TicketStatus,
     TicketType,
+    TicketWebhook,
     WorkLog,
 )
 from opsdesk.servicedesk.models.tickets import OPEN_STATUSES
@@ -96,8 +98,8 @@ def _create_ticket(data: dict[str, Any], *, actor: User | None) -> Ticket:
         impact=data.get("impact") or "medium", urgency=data.get("urgency") or "medium",
         requester=data.get("requester"), requester_email=data.get("requester_email", ""),
         configuration_items=data.get("configuration_items") or (), form_data=data.get("form_data") or {},
-        language=data.get("language", ""),
-        channel="api" if data.get("_via") == "api" else "web")
+        language=data.get("language", ""), files=data.get("files") or (),
+        channel={"api": "api", "phone": "phone"}.get(data.get("_via", ""), "web"))
 
 
 def _is_open(ticket: Ticket) -> bool:
@@ -113,7 +115,7 @@ registry.register(ModelEntry(
     search_fields=["title", "requester_email"], filterset=TicketFilterSet,
     select_related=("customer", "assignee", "team"), ordering=QUEUE_ORDER,
     views={"list": TicketQueueView, "detail": TicketPageView},
-    create=_create_ticket,
+    create=_create_ticket, form=ticket_form(),
     readonly_fields=("priority", "status", "team", "assignee", "merged_into", "first_response_at", "resolved_at",
                      "closed_at", "sla_due_at", "sla_state", "channel"),
     bulk_edit_fields=("category",),
@@ -167,6 +169,11 @@ registry.register(ModelEntry(
     select_related=("customer", "category", "team"), url_slug="incidentpolicies",
 ))
 registry.register(ModelEntry(
+    TicketWebhook, tenant_path="customer", tenant_optional=True, menu="servicedesk", view_roles=STAFF,
+    edit_roles=MANAGERS, columns=["name", "customer", "channel", "events", "enabled"],
+    select_related=("customer", "channel"),
+))
+registry.register(ModelEntry(
     PriorityRule, tenant_path=None, menu="servicedesk", view_roles=STAFF, edit_roles=MANAGERS,
     columns=["impact", "urgency", "priority"], url_slug="priorityrules",
 ))
@@ -188,6 +195,7 @@ auditlog.register(Ticket, include_fields=[
     if f.attname not in services.ACTION_FIELDS and f.name not in ("id", "created_at", "updated_at", "sla_due_at")])
 audit("servicedesk.Category")
 audit("servicedesk.AlertTicketPolicy")
+audit("servicedesk.TicketWebhook")
 audit("servicedesk.PriorityRule")
 audit("servicedesk.Macro")
 
@@ -199,3 +207,4 @@ def _seed_incident_policy() -> str | None:
 
 
 registry.add_setup_step("servicedesk-incident-policy", _seed_incident_policy, order=300)
+registry.add_api_urls(api.api_urls())

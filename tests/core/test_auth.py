@@ -170,3 +170,11 @@ def test_the_language_follows_the_browser(client, engineer):
     client.force_login(engineer)
     page = client.get("/", HTTP_ACCEPT_LANGUAGE="zh-CN,zh;q=0.9").content.decode()
     assert '<html lang="zh-hans"' in page
+
+
+def test_an_administrator_cannot_delete_their_own_account(admin):
+    from tests.conftest import api_client_for
+
+    response = api_client_for(admin).delete(f"/api/core/users/{admin.pk}/")
+    assert response.status_code == 400 and "user" in response.json()
+    assert type(admin).objects.filter(pk=admin.pk).exists()

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from opsdesk.servicedesk import services
 from opsdesk.servicedesk.models import Macro, SavedFilter, Ticket
-from tests.factories import ConfigurationItemFactory, TeamFactory, make_alert, make_check_in_state, make_ticket
+from tests.factories import ConfigurationItemFactory, make_alert, make_check_in_state, make_ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -108,7 +108,9 @@ def test_reply_and_resolve_from_the_composer(desk, engineer, customer_a):
 
 def test_a_macro_fills_in_the_tickets_variables(desk, engineer, customer_a):
     ticket = make_ticket(customer_a)
-    macro = Macro.objects.create(name="ack", body="您好，工单 #{{ ticket.number }}（{{ customer.name }}）由 {{ agent.name }} 处理。")
+    macro = Macro.objects.create(name="ack",
+                                 body="您好，工单 #{{ ticket.number }}（{{ customer.name }}）"
+                                      "由 {{ agent.name }} 处理。")
     text = desk.get(reverse("servicedesk:ticket_macro", args=[ticket.pk]), {"macro": macro.pk}).content.decode()
     assert f"工单 #{ticket.pk}（{customer_a.name}）由 {engineer.username} 处理" in text
 
@@ -135,3 +137,23 @@ def test_an_html_attachment_is_downloaded_never_shown(client, admin, customer_a)
     response = client.get(reverse("servicedesk:attachment", args=[entry.attachments.get().pk]))
     assert response["Content-Disposition"].startswith("attachment")
     assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_phone_desk_finds_the_caller_and_opens_a_phone_ticket_with_a_file(desk, customer_a, customer_b):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.factories import ContactFactory
+
+    caller = ContactFactory(customer=customer_a, name="韩梅梅", phone="+86 138-0013-8000")
+    ContactFactory(customer=customer_b, name="Hidden", phone="13800138000")
+    for typed in ("13800138000", "138 0013 8000", "0013-8000"):
+        found = desk.get(reverse("servicedesk:ticket_callers"), {"phone": typed}).content.decode()
+        assert "韩梅梅" in found and "Hidden" not in found  # B's contact with the same number stays hidden
+    response = desk.post(reverse("servicedesk:ticket_add"), {
+        "phone": "13800138000", "customer": customer_a.pk, "requester": caller.pk, "ticket_type": "incident",
+        "title": "电话报障：门禁系统离线", "description": "前台来电", "impact": "medium", "urgency": "high",
+        "language": "zh-hans", "files": [SimpleUploadedFile("photo.jpg", b"\xff\xd8jpeg")]})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    ticket = Ticket.objects.get(title="电话报障：门禁系统离线")
+    assert (ticket.channel, ticket.requester, ticket.priority) == ("phone", caller, "p2")
+    assert ticket.attachments.get().name == "photo.jpg"

@@ -26,7 +26,8 @@ class Queue:
     icon: str
 
     def filter(self, user, qs: QuerySet) -> QuerySet:
-        open_ = qs.filter(status__in=OPEN_STATUSES)
+        # The same list, in the same order, as the partial indexes' condition.
+        open_ = qs.filter(status__in=sorted(OPEN_STATUSES))
         if self.key == "mine":
             return open_.filter(assignee=user)
         if self.key == "team":

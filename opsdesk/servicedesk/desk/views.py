@@ -9,6 +9,8 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Replace
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -193,8 +195,12 @@ def caller_lookup(request):
     digits = "".join(ch for ch in request.GET.get("phone", "") if ch.isdigit())[-11:]
     contacts = []
     if len(digits) >= 4:
+        # Numbers are written every way (+86 138-0013-8000, (010) 6552 1234): compare the digits.
+        bare = F("phone")
+        for mark in ("-", " ", "+", "(", ")", "."):
+            bare = Replace(bare, Value(mark), Value(""))
         contacts = list(scope_for(request.user, Contact.objects.select_related("customer"))
-                        .filter(phone__contains=digits)[:10])
+                        .annotate(digits=bare).filter(digits__contains=digits)[:10])
     return render(request, "servicedesk/desk/_callers.html", {"contacts": contacts, "digits": digits})
 
 

@@ -17,3 +17,4 @@ from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     Urgency,
     WorkLog,
 )
+from opsdesk.servicedesk.models.webhooks import TicketWebhook  # noqa: F401

@@ -167,9 +167,13 @@ class Ticket(models.Model):
         ordering = ["-id"]
         indexes = [
             # The queues: open tickets of a team / of a person / unassigned, nearest due first.
-            models.Index(fields=["team", "sla_due_at"], name="ticket_team_due", condition=Q(closed_at__isnull=True)),
+            # Partial: the open tickets only (the queues' own condition, so the planner can use them).
+            models.Index(fields=["team", "sla_due_at"], name="ticket_team_due",
+                         condition=Q(status__in=sorted(OPEN_STATUSES))),
             models.Index(fields=["assignee", "sla_due_at"], name="ticket_assignee_due",
-                         condition=Q(closed_at__isnull=True)),
+                         condition=Q(status__in=sorted(OPEN_STATUSES))),
+            models.Index(fields=["customer", "sla_due_at"], name="ticket_customer_due",
+                         condition=Q(status__in=sorted(OPEN_STATUSES))),
             models.Index(fields=["customer", "-id"], name="ticket_customer"),
             models.Index(fields=["status", "sla_due_at"], name="ticket_status_due"),
         ]
