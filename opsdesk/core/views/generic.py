@@ -106,6 +106,11 @@ class ObjectListView(EntryMixin, View):
     # What an htmx filter or refresh swaps in (a list with a table of its own names its own).
     partial_template_name = "generic/_table.html"
 
+    def rows(self, columns, objects) -> list:
+        """(object, cell values) of the page's rows; a list with a table of its own may build them
+        its own way."""
+        return [(obj, [c.value(obj) for c in columns]) for obj in objects]
+
     def get(self, request):
         filterset, qs, sort = filtered_queryset(self)
         columns = columns_for(self.entry.model, self.entry.columns, self.entry.sortable)
@@ -124,7 +129,7 @@ class ObjectListView(EntryMixin, View):
             per_page = 50
         per_page = per_page if per_page in PAGE_SIZES else 50
         page = Paginator(qs, per_page).get_page(request.GET.get("page"))
-        rows = [(obj, [c.value(obj) for c in columns]) for obj in page.object_list]
+        rows = self.rows(columns, page.object_list)
         params = request.GET.copy()
         for key in ("page", "export"):
             params.pop(key, None)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.servicedesk.models.tickets import OPEN_STATUSES
+
+OPEN = sorted(OPEN_STATUSES)
 
 # "About to breach": a clock already warned (its thresholds), breached, or due within this long.
 BREACH_HORIZON = dt.timedelta(hours=1)
@@ -27,7 +29,7 @@ class Queue:
 
     def filter(self, user, qs: QuerySet) -> QuerySet:
         # The same list, in the same order, as the partial indexes' condition.
-        open_ = qs.filter(status__in=sorted(OPEN_STATUSES))
+        open_ = qs.filter(status__in=OPEN)
         if self.key == "mine":
             return open_.filter(assignee=user)
         if self.key == "team":
@@ -56,3 +58,14 @@ DEFAULT = "open"
 
 def selected(key: str) -> Queue:
     return BY_KEY.get(key) or BY_KEY[DEFAULT]
+
+
+def counts(user, scoped: QuerySet) -> dict[str, int]:
+    """The number of tickets in each queue but "all", in one pass over the open tickets."""
+    soon = timezone.now() + BREACH_HORIZON
+    conditions = {
+        "mine": Q(assignee=user), "team": Q(team__in=user.teams.values("pk")), "unassigned": Q(assignee__isnull=True),
+        "breaching": Q(sla_state__in=("warning", "breached")) | Q(sla_due_at__lte=soon), "open": Q(),
+    }
+    return scoped.filter(status__in=OPEN).aggregate(**{key: Count("pk", filter=condition) if condition else Count("pk")
+                                                      for key, condition in conditions.items()})

@@ -24,7 +24,7 @@ from opsdesk.core.permissions import STAFF, can
 from opsdesk.core.scoping import scope_for
 from opsdesk.core.views.generic import EntryMixin, ObjectDetailView, ObjectListView
 from opsdesk.servicedesk import services
-from opsdesk.servicedesk.desk import queues, ticket_page
+from opsdesk.servicedesk.desk import badges, queues, ticket_page
 from opsdesk.servicedesk.models import SavedFilter, Ticket
 
 
@@ -42,19 +42,23 @@ class TicketQueueView(ObjectListView):
     def base_queryset(self):
         return self.queue().filter(self.request.user, super().base_queryset())
 
+    def rows(self, columns, objects) -> list:
+        from django.utils import timezone
+
+        return [(row["ticket"], row) for row in badges.rows(objects, timezone.now())]
+
     def context(self, **extra) -> dict:
         context = super().context(**extra)
         user = self.request.user
         if "page" not in extra:
             return context
         current = self.queue()
-        scoped = EntryMixin.base_queryset(self)
+        counts = queues.counts(user, EntryMixin.base_queryset(self))
         tabs = []
         for queue in queues.QUEUES:
             if queue.key in ("mine", "team") and not user.is_staff_role:
                 continue
-            count = queue.filter(user, scoped).count() if queue.key != "all" else None
-            tabs.append({"queue": queue, "count": count, "active": queue.key == current.key,
+            tabs.append({"queue": queue, "count": counts.get(queue.key), "active": queue.key == current.key,
                          "url": f"{self.request.path}?{urlencode({'queue': queue.key})}"})
         context.update(tabs=tabs, queue=current, saved_filters=SavedFilter.objects.filter(user=user),
                        bulk_form=BulkAssignForm(user=user) if can(user, "assign", Ticket) else None)
