@@ -17,7 +17,7 @@ from opsdesk.core.models import Customer, Team, User
 from opsdesk.core.permissions import ADMINS, ALL_ROLES, CUSTOMER, MANAGERS, STAFF
 from opsdesk.core.registry import Action, ModelEntry
 from opsdesk.core.scoping import scope_for
-from opsdesk.servicedesk import api, services
+from opsdesk.servicedesk import api, demo, services
 from opsdesk.servicedesk.desk.queues import QUEUE_ORDER
 from opsdesk.servicedesk.desk.views import TicketPageView, TicketQueueView
 from opsdesk.servicedesk.forms import (
@@ -208,3 +208,4 @@ def _seed_incident_policy() -> str | None:
 
 registry.add_setup_step("servicedesk-incident-policy", _seed_incident_policy, order=300)
 registry.add_api_urls(api.api_urls())
+registry.add_demo("servicedesk", demo.load_servicedesk, order=50)
