@@ -50,7 +50,10 @@ def _later(key: tuple, ids_of) -> None:
     """Recount after the commit (the change is visible, and a rolled-back edit recounts nothing),
     once per transaction and key: adding a week of holidays saves seven days."""
     connection = transaction.get_connection()
-    if any(getattr(entry[1], "sla_key", None) == key for entry in connection.run_on_commit):
+    level = set(connection.savepoint_ids)
+    # Only among the callbacks of this same (save)point: one of an outer block may be dropped
+    # with a savepoint rolled back.
+    if any(getattr(entry[1], "sla_key", None) == key and entry[0] == level for entry in connection.run_on_commit):
         return
 
     def run() -> None:
