@@ -19,7 +19,8 @@ class AddDaysForm(forms.Form):
     last = forms.DateField(label=_("To (for a range)"), required=False,
                            widget=forms.DateInput(attrs={"type": "date"}))
     kind = forms.ChoiceField(label=_("Kind"), choices=DayKind.choices, required=False, initial=DayKind.HOLIDAY)
-    name = forms.CharField(label=_("Name"), max_length=100, required=False,
+    # Not "name": run_action(obj, name, ...) takes that one.
+    label = forms.CharField(label=_("Name"), max_length=100, required=False,
                            widget=forms.TextInput(attrs={"placeholder": _("e.g. 元旦")}))
     hours = forms.CharField(label=_("Hours (working day)"), max_length=100, required=False,
                             validators=[validate_hours],
@@ -42,7 +43,7 @@ class AddDaysForm(forms.Form):
         first: dt.date | None = data.get("first")
         if first is not None:
             specs.append(DaySpec(first, data.get("last") or first, data.get("kind") or DayKind.HOLIDAY,
-                                 (data.get("name") or "").strip(), (data.get("hours") or "").strip()))
+                                 (data.get("label") or "").strip(), (data.get("hours") or "").strip()))
         elif data.get("last"):
             raise ValidationError({"first": _("Give the first day of the range.")})
         specs += parse_lines(data.get("lines") or "", "lines")

@@ -71,7 +71,7 @@ def calendar_year(request, pk: int):
         year = today.year
     year = min(max(year, FIRST_YEAR), LAST_YEAR)
     may_add = can(request.user, "add_days", calendar) and not calendar.always_open
-    form = AddDaysForm(request.POST or None)
+    form = AddDaysForm(request.POST if request.method == "POST" else None)
     style_widgets(form)
     if request.method == "POST":
         if not may_add:
