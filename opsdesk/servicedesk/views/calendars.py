@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from opsdesk.core.generic.forms import apply_errors, style_widgets
 from opsdesk.core.permissions import STAFF, can
@@ -26,6 +27,8 @@ from opsdesk.servicedesk.sla.forms import AddDaysForm, add_days_params
 from opsdesk.servicedesk.sla.hours import format_hours
 
 FIRST_YEAR, LAST_YEAR = services.FIRST_YEAR, services.LAST_YEAR
+# Short enough for a month of 7 narrow columns ("星期一" is not): translated as 一 二 三….
+WEEKDAY_INITIALS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
 
 
 @dataclass
@@ -94,6 +97,6 @@ def calendar_year(request, pk: int):
         "calendar": calendar, "year": year, "months": months, "form": form, "may_add": may_add,
         "runs_out": status.runs_out(calendar, today), "previous": year - 1, "next": year + 1, "this_year": today.year,
         "package_version": chinese.package_version(), "package_until": known[1] if known else None,
-        "weekday_names": [dt.date(2024, 1, d) for d in range(1, 8)],
+        "weekday_names": [pgettext("weekday, one or two letters", name) for name in WEEKDAY_INITIALS],
         "unknown_days": sum(1 for m in months for w in m["weeks"] for c in w if c.plan and c.plan.fallback)},
         status=400 if form.errors else 200)

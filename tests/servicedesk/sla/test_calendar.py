@@ -144,3 +144,34 @@ def test_shanghai_has_no_summer_time_but_the_zone_is_the_calendars(calendars):
     cal = _china(calendars)
     assert cal.add(dt.datetime(2025, 9, 22, 0, tzinfo=dt.UTC), HOUR) == dt.datetime(2025, 9, 22, 2, tzinfo=dt.UTC)
     assert SHANGHAI.key == "Asia/Shanghai"
+
+
+def _walk(cal: CompiledCalendar, start: dt.datetime, seconds: float) -> dt.datetime:
+    """The slow reference: day by day through the plans."""
+    day = start.astimezone(cal.zone).date()
+    left = seconds
+    while True:
+        midnight = dt.datetime(day.year, day.month, day.day, tzinfo=cal.zone)
+        for a, b in cal.plan(day).intervals:
+            begin = max(midnight + dt.timedelta(seconds=a), start)
+            end = midnight + dt.timedelta(seconds=b)
+            if end <= begin:
+                continue
+            span = (end - begin).total_seconds()
+            if left <= span:
+                return begin + dt.timedelta(seconds=left)
+            left -= span
+        day += dt.timedelta(days=1)
+
+
+def test_add_agrees_with_a_day_by_day_walk_and_between_undoes_it(calendars):
+    import random
+
+    cal = _china(calendars)
+    rng = random.Random(7)
+    for _ in range(300):
+        start = at(2025, 1, 1) + dt.timedelta(seconds=rng.randrange(700 * 86400))
+        seconds = rng.randrange(1, 100 * HOUR)
+        due = cal.add(start, seconds)
+        assert due == _walk(cal, start, seconds), (start, seconds)
+        assert cal.between(start, due) == seconds
