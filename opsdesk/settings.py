@@ -273,6 +273,8 @@ CELERY_BEAT_SCHEDULE = {
     # Rules are evaluated as data is filed; this pass is for what arrives NOT: "no data" rules,
     # heartbeats, pending alerts whose "for" ran out, silences ending.
     "alerting-pass": {"task": "opsdesk.monitoring.tasks.alerting_pass", "schedule": 15.0},
+    # SLA clocks crossing a warning threshold or their due date (the clock's next_check_at is the truth).
+    "servicedesk-sla-sweep": {"task": "opsdesk.servicedesk.sla.tasks.sweep_sla", "schedule": 30.0},
 }
 
 # --- processes -------------------------------------------------------------------------------

@@ -553,3 +553,24 @@ def _servicedesk_owned() -> None:
 
 
 _servicedesk_owned()
+
+
+# --- service desk: SLA ----------------------------------------------------------------------------
+
+def make_business_calendar(**kwargs):
+    """A Monday-to-Friday 9–18 calendar following China's statutory holidays."""
+    from opsdesk.servicedesk.models import BusinessCalendar
+
+    kwargs.setdefault("name", f"calendar-{next(_ticket_numbers)}")
+    return BusinessCalendar.objects.create(chinese_holidays=kwargs.pop("chinese_holidays", True), **kwargs)
+
+
+def _sla_owned() -> None:
+    from opsdesk.servicedesk.models import BusinessCalendar
+
+    ACTION_CANDIDATES[BusinessCalendar] = [lambda: make_business_calendar()]
+    ACTION_PARAMS[(BusinessCalendar, "add_days")] = {"first": "2027-01-01", "last": "2027-01-03", "kind": "holiday",
+                                                     "label": "元旦"}
+
+
+_sla_owned()

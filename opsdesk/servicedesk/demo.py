@@ -24,13 +24,14 @@ CATEGORIES = [
     ("Question 咨询", "question", []),
 ]
 MACROS = [
-    ("已收到 / Received", "您好 {{ requester.name }}，工单 #{{ ticket.number }} 已收到，{{ agent.name }} 正在处理。", ""),
+    ("已收到 / Received",
+     "您好 {{ requester.name }}，工单 #{{ ticket.number }} 已收到，{{ agent.name }} 正在处理。", ""),
     ("请提供日志 / Logs please", "您好，请把出错时间前后的日志作为附件回复给我们，谢谢。", "waiting_customer"),
 ]
 # (customer code, title, description, category index, impact, urgency, channel, CI name suffix, how far along)
 TICKETS = [
-    ("ACME", "ERP 登录缓慢，财务月结受影响", "从今天上午 9 点开始，ERP 登录要 30 秒以上。", 0, "high", "high", "email", "db-01",
-     "in_progress"),
+    ("ACME", "ERP 登录缓慢，财务月结受影响", "从今天上午 9 点开始，ERP 登录要 30 秒以上。", 0, "high", "high", "email",
+     "db-01", "in_progress"),
     ("ACME", "VPN 连接频繁断开", "出差同事反映 VPN 每隔十几分钟掉线一次。", 1, "medium", "medium", "phone", "", "new"),
     ("ACME", "新员工开通邮箱和 ERP 账号", "下周一入职两位同事。", 2, "low", "medium", "portal", "", "waiting_customer"),
     ("BLUESKY", "Printer on floor 3 is jammed", "The big printer near the lifts shows paper jam.", 0, "low", "low",

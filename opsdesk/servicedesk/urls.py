@@ -4,6 +4,7 @@ from opsdesk.core import registry
 from opsdesk.core.views.generic import urls_for
 from opsdesk.servicedesk.desk import views as desk
 from opsdesk.servicedesk.models import Ticket
+from opsdesk.servicedesk.views import calendars
 
 
 def _entry():
@@ -18,5 +19,6 @@ urlpatterns = [
     path("tickets/<int:pk>/compose/", desk.ComposeView.as_view(entry=_entry()), name="ticket_compose"),
     path("tickets/<int:pk>/macro/", desk.macro_text, name="ticket_macro"),
     path("attachments/<int:pk>/", desk.attachment_download, name="attachment"),
+    path("calendars/<int:pk>/year/", calendars.calendar_year, name="calendar_year"),
     *urls_for("servicedesk"),
 ]
