@@ -16,3 +16,4 @@ from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     Urgency,
     WorkLog,
 )
+from opsdesk.servicedesk.models.chat import ChatGroup, ChatIntegration, ChatKind, ChatMessage, ChatOutbox  # noqa: F401
