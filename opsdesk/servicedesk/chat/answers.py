@@ -28,10 +28,11 @@ from opsdesk.servicedesk.models.chat import ChatGroup, ChatMessage, ChatOutbox, 
 MARGIN = dt.timedelta(seconds=60)
 
 
-def deliver(group: ChatGroup, text: str, *, key: str, answering: ChatMessage | None = None,
-            ticket: Ticket | None = None, title: str = "") -> ChatOutbox | None:
-    """Write the message to the group (once per `key`); None when notify's channel takes it or
-    the key was used already."""
+def deliver(group: ChatGroup, title: str, body: str = "", *, key: str, answering: ChatMessage | None = None,
+            ticket: Ticket | None = None) -> ChatOutbox | None:
+    """Write the message (its first line `title`, then `body`) to the group, once per `key`;
+    None when notify's channel takes it or the key was used already."""
+    text = f"{title}\n{body}" if body else title
     vendor = chat.get(group.integration.kind)
     now = timezone.now()
     latest = answering or _latest(group, ticket)
@@ -46,7 +47,7 @@ def deliver(group: ChatGroup, text: str, *, key: str, answering: ChatMessage | N
         return _row(group, latest, ticket, text, key)
     channel = group.notify_channel
     if channel is not None and channel.enabled:
-        notify.queue(channel, {"title": title or text.splitlines()[0][:100], "text": text}, key=key,
+        notify.queue(channel, {"title": title, "text": body}, key=key,
                      source=f"servicedesk.chatgroup:{group.pk}", customer=group.customer, language=group.language)
         return None
     return _row(group, latest, ticket, text, key,

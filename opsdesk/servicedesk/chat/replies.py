@@ -44,13 +44,12 @@ def to_chat(sender: Any, ticket: Ticket, event: str, entry: TicketEntry | None =
             if len(words) > MAX_TEXT:
                 words = words[:MAX_TEXT] + "…"
             title = _("Ticket #%(number)s: reply from %(author)s") % {"number": ticket.pk, "author": _author(entry)}
-            text = f"{title}\n{words}"
     elif event == "status" and extra.get("new") == "resolved":
         key = f"resolved:{ticket.pk}:{ticket.resolved_at.isoformat() if ticket.resolved_at else ''}"
         with translation.override(ticket.language):
             title = _("Ticket #%(number)s is resolved.") % {"number": ticket.pk}
-            text = title + " " + _("Mention me again if the problem comes back.")
+            words = _("Mention me again if the problem comes back.")
     else:
         return
     for group in groups_of(ticket):
-        answers.deliver(group, text, key=f"chat:{group.pk}:{key}", ticket=ticket, title=title)
+        answers.deliver(group, title, words, key=f"chat:{group.pk}:{key}", ticket=ticket)
