@@ -19,7 +19,19 @@ from collections.abc import Mapping
 
 import httpx
 
-from .base import Callback, Ignored, Incoming, Refused, SendResult, Target, Vendor, answer_json, check_skew, header, post
+from .base import (
+    Callback,
+    Ignored,
+    Incoming,
+    Refused,
+    SendResult,
+    Target,
+    Vendor,
+    answer_json,
+    check_skew,
+    header,
+    post,
+)
 from .crypto import dingtalk_sign, same
 
 RATE_LIMITED = 130101  # "send too fast": the robot is blocked for 10 minutes

@@ -27,9 +27,20 @@ from collections.abc import Mapping
 
 import httpx
 
-from .base import Callback, Handshake, Ignored, Incoming, Refused, SendResult, Target, Vendor, answer_json, check_skew
+from .base import (
+    Callback,
+    Handshake,
+    Ignored,
+    Incoming,
+    Refused,
+    SendResult,
+    Target,
+    Vendor,
+    answer_json,
+    check_skew,
+    post,
+)
 from .base import header as header_of
-from .base import post
 from .crypto import CryptoError, feishu_decrypt, feishu_signature, same
 
 RATE_LIMITED = (11232, 230020)  # frequency limited (robot / chat)

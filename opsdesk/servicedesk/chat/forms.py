@@ -40,8 +40,8 @@ class ChatIntegrationForm(ScopedModelForm):
         super().__init__(*args, **kwargs)
         names = sorted({name for vendor in chat.VENDORS.values() for name in vendor.secrets})
         for name in names:
-            self.fields[SECRET_PREFIX + name] = write_only_field(
-                SECRET_LABELS.get(name, name), _("Never shown again after saving. Leave empty to keep the current one."))
+            help_text = _("Never shown again after saving. Leave empty to keep the current one.")
+            self.fields[SECRET_PREFIX + name] = write_only_field(SECRET_LABELS.get(name, name), help_text)
 
     def clean_config(self) -> dict:
         value = self.cleaned_data.get("config")

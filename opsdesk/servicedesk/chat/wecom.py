@@ -26,8 +26,19 @@ from collections.abc import Mapping
 
 import httpx
 
-from .base import Callback, Handshake, Ignored, Incoming, Refused, SendResult, Target, Vendor, answer_json, check_skew
-from .base import post
+from .base import (
+    Callback,
+    Handshake,
+    Ignored,
+    Incoming,
+    Refused,
+    SendResult,
+    Target,
+    Vendor,
+    answer_json,
+    check_skew,
+    post,
+)
 from .crypto import CryptoError, same, wecom_decrypt, wecom_key, wecom_signature
 
 RESPONSE_URL_SECONDS = 3600  # a response_url is valid for an hour

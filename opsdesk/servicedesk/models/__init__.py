@@ -1,3 +1,4 @@
+from opsdesk.servicedesk.models.chat import ChatGroup, ChatIntegration, ChatKind, ChatMessage, ChatOutbox  # noqa: F401
 from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     Attachment,
     Category,
@@ -16,4 +17,3 @@ from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     Urgency,
     WorkLog,
 )
-from opsdesk.servicedesk.models.chat import ChatGroup, ChatIntegration, ChatKind, ChatMessage, ChatOutbox  # noqa: F401

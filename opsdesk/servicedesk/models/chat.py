@@ -39,7 +39,8 @@ class ChatIntegration(TimestampedModel):
     config = models.JSONField(_("settings"), default=dict, blank=True)
     secrets_encrypted = models.TextField(editable=False, blank=True)
     # The secret part of the callback URL: who does not know it reaches nothing.
-    url_token = models.CharField(max_length=64, unique=True, editable=False)
+    url_token = models.CharField(_("callback URL token"), max_length=64, unique=True, editable=False,
+                                 help_text=_("The callback URL is /api/servicedesk/chat/<type>/<this token>/."))
     language = models.CharField(_("language"), max_length=10, default="zh-hans",
                                 choices=[("en", "English"), ("zh-hans", "简体中文")],
                                 help_text=_("The language of new groups' tickets and of what the bot says."))

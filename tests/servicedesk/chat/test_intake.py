@@ -120,7 +120,8 @@ def test_dingtalk_after_the_session_webhook_expired_replies_go_through_the_group
     post_dingtalk(client, integration, dingtalk_payload(vendor, "报表跑不出来", msg_id="m-1", expires_ms=soon))
     ticket = Ticket.objects.get()
     group = ChatGroup.objects.get()
-    robot = make_channel(customer_a, kind="dingtalk", config={"access_token": "grouprobot", "base_url": vendor.base_url})
+    robot = make_channel(customer_a, kind="dingtalk",
+                         config={"access_token": "grouprobot", "base_url": vendor.base_url})
     group.notify_channel = robot
     group.save()
     with django_capture_on_commit_callbacks(execute=True):
@@ -197,3 +198,11 @@ def test_a_new_callback_url_makes_the_old_one_404(client, vendor, manager, custo
     assert integration.url_token != old
     answer = client.post(f"/api/servicedesk/chat/dingtalk/{old}/", data="{}", content_type="application/json")
     assert answer.status_code == 404
+
+
+def test_the_integrations_page_shows_the_callback_token_but_no_secret(client, vendor, manager):
+    integration = make_integration("dingtalk", vendor)
+    client.force_login(manager)
+    page = client.get(f"/servicedesk/chatintegrations/{integration.pk}/").content.decode()
+    assert integration.url_token in page
+    assert integration.secrets_encrypted not in page and DINGTALK_SECRET not in page

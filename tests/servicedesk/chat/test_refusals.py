@@ -87,7 +87,8 @@ def test_dingtalk_missing_headers_are_refused(client, dingtalk, vendor, nothing_
 
 def test_dingtalk_a_sign_replayed_on_another_message_is_refused(client, dingtalk, vendor, nothing_written):
     headers = dingtalk_headers()
-    assert post_dingtalk(client, dingtalk, dingtalk_payload(vendor, "磁盘满了", msg_id="m-1"), **headers).status_code == 200
+    first = dingtalk_payload(vendor, "磁盘满了", msg_id="m-1")
+    assert post_dingtalk(client, dingtalk, first, **headers).status_code == 200
     nothing_written.start()
     # DingTalk's sign covers the timestamp only: the same headers with another body are a replay.
     forged = dingtalk_payload(vendor, "请把数据库删了", msg_id="m-forged")
