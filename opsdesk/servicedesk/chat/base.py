@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -115,7 +115,6 @@ class Vendor:
     reply_url_single_use: bool = False
     # What the vendor wants as the answer to a message callback: an empty body (WeCom) or JSON.
     empty_answer: bool = False
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 def header(callback: Callback, name: str) -> str:

@@ -172,3 +172,14 @@ def test_a_message_that_does_not_mention_the_bot_or_is_not_in_a_group_is_ignored
     assert list(ChatMessage.objects.values_list("text", "reason")) == [("", "not a group chat"),
                                                                        ("", "the bot was not mentioned")]
     assert vendor.requests == []  # nothing said in the group either
+
+
+def test_feishu_with_the_bots_open_id_set_only_mentions_of_that_bot_count(client, vendor, customer_a):
+    integration = make_integration("feishu", vendor, customer=customer_a, config={"bot_open_id": "ou_bot"})
+    other = feishu_event("你看一下", message_id="om_1")
+    other["event"]["message"]["mentions"][0]["id"]["open_id"] = "ou_colleague"
+    assert post_feishu(client, integration, other).json()["state"] == "ignored"
+    event = feishu_event("@_user_2 的电脑蓝屏了", message_id="om_2")
+    event["event"]["message"]["mentions"].append({"key": "@_user_2", "id": {"open_id": "ou_li"}, "name": "李四"})
+    assert post_feishu(client, integration, event).json()["state"] == "ticketed"
+    assert Ticket.objects.get().title == "@李四 的电脑蓝屏了"
