@@ -57,7 +57,7 @@ registry.register(ModelEntry(
     form=ChatGroupForm, creatable=False, roles={"delete": MANAGERS},
     columns=["title", "integration", "customer", "open_ticket", "notify_channel", "updated_at"],
     search_fields=["title", "conversation_id"], select_related=("integration", "customer", "open_ticket"),
-    readonly_fields=("customer", "open_ticket"), url_slug="chatgroups",
+    readonly_fields=("integration", "customer", "open_ticket"), url_slug="chatgroups",
     actions=[Action("assign_customer", _("Assign to a customer"),
                     lambda group, *, actor, customer: services.assign_customer(group, actor=actor, customer=customer),
                     roles=STAFF, icon="bi-building", form=AssignCustomerForm)],

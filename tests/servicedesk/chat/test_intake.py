@@ -206,3 +206,21 @@ def test_the_integrations_page_shows_the_callback_token_but_no_secret(client, ve
     page = client.get(f"/servicedesk/chatintegrations/{integration.pk}/").content.decode()
     assert integration.url_token in page
     assert integration.secrets_encrypted not in page and DINGTALK_SECRET not in page
+
+
+def test_the_api_shows_messages_without_their_reply_url_or_signature_and_groups_keep_their_integration(
+        client, vendor, admin, customer_a):
+    integration = make_integration("dingtalk", vendor, customer=customer_a)
+    post_dingtalk(client, integration, dingtalk_payload(vendor, "硬盘告警", msg_id="m-1"))
+    api = api_client_for(admin, write=True)
+    [row] = api.get("/api/servicedesk/chatmessages/").json()["results"]
+    assert row["text"] == "硬盘告警" and row["state"] == "ticketed"
+    assert not {"signature", "reply_url_encrypted", "reply_url_expires_at"} & set(row)
+    assert "sendBySession" not in json.dumps(row)
+    group = ChatGroup.objects.get()
+    other = make_integration("feishu", vendor)
+    answer = api.patch(f"/api/servicedesk/chatgroups/{group.pk}/", {"integration": other.pk, "title": "新名字"},
+                       format="json")
+    assert answer.status_code == 200
+    group.refresh_from_db()
+    assert (group.integration, group.title) == (integration, "新名字")
