@@ -270,6 +270,8 @@ CELERY_BEAT_SCHEDULE = {
     "notify-ical-feeds": {"task": "opsdesk.notify.tasks_oncall.refresh_ical_feeds", "schedule": 3600.0},
     # Notifications whose wake-up was lost, whose retry or rate-limit wait is over, or whose sender died.
     "notify-sweep": {"task": "opsdesk.notify.tasks.sweep_notifications", "schedule": 10.0},
+    # Chat answers (acknowledgements, the desk's replies) whose wake-up was lost, retry is due or sender died.
+    "servicedesk-chat-sweep": {"task": "opsdesk.servicedesk.chat.tasks.sweep_chat_outbox", "schedule": 10.0},
     # Rules are evaluated as data is filed; this pass is for what arrives NOT: "no data" rules,
     # heartbeats, pending alerts whose "for" ran out, silences ending.
     "alerting-pass": {"task": "opsdesk.monitoring.tasks.alerting_pass", "schedule": 15.0},

@@ -574,3 +574,56 @@ def _sla_owned() -> None:
 
 
 _sla_owned()
+
+
+# --- service desk: chat groups ------------------------------------------------------------------
+
+def make_chat_integration(customer=None, *, kind: str = "dingtalk"):
+    from opsdesk.servicedesk.chat.services import create_integration
+
+    secrets = {"dingtalk": {"app_secret": "test-app-secret"},
+               "feishu": {"app_secret": "s", "verification_token": "t", "encrypt_key": "k"},
+               "wecom": {"token": "t", "encoding_aes_key": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"}}[kind]
+    config = {"app_id": "cli_test"} if kind == "feishu" else {}
+    return create_integration({"name": f"chat-{next(_ticket_numbers)}", "kind": kind, "customer": customer,
+                               "config": config, "secrets": secrets}, actor=None)
+
+
+def make_chat_group(customer=None, **kwargs):
+    from opsdesk.servicedesk.models import ChatGroup
+
+    return ChatGroup.objects.create(integration=make_chat_integration(customer), customer=customer,
+                                    conversation_id=f"cid-{next(_ticket_numbers)}",
+                                    title=kwargs.pop("title", f"group-{next(_ticket_numbers)}"), **kwargs)
+
+
+def make_chat_message(customer=None):
+    from opsdesk.servicedesk.models import ChatMessage
+
+    group = make_chat_group(customer)
+    return ChatMessage.objects.create(integration=group.integration, group=group, state="held",
+                                      vendor_message_id=f"msg-{next(_ticket_numbers)}", text="printer down 打印机")
+
+
+def make_chat_outbox(customer=None):
+    from opsdesk.servicedesk.models import ChatOutbox
+
+    message = make_chat_message(customer)
+    return ChatOutbox.objects.create(key=f"test:{message.pk}", group=message.group, message=message,
+                                     text="Recorded as ticket #1")
+
+
+def _chat_owned() -> None:
+    from opsdesk.servicedesk.models import ChatGroup, ChatIntegration, ChatMessage, ChatOutbox
+
+    OWNED[ChatIntegration] = lambda customer: make_chat_integration(customer)
+    OWNED[ChatGroup] = lambda customer: make_chat_group(customer)
+    OWNED[ChatMessage] = lambda customer: make_chat_message(customer)
+    OWNED[ChatOutbox] = lambda customer: make_chat_outbox(customer)
+    # Without a customer: every staff role sees it (the test tries one that may not act).
+    ACTION_CANDIDATES[ChatIntegration] = [lambda: make_chat_integration(None)]
+    ACTION_CANDIDATES[ChatGroup] = [lambda: make_chat_group()]
+    ACTION_PARAMS[(ChatGroup, "assign_customer")] = lambda group: {"customer": CustomerFactory().pk}
+
+
+_chat_owned()
