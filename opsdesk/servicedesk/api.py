@@ -98,17 +98,28 @@ class SlaView(TicketScopedView):
     """The ticket's SLA now: its state, the nearest due date and the time left."""
 
     @extend_schema(responses={200: inline_serializer("TicketSla", {
-        "state": serializers.CharField(), "due_at": serializers.DateTimeField(allow_null=True),
-        "seconds_left": serializers.IntegerField(allow_null=True),
-        "first_response_at": serializers.DateTimeField(allow_null=True)})},
+        "state": serializers.CharField(help_text=gettext_lazy("Empty (no SLA), running, warning, breached, paused "
+                                                              "or met.")),
+        "due_at": serializers.DateTimeField(allow_null=True),
+        "seconds_left": serializers.IntegerField(allow_null=True, help_text=gettext_lazy(
+            "Business seconds left on the nearest clock; negative when breached.")),
+        "paused": serializers.BooleanField(), "breached": serializers.BooleanField(),
+        "fallback_notice": serializers.CharField(allow_blank=True),
+        "clocks": inline_serializer("TicketSlaClock", {
+            "kind": serializers.CharField(), "state": serializers.CharField(),
+            "due_at": serializers.DateTimeField(allow_null=True), "seconds_left": serializers.IntegerField(),
+            "stopped_at": serializers.DateTimeField(allow_null=True)}, many=True)})},
         summary=gettext_lazy("A ticket's SLA state"))
     def get(self, request, pk: int):
         from django.utils import timezone
 
-        ticket = self.ticket(request, pk)
-        left = int((ticket.sla_due_at - timezone.now()).total_seconds()) if ticket.sla_due_at else None
-        return Response({"state": ticket.sla_state, "due_at": ticket.sla_due_at, "seconds_left": left,
-                         "first_response_at": ticket.first_response_at})
+        from opsdesk.servicedesk.sla.summary import sla_summary
+
+        summary = sla_summary(self.ticket(request, pk), timezone.now())
+        keys = ("state", "due_at", "seconds_left", "paused", "breached", "fallback_notice")
+        return Response({**{k: summary[k] for k in keys},
+                         "clocks": [{k: c[k] for k in ("kind", "state", "due_at", "seconds_left", "stopped_at")}
+                                    for c in summary["clocks"]]})
 
 
 def api_urls() -> list:

@@ -23,7 +23,8 @@ class Words:
         self.status = {s.value: str(s.label) for s in TicketStatus}
         self.priority = {p.value: str(p.label) for p in Priority}
         self.paused, self.met = _("SLA paused"), _("SLA met")
-        self.left, self.overdue = _("%(time)s left"), _("%(time)s overdue")
+        # Wall-clock time to the due date (the ticket page tells the business time left).
+        self.left, self.overdue = _("due in %(time)s"), _("%(time)s overdue")
         self.day, self.hour, self.minute = _("%(n)d d"), _("%(n)d h"), _("%(n)d min")
 
     def duration(self, seconds: float) -> str:
@@ -51,8 +52,9 @@ def sla(ticket, now: dt.datetime, words: Words) -> dict[str, Any] | None:
     seconds = (ticket.sla_due_at - now).total_seconds()
     if seconds < 0:
         return {"css": SLA_CSS["breached"], "text": words.overdue % {"time": words.duration(seconds)},
-                "state": "breached"}
-    return {"css": css, "text": words.left % {"time": words.duration(seconds)}, "state": state}
+                "state": "breached", "due_at": ticket.sla_due_at}
+    return {"css": css, "text": words.left % {"time": words.duration(seconds)}, "state": state,
+            "due_at": ticket.sla_due_at}
 
 
 def rows(tickets, now: dt.datetime) -> list[dict[str, Any]]:

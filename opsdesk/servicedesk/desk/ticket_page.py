@@ -26,6 +26,11 @@ STATUS_BADGE = {"new": "info", "assigned": "primary", "in_progress": "primary", 
 PRIORITY_BADGE = {"p1": "danger", "p2": "warning", "p3": "info", "p4": "secondary"}
 
 
+def sla_state_words() -> dict[str, str]:
+    return {"running": _("running"), "warning": _("warning"), "breached": _("breached"), "paused": _("paused"),
+            "met": _("met")}
+
+
 def event_text(entry: TicketEntry) -> str:
     """An event in the reader's language (events are stored as data, not words)."""
     data = entry.data or {}
@@ -113,8 +118,15 @@ def context(request, ticket: Ticket, *, composer=None) -> dict[str, Any]:
         if staff else []
     macros = list(Macro.objects.filter(team__isnull=True) | Macro.objects.filter(team__members=request.user)) \
         if staff else []
+    from django.utils import timezone
+
+    from opsdesk.servicedesk.sla.summary import sla_summary
+
+    sla = sla_summary(ticket, timezone.now())
+    for clock in sla["clocks"]:
+        clock["state_label"] = sla_state_words().get(clock["state"], clock["state"])
     return {
-        "ticket": ticket, "timeline": timeline(ticket, staff=staff), "composer": form,
+        "ticket": ticket, "timeline": timeline(ticket, staff=staff), "composer": form, "sla": sla,
         "can_reply": can(request.user, "reply", ticket), "can_note": can(request.user, "note", ticket),
         "ci_panels": ci_panels(request, ticket) if staff else [], "linked_alerts": linked_alerts,
         "macros": macros, "status_badge": STATUS_BADGE.get(ticket.status, "secondary"),
