@@ -9,6 +9,7 @@ import django_filters
 from auditlog.registry import auditlog
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from opsdesk.core import registry
 from opsdesk.core.audit import register as audit
@@ -136,9 +137,9 @@ registry.register(ModelEntry(
         Action("change_priority", _("Change priority"), lambda t, *, actor, impact, urgency, priority="":
                services.change_priority(t, actor=actor, impact=impact, urgency=urgency, priority=priority),
                roles=STAFF, icon="bi-flag", form=PriorityForm, available=_is_open),
-        Action("resolve", _("Resolve"), lambda t, *, actor, solution="": services.resolve(t, actor=actor,
-               solution=solution), roles=STAFF, icon="bi-check2-circle", style="success", form=ResolveForm,
-               available=_is_open),
+        Action("resolve", pgettext_lazy("ticket action", "Resolve"),
+               lambda t, *, actor, solution="": services.resolve(t, actor=actor, solution=solution), roles=STAFF,
+               icon="bi-check2-circle", style="success", form=ResolveForm, available=_is_open),
         # The customer confirms a resolution by closing; the desk may close what is resolved.
         Action("close", _("Close"), lambda t, *, actor: services.close(t, actor=actor), roles=ALL_ROLES,
                icon="bi-archive", available=lambda t: t.status == S.RESOLVED),

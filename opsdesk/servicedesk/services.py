@@ -36,7 +36,7 @@ from opsdesk.servicedesk.models import (
     WorkLog,
 )
 from opsdesk.servicedesk.models.tickets import EntryKind, LinkKind
-from opsdesk.servicedesk.richtext import text_to_html
+from opsdesk.servicedesk.richtext import html_to_text, text_to_html
 from opsdesk.servicedesk.signals import ticket_event
 from opsdesk.servicedesk.sla import clocks
 
@@ -265,7 +265,9 @@ def reply(ticket: Ticket, *, actor: User | None, body: str = "", public: bool = 
                              author_name=author_name, author_email=author_email, message_id=message_id, html=html,
                              at=at, customer_side=customer_side)
         _save(ticket)
-        _audit(context, ticket, before, **{name: [None, entry.pk]})
+        # The audit row names the entry by its words (the log is read by people).
+        excerpt = html_to_text(entry.body)[:120] or ", ".join(a.name for a in entry.attachments.all())[:120]
+        _audit(context, ticket, before, **{name: [None, excerpt]})
     return entry
 
 

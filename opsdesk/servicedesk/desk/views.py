@@ -15,7 +15,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views import View
 
 from opsdesk.core.generic.forms import apply_errors, style_widgets
@@ -153,7 +153,8 @@ class ComposerForm(forms.Form):
                                              ("0", gettext_lazy("Internal note"))])
     status = forms.ChoiceField(label=gettext_lazy("Then"), required=False, choices=[
         ("", gettext_lazy("Keep the status")), ("waiting_customer", gettext_lazy("Wait for the customer")),
-        ("waiting_third_party", gettext_lazy("Wait for a third party")), ("resolved", gettext_lazy("Resolve"))])
+        ("waiting_third_party", gettext_lazy("Wait for a third party")),
+        ("resolved", pgettext_lazy("ticket action", "Resolve"))])
 
 
 class ComposeView(EntryMixin, View):
