@@ -112,7 +112,15 @@ def ticket_form():
                 for name in ("phone", "customer", "files"):
                     self.fields.pop(name, None)
 
+        # The caller's matches appear right under the number: the number first, then the list,
+        # then the other fields (servicedesk/desk/_caller_hint.html).
         extra_template = "servicedesk/desk/_caller_hint.html"
+
+        def main_fields(self) -> list:
+            return [self["phone"]] if "phone" in self.fields else super().main_fields()
+
+        def rest_fields(self) -> list:
+            return [self[name] for name in self.fields if name != "phone"] if "phone" in self.fields else []
 
         def service_data(self) -> dict:
             data = super().service_data()
