@@ -9,4 +9,5 @@ class ServiceDeskConfig(AppConfig):
 
     def ready(self) -> None:
         # Each file registers its own models, pages and listeners.
+        import opsdesk.servicedesk.registrations_portal  # noqa: F401  (the customer portal)
         from opsdesk.servicedesk import hooks, registrations  # noqa: F401
