@@ -124,6 +124,11 @@ def values(definitions: Any, cleaned: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def named(label: str, message: str) -> str:
+    """An error message with the field it is about (Chinese puts a full-width colon between)."""
+    return _("%(field)s: %(message)s") % {"field": label, "message": message}
+
+
 def clean_form_data(definitions: Any, data: Any) -> dict[str, Any]:
     """Check raw {name: value} (the API's form_data) against the category's fields: the values
     as the portal would keep them, or a ValidationError on "form_data" naming each field."""
@@ -136,7 +141,7 @@ def clean_form_data(definitions: Any, data: Any) -> dict[str, Any]:
     form.fields.update(fields)
     if not form.is_valid():
         labels = {name: field.label for name, field in fields.items()}
-        raise ValidationError({"form_data": [f"{labels.get(name, name)}: {message}"
+        raise ValidationError({"form_data": [named(str(labels.get(name, name)), message)
                                              for name, errors in form.errors.items() for message in errors]})
     return values(definitions, form.cleaned_data)
 

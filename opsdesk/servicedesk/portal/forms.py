@@ -121,12 +121,13 @@ class NewRequestForm(forms.Form):
             return {}
         return category_fields.values(self.chosen_category.form_fields, self.cleaned_data)
 
-    def errors_by_label(self) -> list[tuple[str, str]]:
-        """(field label, message) of every error, to sum them up above the form."""
+    def error_lines(self) -> list[str]:
+        """Every error naming its field ("Serial number: This field is required."), to sum them
+        up above the form."""
         out = []
         for name, errors in self.errors.items():
             label = self.fields[name].label if name in self.fields else ""
-            out += [(str(label), str(message)) for message in errors]
+            out += [category_fields.named(str(label), str(message)) if label else str(message) for message in errors]
         return out
 
 

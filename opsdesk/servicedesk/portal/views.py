@@ -104,8 +104,9 @@ def request_list(request: HttpRequest) -> HttpResponse:
     params.pop("page", None)
     rows = [{"ticket": t, "status": timeline.status_words(t.status), "style": timeline.STATUS_STYLE.get(t.status),
              "requester": requester_label(t)} for t in page.object_list]
+    title = _("My requests") if _is_customer(request) else _("Requests as customers see them")
     return render(request, "servicedesk/portal/list.html", {
-        "title": _("My requests"), "page": page, "rows": rows, "whose": whose, "state": state, "query": query,
+        "title": title, "page": page, "rows": rows, "whose": whose, "state": state, "query": query,
         "states": _state_choices(), "querystring": params.urlencode(), "is_customer": _is_customer(request),
         "filtered": bool(state or query or whose == "mine"),
         "paginator_range": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
