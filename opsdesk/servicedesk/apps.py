@@ -9,4 +9,10 @@ class ServiceDeskConfig(AppConfig):
 
     def ready(self) -> None:
         # Each file registers its own models, pages and listeners.
-        from opsdesk.servicedesk import hooks, registrations, registrations_chat, registrations_sla  # noqa: F401
+        from opsdesk.servicedesk import (  # noqa: F401
+            hooks,
+            registrations,
+            registrations_chat,
+            registrations_portal,
+            registrations_sla,
+        )

@@ -254,3 +254,43 @@ def test_customer_choices_tell_customers_of_the_same_name_apart(admin):
     form = form_for(registry.get(Site))(user=admin)
     labels = [label for _value, label in form.fields["customer"].choices]
     assert "Same 同名 (SH1)" in labels and "Same 同名 (SH2)" in labels
+
+
+# Every named action that customer users may run (reply to, close, reopen a ticket…): the portal
+# is where they write first, so writes are tried too, not only reads.
+CUSTOMER_ACTIONS = [(e, a) for e in OWNED_ENTRIES for a in e.actions if "customer" in a.roles]
+
+
+@pytest.mark.parametrize(("entry", "named"), CUSTOMER_ACTIONS,
+                         ids=[f"{e.model.__name__}.{a.name}" for e, a in CUSTOMER_ACTIONS])
+def test_a_customer_user_runs_no_action_on_another_customers_object(client, customer_user, entry, named):
+    """On an object of another customer, in a state where the action applies: 404 in the UI and
+    in the API with the person's session; with their (read-only) token, the same 403 as for an
+    id that does not exist. Nothing changes and no audit row is written."""
+    from auditlog.models import LogEntry
+    from rest_framework.test import APIClient
+
+    from opsdesk.core.scoping import tenant_id
+    from tests.factories import ACTION_PARAMS, make_actionable
+
+    obj = make_actionable(entry.model, named)
+    assert tenant_id(obj) != customer_user.customer_id
+    params = ACTION_PARAMS.get((entry.model, named.name), {})
+    params = params(obj) if callable(params) else params
+    before = entry.model.objects.filter(pk=obj.pk).values().get()
+    audit_rows = LogEntry.objects.get_for_object(obj).count()
+
+    client.force_login(customer_user)
+    assert client.post(reverse(entry.url_name("action"), args=[obj.pk, named.name]), params).status_code == 404
+    session = APIClient()
+    session.force_login(customer_user)
+    path = f"{named.name.replace('_', '-')}/"
+    assert session.post(f"{_api_url(entry, obj.pk)}{path}", params, format="json").status_code == 404
+    token = api_client_for(customer_user, write=False)
+    theirs = token.post(f"{_api_url(entry, obj.pk)}{path}", params, format="json")
+    nowhere = token.post(f"{_api_url(entry, 10**17)}{path}", params, format="json")
+    assert (theirs.status_code, theirs.json()) == (nowhere.status_code, nowhere.json())
+    assert theirs.status_code == 403
+
+    assert entry.model.objects.filter(pk=obj.pk).values().get() == before
+    assert LogEntry.objects.get_for_object(obj).count() == audit_rows

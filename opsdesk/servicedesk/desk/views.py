@@ -35,6 +35,12 @@ class TicketQueueView(ObjectListView):
     template_name = "servicedesk/desk/queue.html"
     partial_template_name = "servicedesk/desk/_queue_table.html"
 
+    def get(self, request):
+        if not request.user.is_staff_role and not request.GET.get("export"):
+            # A customer's list of their requests is the portal's.
+            return HttpResponseRedirect(reverse("servicedesk:portal_list"))
+        return super().get(request)
+
     def queue(self) -> queues.Queue:
         default = queues.DEFAULT if self.request.user.is_staff_role else "all"
         return queues.selected(self.request.GET.get("queue", default))
@@ -226,21 +232,3 @@ def macro_text(request, pk: int):
     return HttpResponse(f'<textarea name="body" cols="40" rows="6" class="form-control" id="id_body">'
                         f'{escape(text)}</textarea>')
 
-
-def attachment_download(request, pk: int):
-    """A ticket's file, to whoever may see the ticket (404 otherwise); never rendered inline, so
-    an HTML or SVG file cannot run in opsdesk's origin."""
-    from django.http import FileResponse
-
-    from opsdesk.servicedesk.models import Attachment
-
-    if not request.user.is_authenticated:
-        raise Http404
-    attachment = get_object_or_404(Attachment.objects.select_related("ticket", "entry"), pk=pk)
-    if not can(request.user, "view", attachment.ticket) or \
-            (attachment.entry_id and not attachment.entry.public and not request.user.is_staff_role):
-        raise Http404
-    response = FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name,
-                            content_type=attachment.content_type or "application/octet-stream")
-    response["X-Content-Type-Options"] = "nosniff"
-    return response

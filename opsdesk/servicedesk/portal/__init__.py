@@ -1,0 +1,1 @@
+"""The customer portal: customer users write, follow and answer their requests here."""
