@@ -87,7 +87,8 @@ def test_a_mention_opens_a_ticket_for_the_groups_customer_and_the_group_is_told_
         assert answer.json() == {"ok": True, "state": "ticketed", "ticket": ticket.pk}
     else:
         assert answer.content == b""  # WeCom's smart robot takes an empty answer
-    driver.said("m-1", f"Recorded as ticket #{ticket.pk}: 数据库连不上了")
+    # The group's language is zh-Hans unless set: the bot speaks it.
+    driver.said("m-1", f"已记录为工单 #{ticket.pk}：数据库连不上了")
 
 
 def test_a_second_message_of_the_group_is_added_to_the_same_ticket(client, driver, django_capture_on_commit_callbacks):
@@ -99,7 +100,7 @@ def test_a_second_message_of_the_group_is_added_to_the_same_ticket(client, drive
     assert [body for body, _ in replies] == ["<p>打印机坏了</p>", "<p>型号是 HP M404</p>"]
     assert replies[1][1] == {"customer": True}
     assert ChatMessage.objects.get(vendor_message_id="m-2").ticket == ticket
-    driver.said("m-2", f"Added to ticket #{ticket.pk}.")
+    driver.said("m-2", f"已补充到工单 #{ticket.pk}。")
 
 
 def test_after_the_ticket_is_resolved_a_new_mention_opens_a_new_ticket(client, driver):
@@ -138,12 +139,12 @@ def test_the_desks_public_reply_goes_back_to_the_group_as_the_vendors_request(
     with django_capture_on_commit_callbacks(execute=True):
         services.reply(ticket, actor=engineer, body="已重启 nginx，请再试一下。")
         services.note(ticket, actor=engineer, body="internal: the certificate expired")
-    text = f"Ticket #{ticket.pk}: reply from Wang Wu\n已重启 nginx，请再试一下。"
+    text = f"工单 #{ticket.pk}：Wang Wu 回复\n已重启 nginx，请再试一下。"
     if driver.kind == "wecom":
         [request] = vendor.posted("/cgi-bin/webhook/send")
         assert request.raw_query == "key=group-robot-key"
         assert request.json() == {"msgtype": "markdown", "markdown": {
-            "content": f"**🔵 Ticket #{ticket.pk}: reply from Wang Wu**\n\n已重启 nginx，请再试一下。"}}
+            "content": f"**🔵 工单 #{ticket.pk}：Wang Wu 回复**\n\n已重启 nginx，请再试一下。"}}
     else:
         driver.said("m-1", text)
     everything = json.dumps([r.json() for r in vendor.requests], ensure_ascii=False)
@@ -159,7 +160,7 @@ def test_a_resolution_is_told_to_the_group_in_short(client, kind, vendor, custom
     ticket = Ticket.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
         services.resolve(ticket, actor=UserFactory(role=Role.ADMIN))
-    driver.said("m-1", f"Ticket #{ticket.pk} is resolved.\nMention me again if the problem comes back.")
+    driver.said("m-1", f"工单 #{ticket.pk} 已解决。\n如问题再次出现，请再 @我。")
 
 
 def test_a_message_that_does_not_mention_the_bot_or_is_not_in_a_group_is_ignored(client, vendor, customer_a):

@@ -44,7 +44,7 @@ def test_an_unknown_group_waits_for_its_customer_and_its_messages_open_the_ticke
     group = ChatGroup.objects.get()
     assert group.customer is None and group.title == "阿尔法运维群"
     [told] = vendor.posted("/robot/sendBySession")
-    assert told.json()["text"]["content"].startswith("Received. This group is not linked to a customer yet")
+    assert told.json()["text"]["content"].startswith("已收到。本群尚未关联客户")
 
     with django_capture_on_commit_callbacks(execute=True):
         chat_services.assign_customer(group, actor=engineer, customer=customer_a)
@@ -55,7 +55,7 @@ def test_an_unknown_group_waits_for_its_customer_and_its_messages_open_the_ticke
     group.refresh_from_db()
     assert group.open_ticket == ticket
     assert vendor.posted("/robot/sendBySession")[-1].json()["text"]["content"] == \
-        f"Added to ticket #{ticket.pk}."
+        f"已补充到工单 #{ticket.pk}。"
 
 
 def test_an_engineer_cannot_assign_a_group_to_a_customer_they_do_not_serve(vendor, engineer, customer_b):
@@ -127,10 +127,10 @@ def test_dingtalk_after_the_session_webhook_expired_replies_go_through_the_group
     with django_capture_on_commit_callbacks(execute=True):
         services.reply(ticket, actor=UserFactory(role=Role.ADMIN, username="li"), body="请提供报表名称")
     notification = Notification.objects.get(channel=robot)
-    assert (notification.title, notification.text) == (f"Ticket #{ticket.pk}: reply from li", "请提供报表名称")
+    assert (notification.title, notification.text) == (f"工单 #{ticket.pk}：li 回复", "请提供报表名称")
     [request] = vendor.posted("/robot/send")
     assert request.raw_query == "access_token=grouprobot"
-    assert request.json()["markdown"]["text"] == f"**🔵 Ticket #{ticket.pk}: reply from li**\n\n请提供报表名称"
+    assert request.json()["markdown"]["text"] == f"**🔵 工单 #{ticket.pk}：li 回复**\n\n请提供报表名称"
 
 
 def test_with_no_way_into_the_group_the_answer_is_kept_as_failed_with_the_reason(client, vendor, customer_a):
