@@ -35,12 +35,6 @@ class TicketQueueView(ObjectListView):
     template_name = "servicedesk/desk/queue.html"
     partial_template_name = "servicedesk/desk/_queue_table.html"
 
-    def get(self, request):
-        if not request.user.is_staff_role and not request.GET.get("export"):
-            # A customer's list of their requests is the portal's.
-            return HttpResponseRedirect(reverse("servicedesk:portal_list"))
-        return super().get(request)
-
     def queue(self) -> queues.Queue:
         default = queues.DEFAULT if self.request.user.is_staff_role else "all"
         return queues.selected(self.request.GET.get("queue", default))
@@ -62,8 +56,8 @@ class TicketQueueView(ObjectListView):
         counts = queues.counts(user, EntryMixin.base_queryset(self))
         tabs = []
         for queue in queues.QUEUES:
-            if queue.key in ("mine", "team") and not user.is_staff_role:
-                continue
+            if queue.key in ("mine", "team", "unassigned", "breaching") and not user.is_staff_role:
+                continue  # the desk's own queues (a customer's place is the portal's list)
             tabs.append({"queue": queue, "count": counts.get(queue.key), "active": queue.key == current.key,
                          "url": f"{self.request.path}?{urlencode({'queue': queue.key})}"})
         context.update(tabs=tabs, queue=current, saved_filters=SavedFilter.objects.filter(user=user),
