@@ -12,3 +12,7 @@ from opsdesk.servicedesk.models import Ticket  # noqa: E402
 from opsdesk.servicedesk.signals import ticket_event  # noqa: E402
 
 ticket_event.connect(webhooks.on_ticket_event, sender=Ticket, dispatch_uid="servicedesk.webhooks")
+
+from opsdesk.servicedesk.desk import notices  # noqa: E402
+
+ticket_event.connect(notices.on_ticket_event, sender=Ticket, dispatch_uid="servicedesk.notices")

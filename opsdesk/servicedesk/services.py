@@ -358,7 +358,7 @@ def _assign(ticket: Ticket, *, actor: User | None, assignee: User | None, team: 
         _move(ticket, S.ASSIGNED, actor=actor, at=at)
     if ticket.assignee_id:
         ticket.watchers.add(ticket.assignee_id)
-    _send(ticket, "assigned", None)
+    _send(ticket, "assigned", None, actor_id=actor.pk if actor is not None else None)
 
 
 def assign(ticket: Ticket, *, actor: User | None, assignee: User | None = None, team: Team | None = None) -> Ticket:
