@@ -10,3 +10,4 @@ class ServiceDeskConfig(AppConfig):
     def ready(self) -> None:
         # Each file registers its own models, pages and listeners.
         from opsdesk.servicedesk import hooks, registrations  # noqa: F401
+        from opsdesk.servicedesk import registrations_mail  # noqa: F401  # isort: skip

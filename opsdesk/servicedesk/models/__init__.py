@@ -1,3 +1,10 @@
+from opsdesk.servicedesk.models.mail import (  # noqa: F401
+    CustomerMailDomain,
+    InboundMail,
+    MailChannel,
+    MailInstance,
+    OutgoingMail,
+)
 from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     Attachment,
     Category,
