@@ -45,11 +45,20 @@ def imap(channel: MailChannel) -> imaplib.IMAP4:
         if security == MailSecurity.STARTTLS:
             conn.starttls(ssl_context=_context(channel))
     try:
-        conn.login(channel.imap_username, secrets_of(channel).get("imap_password", ""))
+        login(conn, channel.imap_username, secrets_of(channel).get("imap_password", ""))
     except Exception:
         _close(conn)
         raise
     return conn
+
+
+def login(conn: imaplib.IMAP4, username: str, password: str) -> None:
+    """LOGIN, or AUTHENTICATE PLAIN (UTF-8) when the name or password is not ASCII: imaplib's
+    LOGIN can only send ASCII, and Chinese passwords exist."""
+    if (username + password).isascii():
+        conn.login(username, password)
+    else:
+        conn.authenticate("PLAIN", lambda _challenge: f"\0{username}\0{password}".encode())
 
 
 def _close(conn: imaplib.IMAP4) -> None:

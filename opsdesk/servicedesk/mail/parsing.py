@@ -208,13 +208,13 @@ def _body_and_files(msg: Message) -> tuple[str, str, list[tuple[str, bytes, str]
 
 
 def parse(raw: bytes) -> ParsedMail:
-    """Parse a message. Raises only when the bytes are not a message at all (empty, or no
-    header and no body): the caller quarantines those with the reason."""
+    """Parse a message. Raises only when the bytes are not a message at all (empty, or not one
+    header): the caller quarantines those with the reason."""
     if not raw or not raw.strip():
         raise ValueError("empty message")
     msg = email.message_from_bytes(raw, policy=email.policy.default)
-    if not msg.keys() and not msg.get_payload():
-        raise ValueError("no headers and no body")
+    if not msg.keys():
+        raise ValueError("no mail headers")
     ids = _ids(msg, "Message-ID")
     message_id = ids[0] if ids else content_key(raw, msg)
     from_name, from_address = _address(msg, "From")
