@@ -12,6 +12,7 @@ it once). A failed send is retried with a backoff, then FAILED with the server's
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import logging
 import smtplib
 from email.message import EmailMessage
@@ -41,6 +42,8 @@ MAX_ATTEMPTS = len(BACKOFF) + 1
 ACKS_PER_HOUR = 5
 MAX_REFERENCES = 20
 LANGUAGES = ("en", "zh-hans")
+
+SENDING_POLICY = email.policy.SMTP.clone(max_line_length=998)
 
 PENDING, SENDING, SENT, FAILED = (OutgoingState.PENDING, OutgoingState.SENDING, OutgoingState.SENT,
                                   OutgoingState.FAILED)
@@ -170,7 +173,9 @@ def _takeable(now: dt.datetime) -> Q:
 
 def build(row: OutgoingMail) -> EmailMessage:
     channel = row.channel
-    mail = EmailMessage()
+    # Lines up to RFC 5322's hard limit: a Message-ID folded onto a second line is legal, but
+    # some clients copy the fold into their In-Reply-To, and the reply would not thread.
+    mail = EmailMessage(policy=SENDING_POLICY)
     mail["Subject"] = row.subject
     mail["From"] = formataddr((channel.from_name, channel.from_address))
     name = _requester_name(row.ticket)
@@ -185,7 +190,6 @@ def build(row: OutgoingMail) -> EmailMessage:
     if row.automatic:
         mail["Auto-Submitted"] = "auto-replied" if row.kind == OutgoingKind.ACKNOWLEDGEMENT else "auto-generated"
         mail["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office answer to it
-    mail["Content-Language"] = "zh-Hans" if row.language == "zh-hans" else "en"
     mail.set_content(row.body_text, subtype="plain", charset="utf-8")
     mail.add_alternative(row.body_html, subtype="html", charset="utf-8")
     if row.entry_id:
@@ -196,6 +200,8 @@ def build(row: OutgoingMail) -> EmailMessage:
                 continue
             maintype, _slash, subtype = (attachment.content_type or "application/octet-stream").partition("/")
             mail.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream", filename=attachment.name)
+    # Last: set_content and add_attachment drop or move the Content-* headers.
+    mail["Content-Language"] = "zh-Hans" if row.language == "zh-hans" else "en"
     return mail
 
 

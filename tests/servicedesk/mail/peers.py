@@ -8,8 +8,8 @@ not be root, so they run as Debian's `dovenull` and `dovecot` users, who then ow
 from __future__ import annotations
 
 import email
-import grp
 import email.policy
+import grp
 import imaplib
 import os
 import pwd
@@ -179,4 +179,6 @@ class Smtp:
         self.port = self.controller.port
 
     def stop(self) -> None:
-        self.controller.stop()
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None

@@ -7,8 +7,8 @@ import pytest
 
 from opsdesk.servicedesk import services
 from opsdesk.servicedesk.mail import fetch, outgoing
-from opsdesk.servicedesk.models import InboundMail, MailChannel, OutgoingMail, Ticket, TicketEntry
-from tests.factories import ContactFactory, CustomerFactory, UserFactory
+from opsdesk.servicedesk.models import InboundMail, MailChannel, OutgoingMail, Ticket
+from tests.factories import ContactFactory, UserFactory
 from tests.servicedesk.mail.conftest import message
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,8 @@ def test_a_reply_from_the_customers_client_lands_on_the_same_ticket(channel, ima
     imap.append(message(message_id="<q1@alpha.example.com>"))
     fetched(channel)
     ticket = Ticket.objects.get()
-    imap.append(message(subject="Re: 打印机不能打印", body="换了纸还是不行。\n\n在 2026年1月5日，服务台 写道：\n> 请重启",
+    body = "换了纸还是不行。\n\n在 2026年1月5日，服务台 写道：\n> 请重启"
+    imap.append(message(subject="Re: 打印机不能打印", body=body,
                         message_id="<q2@alpha.example.com>", in_reply_to="<q1@alpha.example.com>",
                         references="<q1@alpha.example.com>"))
     fetched(channel)
@@ -356,7 +357,7 @@ def test_the_acknowledgement_mail(channel, imap, smtp, li_lei):
     assert mail["To"].addresses[0].addr_spec == "li.lei@alpha.example.com"
     assert f"工单 #{ticket.pk}" in mail.get_body(("plain",)).get_content()
     assert f"#{ticket.pk}" in mail.get_body(("html",)).get_content()
-    OutgoingMail.objects.get(pk=row.pk).state == "sent"
+    assert OutgoingMail.objects.get(pk=row.pk).state == "sent"
 
 
 def test_acknowledgements_to_one_sender_are_limited_per_hour(channel, imap, li_lei):
