@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
-from opsdesk.servicedesk.mail import connections, intake
+from opsdesk.servicedesk.mail import connections, intake, outgoing
 from opsdesk.servicedesk.mail.parsing import MSGID
 from opsdesk.servicedesk.models import InboundMail, MailChannel
 
@@ -101,11 +101,17 @@ def _fetch_into(conn: imaplib.IMAP4, channel: MailChannel, result: FetchResult) 
         result.seen += len(batch)
         wanted = _unfiled(conn, channel, batch, result)
         if wanted:
-            for uid, raw in fetch_bodies(conn, wanted):
-                if intake.process(channel, raw, uid=uid, own=own) is not None:
-                    result.filed += 1
-                else:
-                    result.skipped += 1
+            written: list[int] = []
+            token = outgoing.wake_later.set(written)
+            try:
+                for uid, raw in fetch_bodies(conn, wanted):
+                    if intake.process(channel, raw, uid=uid, own=own) is not None:
+                        result.filed += 1
+                    else:
+                        result.skipped += 1
+            finally:
+                outgoing.wake_later.reset(token)
+                outgoing.wake(written)
         MailChannel.objects.filter(pk=channel.pk).update(last_uid=batch[-1],
                                                          fetch_lease_until=timezone.now() + LEASE)
 

@@ -1,8 +1,9 @@
 """One fetched message → exactly one InboundMail row, and through the ticket actions a new ticket,
 a reply on the ticket it answers, triage (no customer known) or nothing (an automatic mail).
 
-Exactly once: the row's (mailbox, Message-ID) is unique and is written first in the message's
-transaction, so a message fetched twice, or by two fetchers at once, is processed once. The raw
+Exactly once: the row's (mailbox, Message-ID) is unique and is written in the same transaction
+as the ticket or reply it made, so a message fetched twice, or by two fetchers at once, is
+filed once (the loser of a race rolls back whole). The raw
 message is written under the data directory before anything else, and whatever goes wrong while
 reading or filing it ends as a quarantined row naming the reason: never lost, and never an
 exception that stops the fetcher."""
@@ -25,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from opsdesk.core.models import Customer
 from opsdesk.servicedesk import attachments, services
-from opsdesk.servicedesk.mail import instance, loops, senders, threads
+from opsdesk.servicedesk.mail import instance, loops, outgoing, senders, threads
 from opsdesk.servicedesk.mail.parsing import ParsedMail, parse, strip_quoted_html
 from opsdesk.servicedesk.models import InboundMail, MailChannel, TicketChannel, TicketEntry, TicketStatus
 from opsdesk.servicedesk.models.mail import InboundState
@@ -99,17 +100,20 @@ def process(channel: MailChannel, raw: bytes, *, uid: int | None = None,
         return _save_alone(row)
     try:
         with transaction.atomic():
-            # The unique slot first: a second fetcher of the same message waits here, then fails.
-            row.state = InboundState.QUARANTINED
-            row.reason = _("Being processed.")
-            row.save()
-            decide(row, mail, channel, own=own)
+            # The row is written last, in the same transaction as the ticket: a second fetcher
+            # of the same message at the same time fails on the unique key, and its ticket is
+            # rolled back with it.
+            token = outgoing.filing_from.set(channel)
+            try:
+                decide(row, mail, channel, own=own)
+            finally:
+                outgoing.filing_from.reset(token)
             row.save()
         return row
     except IntegrityError:
         if InboundMail.objects.filter(channel=channel, message_id=key).exists():
             return None  # another fetcher filed it
-        row.pk = None
+        row.pk, row.ticket = None, None
         row.state, row.reason = InboundState.QUARANTINED, _("The database refused the message.")
         return _save_alone(row)
     except Exception as exc:

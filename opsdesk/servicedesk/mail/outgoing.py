@@ -15,6 +15,7 @@ import datetime as dt
 import email.policy
 import logging
 import smtplib
+from contextvars import ContextVar
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
 
@@ -61,8 +62,21 @@ def _on_ticket_event(sender, ticket: Ticket, event: str, entry: TicketEntry | No
         queue_resolution(ticket)
 
 
+# The mailbox whose mail is being filed now (intake sets it): its acknowledgement and the
+# answers go out through the same mailbox, without looking it up again.
+filing_from: ContextVar[MailChannel | None] = ContextVar("opsdesk_mail_filing_from", default=None)
+
+
+# Set by the fetcher to a list: the mail written while it files a batch is woken once after the
+# batch (one task instead of one per acknowledgement); the sweep catches any wake-up lost.
+wake_later: ContextVar[list[int] | None] = ContextVar("opsdesk_mail_wake_later", default=None)
+
+
 def channel_for(ticket: Ticket) -> MailChannel | None:
     """The mailbox the ticket came in by, else the first mailbox that can send."""
+    current = filing_from.get()
+    if current is not None and current.enabled and current.smtp_host:
+        return current
     sending = MailChannel.objects.filter(enabled=True).exclude(smtp_host="")
     came_by = (InboundMail.objects.filter(ticket=ticket).order_by("pk").values_list("channel_id", flat=True).first())
     if came_by is not None:
@@ -120,7 +134,11 @@ def queue(ticket: Ticket, kind: str, entry: TicketEntry | None) -> OutgoingMail 
         # The customer's answer to this mail names this id: it threads to the ticket.
         TicketEntry.objects.filter(pk=entry.pk).update(message_id=row.message_id)
         entry.message_id = row.message_id
-    transaction.on_commit(lambda: _wake(row.pk))
+    collected = wake_later.get()
+    if collected is not None:
+        collected.append(row.pk)  # the fetcher wakes a sender once per batch
+    else:
+        transaction.on_commit(lambda: _wake(row.pk))
     return row
 
 
@@ -163,6 +181,14 @@ def _wake(row_id: int) -> None:
     from opsdesk.servicedesk.mail import tasks
 
     tasks.send_outgoing.delay([row_id])
+
+
+def wake(ids: list[int]) -> None:
+    """A sender for rows written (and committed) earlier, 50 to a task."""
+    from opsdesk.servicedesk.mail import tasks
+
+    for start in range(0, len(ids), 50):
+        tasks.send_outgoing.delay(ids[start:start + 50])
 
 
 # --- sending ---------------------------------------------------------------------------------------
@@ -246,9 +272,6 @@ def due_ids(now: dt.datetime | None = None) -> list[int]:
 
 def sweep() -> int:
     """Wake a sender for each row that is due or whose sender's lease ran out."""
-    from opsdesk.servicedesk.mail import tasks
-
     ids = due_ids()
-    for start in range(0, len(ids), 50):
-        tasks.send_outgoing.delay(ids[start:start + 50])
+    wake(ids)
     return len(ids)

@@ -1,6 +1,6 @@
 """A raw message → what the desk needs of it, without ever raising on what a sender wrote.
 
-Python's `email` package (policy.default) does the MIME work; everything a header or a part
+Python's `email` package does the MIME work; everything a header or a part
 can break (undeclared 8-bit headers, GB2312 declared for GBK text, unknown charsets, a broken
 multipart) is read through the tolerant helpers here. HTML is sanitised with nh3
 (richtext.sanitize_html); plain text becomes escaped paragraphs."""
@@ -212,7 +212,9 @@ def parse(raw: bytes) -> ParsedMail:
     header): the caller quarantines those with the reason."""
     if not raw or not raw.strip():
         raise ValueError("empty message")
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    # compat32: headers stay raw strings until read through the tolerant helpers here, which is
+    # both what a hostile message needs and three times faster than policy.default's objects.
+    msg = email.message_from_bytes(raw, policy=email.policy.compat32)
     if not msg.keys():
         raise ValueError("no mail headers")
     ids = _ids(msg, "Message-ID")

@@ -2,7 +2,16 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+import uuid
+
 from django.db import migrations, models
+
+
+def make_instance_id(apps, schema_editor):
+    """This opsdesk's id in the Message-IDs it sends: made once, here, so every process reads the same."""
+    MailInstance = apps.get_model("servicedesk", "MailInstance")
+    if not MailInstance.objects.exists():
+        MailInstance.objects.create(instance_id=uuid.uuid4().hex)
 
 
 class Migration(migrations.Migration):
@@ -136,4 +145,5 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(condition=models.Q(('state__in', ['pending', 'sending'])), fields=['state', 'due_at'], name='outgoing_due'), models.Index(fields=['to_address', 'kind', 'created_at'], name='outgoing_rate')],
             },
         ),
+        migrations.RunPython(make_instance_id, migrations.RunPython.noop),
     ]
