@@ -92,7 +92,7 @@ def _fetch_into(conn: imaplib.IMAP4, channel: MailChannel, result: FetchResult) 
         MailChannel.objects.filter(pk=channel.pk).update(uid_validity=validity, last_uid=0)
     data = _ok(conn.uid("SEARCH", None, f"UID {last_uid + 1}:*"))
     uids = sorted({int(u) for u in (data[0] or b"").split() if int(u) > last_uid})
-    own = intake.own_addresses()
+    own, known = intake.own_addresses(), {}
     for start in range(0, len(uids), BATCH):
         if result.seen >= MESSAGES_PER_FETCH:
             result.more = True
@@ -105,7 +105,7 @@ def _fetch_into(conn: imaplib.IMAP4, channel: MailChannel, result: FetchResult) 
             token = outgoing.wake_later.set(written)
             try:
                 for uid, raw in fetch_bodies(conn, wanted):
-                    if intake.process(channel, raw, uid=uid, own=own) is not None:
+                    if intake.process(channel, raw, uid=uid, own=own, known=known) is not None:
                         result.filed += 1
                     else:
                         result.skipped += 1

@@ -78,9 +78,10 @@ def own_addresses() -> set[str]:
     return addresses
 
 
-def process(channel: MailChannel, raw: bytes, *, uid: int | None = None,
-            own: Iterable[str] | None = None) -> InboundMail | None:
-    """File one message. None when it was filed before (the same Message-ID in this mailbox)."""
+def process(channel: MailChannel, raw: bytes, *, uid: int | None = None, own: Iterable[str] | None = None,
+            known: dict | None = None) -> InboundMail | None:
+    """File one message. None when it was filed before (the same Message-ID in this mailbox).
+    `own` and `known` (senders already identified) are the fetcher's, kept for one fetch."""
     try:
         mail: ParsedMail | None = parse(raw) if len(raw) <= MAX_MESSAGE_BYTES else None
         problem = "" if mail is not None else _("The message is larger than %(mb)d MB.") % {
@@ -105,7 +106,7 @@ def process(channel: MailChannel, raw: bytes, *, uid: int | None = None,
             # rolled back with it.
             token = outgoing.filing_from.set(channel)
             try:
-                decide(row, mail, channel, own=own)
+                decide(row, mail, channel, own=own, known=known)
             finally:
                 outgoing.filing_from.reset(token)
             row.save()
@@ -142,7 +143,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def decide(row: InboundMail, mail: ParsedMail, channel: MailChannel, *, own: Iterable[str] | None = None,
-           customer: Customer | None = None) -> None:
+           customer: Customer | None = None, known: dict | None = None) -> None:
     """Set the row's state (and make the ticket or reply) inside the caller's transaction.
     `customer` is a person's answer to triage: the mail opens a ticket of that customer."""
     if customer is None:
@@ -158,7 +159,7 @@ def decide(row: InboundMail, mail: ParsedMail, channel: MailChannel, *, own: Ite
             row.state, row.ticket_id = InboundState.IGNORED, already
             row.reason = _("Already on ticket #%(number)s.") % {"number": already}
             return
-    sender = senders.identify(mail.from_address, channel) if customer is None else senders.Sender(customer)
+    sender = senders.identify(mail.from_address, channel, known) if customer is None else senders.Sender(customer)
     if customer is not None:
         found = senders.identify(mail.from_address, channel)
         if found.customer is not None and found.customer.pk == customer.pk:

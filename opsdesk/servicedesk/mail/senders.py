@@ -30,8 +30,13 @@ def domains_of(address: str) -> list[str]:
     return [".".join(labels[i:]) for i in range(len(labels) - 1)] if len(labels) > 1 else [domain]
 
 
-def identify(address: str, channel: MailChannel) -> Sender:
+def identify(address: str, channel: MailChannel, cache: dict[str, Sender] | None = None) -> Sender:
+    """`cache`: the fetcher's, for one fetch (the same people write many mails)."""
     address = (address or "").lower()
+    if cache is not None:
+        if address not in cache:
+            cache[address] = identify(address, channel)
+        return cache[address]
     if address:
         contacts = list(Contact.objects.filter(email__iexact=address).select_related("customer")[:10])
         customers = {c.customer_id for c in contacts}
