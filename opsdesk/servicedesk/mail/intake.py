@@ -174,7 +174,8 @@ def decide(row: InboundMail, mail: ParsedMail, channel: MailChannel, *, own: Ite
                                author_email=mail.from_address, message_id=mail.message_id, at=at,
                                from_customer=True)
         row.state, row.ticket, row.customer = InboundState.REPLY, ticket, ticket.customer
-        row.reason = _("Reply to #%(number)s (by %(how)s).") % {"number": ticket.pk, "how": thread.how}
+        row.reason = (_("Reply to #%(number)s (by its Message-ID).") if thread.how == "message-id" else
+                      _("Reply to #%(number)s (by the ticket number in the subject).")) % {"number": ticket.pk}
         _note_refused(ticket, refused)
         return
     if sender.customer is None:

@@ -128,11 +128,15 @@ def _refile(row: InboundMail, *, actor: User | None, action_name: str, customer:
             raise ValidationError({"state": _("This mail was handled meanwhile.")})
         intake.decide(row, mail, row.channel, customer=customer)
         row.save()
+        changes: dict[str, list] = {}
         if remember_domain and customer is not None and "@" in row.from_address:
             domain = row.from_address.rpartition("@")[2].lower()
-            CustomerMailDomain.objects.get_or_create(domain=domain, defaults={"customer": customer})
+            _kept, made = CustomerMailDomain.objects.get_or_create(domain=domain, defaults={"customer": customer})
+            if made:
+                changes["mail_domain"] = [None, f"{domain} → {customer.code}"]
         after = {"state": row.state, "customer": row.customer_id, "ticket": row.ticket_id}
-        action.audit(row, {k: [before[k], after[k]] for k in before if before[k] != after[k]})
+        changes.update({k: [before[k], after[k]] for k in before if before[k] != after[k]})
+        action.audit(row, changes)
     return row
 
 

@@ -76,7 +76,7 @@ class Migration(migrations.Migration):
                 ('last_test', models.TextField(blank=True, editable=False, verbose_name='last connection test')),
                 ('last_test_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='tested')),
                 ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='servicedesk.category', verbose_name='category')),
-                ('default_customer', models.ForeignKey(blank=True, help_text='For senders no contact, user or mail domain names; empty: such mail waits in triage.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.customer', verbose_name='default customer')),
+                ('default_customer', models.ForeignKey(blank=True, help_text='For mail whose sender no contact, customer user or mail domain matches; empty: such mail waits in triage.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.customer', verbose_name='default customer')),
                 ('default_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='core.team', verbose_name='default team')),
             ],
             options={

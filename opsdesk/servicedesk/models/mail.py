@@ -54,7 +54,8 @@ class MailChannel(TimestampedModel):
     default_customer = models.ForeignKey(
         "core.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("default customer"),
-        help_text=_("For senders no contact, user or mail domain names; empty: such mail waits in triage."))
+        help_text=_("For mail whose sender no contact, customer user or mail domain matches; empty: such mail "
+                    "waits in triage."))
     default_team = models.ForeignKey("core.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
                                      verbose_name=_("default team"))
     category = models.ForeignKey("servicedesk.Category", on_delete=models.SET_NULL, null=True, blank=True,
