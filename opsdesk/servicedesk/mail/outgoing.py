@@ -93,7 +93,7 @@ def queue_acknowledgement(ticket: Ticket, entry: TicketEntry | None) -> Outgoing
     since = timezone.now() - dt.timedelta(hours=1)
     if OutgoingMail.objects.filter(to_address=address, kind=OutgoingKind.ACKNOWLEDGEMENT,
                                    created_at__gte=since).count() >= ACKS_PER_HOUR:
-        log.info("no acknowledgement for ticket %s: %s had %s this hour", ticket.pk, address, ACKS_PER_HOUR)
+        log.debug("no acknowledgement for ticket %s: %s had %s this hour", ticket.pk, address, ACKS_PER_HOUR)
         return None
     return queue(ticket, OutgoingKind.ACKNOWLEDGEMENT, None)
 
