@@ -23,12 +23,12 @@ $(DEV_STAMP): $(STAMP) pyproject.toml
 # Debian packages the tests need: chromium for the browser tests, gettext for the check that
 # every message is translated, and the real peers the monitoring tests talk to on 127.0.0.1
 # (an SNMP agent, Prometheus exporters, a Zabbix agent, VictoriaMetrics, openssl for a
-# self-signed certificate). The tests start their own instances on free ports; the packages'
+# self-signed certificate, Dovecot for the mail intake). The tests start their own instances on free ports; the packages'
 # own services are not used. Fonts let the screenshots render Chinese.
 TEST_PACKAGES := chromium gettext snmpd snmp prometheus-node-exporter prometheus-redis-exporter \
-  zabbix-agent victoria-metrics openssl fonts-wqy-microhei prometheus-alertmanager
+  zabbix-agent victoria-metrics openssl fonts-wqy-microhei prometheus-alertmanager dovecot-imapd
 TEST_COMMANDS := chromium xgettext snmpd prometheus-node-exporter prometheus-redis-exporter \
-  zabbix_agentd victoria-metrics openssl prometheus-alertmanager
+  zabbix_agentd victoria-metrics openssl prometheus-alertmanager dovecot
 test-deps: $(DEV_STAMP)
 	@for c in $(TEST_COMMANDS); do command -v $$c >/dev/null || missing=1; done; [ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

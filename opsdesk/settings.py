@@ -326,3 +326,14 @@ LOGGING = {
     # signature (secrets are never logged).
     "loggers": {"axes": {"level": "WARNING"}, "httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# --- service desk: email (opsdesk/servicedesk/mail) --------------------------------------------
+# Mailboxes whose server offers IMAP IDLE are watched by the worker and fetched as mail arrives;
+# off, they are fetched by the beat every minute only.
+OPSDESK_MAIL_IDLE = env.env_bool("OPSDESK_MAIL_IDLE", True)
+CELERY_BEAT_SCHEDULE.update({
+    # Every enabled mailbox (IDLE, where offered, fetches sooner); the Message-ID keeps it once.
+    "servicedesk-mail-fetch": {"task": "opsdesk.servicedesk.mail.tasks.fetch_all", "schedule": 60.0},
+    # Replies and notices whose wake-up was lost, whose retry is due or whose sender died.
+    "servicedesk-mail-sweep": {"task": "opsdesk.servicedesk.mail.tasks.sweep_outgoing", "schedule": 30.0},
+})

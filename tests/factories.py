@@ -627,3 +627,63 @@ def _chat_owned() -> None:
 
 
 _chat_owned()
+
+
+# --- service desk: email ----------------------------------------------------------------------------
+
+_mail_numbers = itertools.count(1)
+
+
+def make_mail_channel(**kwargs):
+    """A mailbox whose servers do not listen (127.0.0.1:9): tests that fetch start a Dovecot."""
+    from opsdesk.servicedesk.mail import services as mail_services
+
+    n = next(_mail_numbers)
+    data = {"name": f"mailbox-{n}", "imap_host": "127.0.0.1", "imap_port": 9, "imap_security": "none",
+            "imap_username": f"desk{n}", "imap_password": "secret", "from_address": f"desk{n}@desk.example.com",
+            **kwargs}
+    return mail_services.create_channel(data, actor=None)
+
+
+def make_inbound_mail(customer=None, *, state: str = "ticket", raw: bytes | None = None, **kwargs):
+    """A mail as the fetcher files it (raw kept under the data directory); a triage one has no customer."""
+    from opsdesk.servicedesk.mail.intake import store_raw
+    from opsdesk.servicedesk.models import InboundMail
+
+    n = next(_mail_numbers)
+    address = kwargs.pop("from_address", f"someone{n}@unknown{n}.example.org")
+    raw = raw or (f"From: {address}\r\nTo: desk@desk.example.com\r\nSubject: mail {n}\r\n"
+                  f"Message-ID: <inbound{n}@example.org>\r\n\r\nhello {n}\r\n").encode()
+    return InboundMail.objects.create(channel=kwargs.pop("channel", None) or make_mail_channel(),
+                                      message_id=f"inbound{n}@example.org", from_address=address,
+                                      subject=f"mail {n}", state=state, customer=customer, raw_path=store_raw(raw),
+                                      size=len(raw), **kwargs)
+
+
+def make_outgoing_mail(customer=None):
+    from opsdesk.servicedesk.models import OutgoingMail
+
+    ticket = make_ticket(customer)
+    return OutgoingMail.objects.create(ticket=ticket, customer=ticket.customer, kind="reply",
+                                       to_address="pat@example.com", subject=f"Re: [#{ticket.pk}] {ticket.title}",
+                                       message_id=f"out{next(_mail_numbers)}@x.opsdesk", language="zh-hans")
+
+
+def _mail_owned() -> None:
+    from opsdesk.servicedesk.models import CustomerMailDomain, InboundMail, MailChannel, OutgoingMail
+
+    OWNED[CustomerMailDomain] = lambda customer: CustomerMailDomain.objects.create(
+        customer=customer, domain=f"{customer.code.lower()}-{next(_mail_numbers)}.example.com")
+    OWNED[InboundMail] = lambda customer: make_inbound_mail(customer)
+    OWNED[OutgoingMail] = lambda customer: make_outgoing_mail(customer)
+    ACTION_CANDIDATES[MailChannel] = [lambda: make_mail_channel()]
+    # Triage and quarantine: filing them again opens a new ticket (a reply to a ticket, which
+    # writes the reply's own audit row too, is tested in tests/servicedesk/mail).
+    ACTION_CANDIDATES[InboundMail] = [lambda: make_inbound_mail(state="triage"),
+                                      lambda: make_inbound_mail(state="quarantined",
+                                                                channel=make_mail_channel(
+                                                                    default_customer=CustomerFactory()))]
+    ACTION_PARAMS[(InboundMail, "assign_customer")] = lambda mail: {"customer": CustomerFactory().pk}
+
+
+_mail_owned()

@@ -13,6 +13,7 @@ class ServiceDeskConfig(AppConfig):
             hooks,
             registrations,
             registrations_chat,
+            registrations_mail,
             registrations_portal,
             registrations_sla,
         )
