@@ -93,7 +93,10 @@ def test_a_failed_fetch_is_kept_on_the_mailbox_and_stops_nothing(db):
     assert "ConnectionRefusedError" in channel.last_error and channel.fetch_lease_until is None
 
 
-@pytest.mark.django_db(transaction=True)  # the watcher reads the mailbox from its own thread and connection
+# The watcher reads the mailbox from its own thread and connection. Serialized rollback, as every
+# transactional test here: a plain flush would make the content types again under new ids, and the
+# browser tests that follow in this worker could not load their snapshot.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_idle_rings_when_mail_arrives(channel, imap):
     rings: list[int] = []
     arrived = threading.Event()

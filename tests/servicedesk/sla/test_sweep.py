@@ -80,7 +80,7 @@ def test_warnings_and_the_breach_are_written_once_however_often_the_sweep_runs(c
     assert ticket.sla_state == "breached"
     assert _events(ticket) == [("sla_warning", 75), ("sla_warning", 90), ("sla_breached", 100)]
     assert heard == [("sla_warning", 75), ("sla_warning", 90), ("sla_breached", 100)]
-    assert Notification.objects.filter(recipient=reachable).count() == 3
+    assert Notification.objects.filter(recipient=reachable, source__startswith="servicedesk.sla:").count() == 3
     assert SLAClock.objects.get(pk=resolution.pk).breached_at == at(2025, 9, 22, 18)
 
 
@@ -97,8 +97,8 @@ def test_a_breach_starts_the_policys_escalation_once(customer_a, gold, clock, re
     sweep.sweep()
     page = Page.objects.get(source=f"servicedesk.sla:{resolution.pk}")
     assert page.policy == escalation and page.customer == customer_a
-    assert Notification.objects.filter(recipient=boss).count() == 1
-    assert Notification.objects.filter(recipient=reachable).count() == 1
+    assert Notification.objects.filter(recipient=boss, source__startswith="servicedesk.sla:").count() == 1
+    assert Notification.objects.filter(recipient=reachable, source__startswith="servicedesk.sla:").count() == 1
 
 
 def test_without_an_assignee_the_team_is_told(customer_a, gold, clock, engineer):
@@ -108,7 +108,7 @@ def test_without_an_assignee_the_team_is_told(customer_a, gold, clock, engineer)
     assert ticket.assignee is None and engineer in ticket.team.members.all()
     clock.set(at(2025, 9, 22, 12, 1))  # the 2 h response is over
     sweep.sweep()
-    assert Notification.objects.filter(recipient=engineer).count() == 1
+    assert Notification.objects.filter(recipient=engineer, source__startswith="servicedesk.sla:").count() == 1
     assert _events(ticket)[0] == ("sla_breached", 100)
 
 

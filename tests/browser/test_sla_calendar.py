@@ -10,21 +10,14 @@ from playwright.sync_api import expect
 from opsdesk.core.models import Role
 from opsdesk.servicedesk.models import BusinessCalendar, CalendarDay
 from opsdesk.servicedesk.sla import services as sla_services
-from tests.browser.conftest import (  # noqa: F401  (the browser fixtures, shared with tests/browser)
-    PASSWORD,
-    chromium,
-    fresh_translations,
-    log_in,
-    restore_database_after_browser_tests,
-    shot,
-)
+from tests.browser.conftest import PASSWORD
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 @pytest.fixture
-def browser_page(chromium, live_server, fresh_translations):  # noqa: F811
+def browser_page(chromium, live_server, fresh_translations):
     made = []
 
     def open_page(locale: str):
@@ -39,7 +32,7 @@ def browser_page(chromium, live_server, fresh_translations):  # noqa: F811
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
-def test_the_year_page_and_adding_the_new_years_holiday(browser_page, log_in, shot, language):  # noqa: F811
+def test_the_year_page_and_adding_the_new_years_holiday(browser_page, log_in, shot, language):
     sla_services.seed_calendars()
     china = BusinessCalendar.objects.get(name=sla_services.CHINA_NAME)
     admin = UserFactory(username="alice", role=Role.ADMIN, language=language)
