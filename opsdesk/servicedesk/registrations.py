@@ -69,6 +69,26 @@ class TicketFilterSet(ScopedFilterSet):
     def only_open(self, queryset, name, value):
         return queryset.filter(status__in=OPEN_STATUSES) if value else queryset.exclude(status__in=OPEN_STATUSES)
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        people, teams = colleagues(getattr(self.request, "user", None))
+        for name, narrowed in (("assignee", people), ("team", teams)):
+            flt = self.filters[name]
+            flt.queryset = flt.extra["queryset"] = narrowed
+
+
+def colleagues(user) -> tuple:
+    """The people and teams an engineer's tickets can be assigned to: those serving the same
+    customers (their lists stay short, however large the service provider); everyone for the
+    administrators and managers who see every customer."""
+    from opsdesk.core.scoping import customer_ids
+
+    staff = User.objects.filter(role__in=sorted(STAFF), is_active=True)
+    ids = customer_ids(user) if user is not None else frozenset()
+    if ids is None:
+        return staff, Team.objects.all()
+    return staff.filter(teams__customers__in=ids).distinct(), Team.objects.filter(customers__in=ids).distinct()
+
 
 class WorkLogFilterSet(ScopedFilterSet):
     customer = django_filters.ModelChoiceFilter(field_name="ticket__customer", queryset=Customer.objects.all(),

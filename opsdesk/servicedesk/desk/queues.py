@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -33,7 +33,7 @@ class Queue:
         if self.key == "mine":
             return open_.filter(assignee=user)
         if self.key == "team":
-            return open_.filter(team__in=user.teams.values("pk"))
+            return open_.filter(team__in=team_ids(user))
         if self.key == "unassigned":
             return open_.filter(assignee__isnull=True)
         if self.key == "breaching":
@@ -60,12 +60,17 @@ def selected(key: str) -> Queue:
     return BY_KEY.get(key) or BY_KEY[DEFAULT]
 
 
+def team_ids(user) -> list[int]:
+    """The person's teams as a list of ids, read once per request: a literal list lets the
+    planner walk the (team, SLA due) index in order instead of joining the teams for every row."""
+    cached = getattr(user, "_opsdesk_team_ids", None)
+    if cached is None:
+        cached = sorted(user.teams.values_list("pk", flat=True))
+        user._opsdesk_team_ids = cached
+    return cached
+
+
 def counts(user, scoped: QuerySet) -> dict[str, int]:
-    """The number of tickets in each queue but "all", in one pass over the open tickets."""
-    soon = timezone.now() + BREACH_HORIZON
-    conditions = {
-        "mine": Q(assignee=user), "team": Q(team__in=user.teams.values("pk")), "unassigned": Q(assignee__isnull=True),
-        "breaching": Q(sla_state__in=("warning", "breached")) | Q(sla_due_at__lte=soon), "open": Q(),
-    }
-    return scoped.filter(status__in=OPEN).aggregate(**{key: Count("pk", filter=condition) if condition else Count("pk")
-                                                      for key, condition in conditions.items()})
+    """The number of tickets in each queue but "all". One count each: each is answered from its
+    own partial index of open tickets (one pass over them all read every row's columns)."""
+    return {queue.key: queue.filter(user, scoped).count() for queue in QUEUES if queue.key != "all"}

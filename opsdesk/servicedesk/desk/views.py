@@ -20,7 +20,7 @@ from django.views import View
 
 from opsdesk.core.generic.forms import apply_errors, style_widgets
 from opsdesk.core.models import Team, User
-from opsdesk.core.permissions import STAFF, can
+from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
 from opsdesk.core.views.generic import EntryMixin, ObjectDetailView, ObjectListView
 from opsdesk.servicedesk import services
@@ -71,9 +71,9 @@ class BulkAssignForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["assignee"].queryset = User.objects.filter(role__in=sorted(STAFF), is_active=True)
-        self.fields["team"].queryset = Team.objects.all() if user is None or user.role != "engineer" \
-            else Team.objects.filter(members=user)
+        from opsdesk.servicedesk.registrations import colleagues
+
+        self.fields["assignee"].queryset, self.fields["team"].queryset = colleagues(user)
         style_widgets(self)
 
 
