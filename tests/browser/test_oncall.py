@@ -49,7 +49,7 @@ def test_open_the_calendar_and_take_over_a_shift(page, log_in, shot, rota):
     shot(page, "oncall-now")
 
     with page.expect_navigation():
-        page.get_by_role("link", name="Calendar").click()
+        page.locator("main").get_by_role("link", name="Calendar").click()  # the menu has "Business calendars"
     expect(page.locator(".oncall-day")).to_have_count(14)
     first_day = page.locator(".oncall-day").first.get_attribute("data-day")
     with page.expect_navigation():
