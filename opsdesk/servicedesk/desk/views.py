@@ -74,7 +74,11 @@ class BulkAssignForm(forms.Form):
         from opsdesk.servicedesk.registrations import colleagues
 
         self.fields["assignee"].queryset, self.fields["team"].queryset = colleagues(user)
-        style_widgets(self)
+        self.fields["assignee"].empty_label = gettext_lazy("Assignee…")
+        self.fields["team"].empty_label = gettext_lazy("Team…")
+        for name, field in self.fields.items():
+            # Inline under the table: as wide as their choices, named for screen readers.
+            field.widget.attrs.update({"class": "form-select form-select-sm w-auto", "aria-label": field.label})
 
 
 class BulkAssignView(EntryMixin, View):
