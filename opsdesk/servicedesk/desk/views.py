@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views import View
 
-from opsdesk.core.generic.forms import apply_errors, style_widgets
+from opsdesk.core.generic.forms import apply_errors
 from opsdesk.core.models import Team, User
 from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
@@ -76,7 +76,7 @@ class BulkAssignForm(forms.Form):
         self.fields["assignee"].queryset, self.fields["team"].queryset = colleagues(user)
         self.fields["assignee"].empty_label = gettext_lazy("Assignee…")
         self.fields["team"].empty_label = gettext_lazy("Team…")
-        for name, field in self.fields.items():
+        for field in self.fields.values():
             # Inline under the table: as wide as their choices, named for screen readers.
             field.widget.attrs.update({"class": "form-select form-select-sm w-auto", "aria-label": field.label})
 
