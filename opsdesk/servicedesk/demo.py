@@ -8,7 +8,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from opsdesk.cmdb.models import ConfigurationItem
+from opsdesk.cmdb.models import ConfigurationItem  # the CMDB demo's items ("acme-db01", with a week of metrics)
 from opsdesk.core.demo import CUSTOMERS
 from opsdesk.core.models import Contact, Customer, Team, User
 from opsdesk.servicedesk import services
@@ -31,7 +31,7 @@ MACROS = [
 # (customer code, title, description, category index, impact, urgency, channel, CI name suffix, how far along)
 TICKETS = [
     ("ACME", "ERP 登录缓慢，财务月结受影响", "从今天上午 9 点开始，ERP 登录要 30 秒以上。", 0, "high", "high", "email",
-     "db-01", "in_progress"),
+     "-db01", "in_progress"),
     ("ACME", "VPN 连接频繁断开", "出差同事反映 VPN 每隔十几分钟掉线一次。", 1, "medium", "medium", "phone", "", "new"),
     ("ACME", "新员工开通邮箱和 ERP 账号", "下周一入职两位同事。", 2, "low", "medium", "portal", "", "waiting_customer"),
     ("BLUESKY", "Printer on floor 3 is jammed", "The big printer near the lifts shows paper jam.", 0, "low", "low",
