@@ -28,3 +28,4 @@ from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     WorkLog,
 )
 from opsdesk.servicedesk.models.webhooks import TicketWebhook  # noqa: F401
+from opsdesk.servicedesk.models.surveys import SurveyResponse  # noqa: F401
