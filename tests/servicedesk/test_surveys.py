@@ -168,7 +168,7 @@ def test_an_expired_or_tampered_link_shows_a_clear_page_and_writes_nothing(resol
 
 # --- a low rating ---------------------------------------------------------------------------------
 
-def test_a_low_rating_tells_the_assignee_and_writes_the_event(resolved, engineer, customer_user):
+def test_a_low_rating_tells_the_assignee_and_writes_the_event(client, resolved, engineer, customer_user):
     ContactMethod.objects.create(user=engineer, kind="channel", channel=make_channel(None, kind="webhook"),
                                  min_severity="info")
     before = Notification.objects.filter(recipient=engineer).count()
@@ -177,6 +177,11 @@ def test_a_low_rating_tells_the_assignee_and_writes_the_event(resolved, engineer
     assert event.public is False and event.data["rating"] == 2
     told = list(Notification.objects.filter(recipient=engineer).order_by("pk")[before:])
     assert len(told) == 1 and f"#{resolved.pk}" in told[0].title and "2/5" in told[0].title
+    engineer.language = "en"
+    engineer.save(update_fields=["language"])
+    client.force_login(engineer)
+    desk = client.get(reverse("servicedesk:ticket_detail", args=[resolved.pk])).content.decode()
+    assert "Low satisfaction rating: 2/5" in desk
 
 
 def test_a_good_rating_writes_no_event_and_tells_nobody(resolved, engineer, customer_user):
