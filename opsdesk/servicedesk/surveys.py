@@ -37,7 +37,9 @@ LANGUAGES = ("zh-hans", "en")
 
 def on_ticket_event(sender, ticket: Ticket, event: str, entry=None, **kwargs: Any) -> None:
     """Inside the action's transaction: a resolution asks the customer (once per resolution)."""
-    if event == "status" and kwargs.get("new") == TicketStatus.RESOLVED:
+    # A merged ticket passes through "resolved" on its way to closed: its conversation goes on in
+    # the other ticket, which is the one to ask about.
+    if event == "status" and kwargs.get("new") == TicketStatus.RESOLVED and not ticket.merged_into_id:
         ask(ticket, at=ticket.resolved_at)
 
 

@@ -63,6 +63,14 @@ def test_other_status_changes_ask_nothing(customer_a, engineer):
     assert not SurveyResponse.objects.exists()
 
 
+def test_a_merged_ticket_is_not_asked_about(customer_a, engineer):
+    ticket, into = make_ticket(customer_a, status="in_progress"), make_ticket(customer_a, status="in_progress")
+    services.merge(ticket, actor=engineer, into=into)
+    ticket.refresh_from_db()
+    assert ticket.status == "closed"
+    assert not SurveyResponse.objects.exists()
+
+
 # --- answering ------------------------------------------------------------------------------------
 
 def test_the_customer_sees_the_card_and_answers_in_the_portal_with_one_audit_row(client, resolved, customer_user):
