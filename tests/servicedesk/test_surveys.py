@@ -4,6 +4,8 @@ managers' CSAT figure counts only the customers a person serves."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
@@ -102,16 +104,18 @@ def test_staff_see_the_answer_on_the_desk_and_the_portal_but_get_no_form(client,
 def test_the_signed_link_answers_without_login_once(resolved):
     survey = _survey(resolved)
     link = surveys.survey_link(survey)
-    anonymous = Client()
+    anonymous = Client(enforce_csrf_checks=True)  # a browser's rules: the page's own form must work
     path = link.split("://", 1)[1].split("/", 1)[1]
     page = anonymous.get("/" + path)
     assert page.status_code == 200 and 'id="survey-form"' in page.content.decode()
-    assert anonymous.post("/" + path, {"rating": "5", "comment": "谢谢"}).status_code == 200
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    answered = anonymous.post("/" + path, {"rating": "5", "comment": "谢谢", "csrfmiddlewaretoken": csrf})
+    assert answered.status_code == 200 and 'id="survey-done"' in answered.content.decode()
     survey.refresh_from_db()
     assert survey.rating == 5 and survey.answered_by is None
     rows = _audit_rows(survey)
     assert len(rows) == 1 and rows[0].actor is None
-    again = anonymous.post("/" + path, {"rating": "1"})
+    again = anonymous.post("/" + path, {"rating": "1", "csrfmiddlewaretoken": csrf})
     assert again.status_code == 400 and 'id="survey-done"' in again.content.decode()
     survey.refresh_from_db()
     assert survey.rating == 5 and len(_audit_rows(survey)) == 1
