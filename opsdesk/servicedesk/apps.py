@@ -16,4 +16,5 @@ class ServiceDeskConfig(AppConfig):
             registrations_mail,
             registrations_portal,
             registrations_sla,
+            registrations_surveys,
         )

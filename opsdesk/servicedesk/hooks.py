@@ -16,3 +16,8 @@ ticket_event.connect(webhooks.on_ticket_event, sender=Ticket, dispatch_uid="serv
 from opsdesk.servicedesk.desk import notices  # noqa: E402
 
 ticket_event.connect(notices.on_ticket_event, sender=Ticket, dispatch_uid="servicedesk.notices")
+
+from opsdesk.servicedesk import surveys  # noqa: E402
+
+# Before the mail's listener (registrations_mail), so the resolved mail finds the survey to link.
+ticket_event.connect(surveys.on_ticket_event, sender=Ticket, dispatch_uid="servicedesk.surveys")

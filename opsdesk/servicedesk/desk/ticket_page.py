@@ -48,6 +48,8 @@ def event_text(entry: TicketEntry) -> str:
                                                    "new": _label(Priority, data.get("new"))}
     if event == "reopened":
         return _("Reopened")
+    if event == "survey_low":
+        return _("Low satisfaction rating: %(rating)s/5") % {"rating": data.get("rating", "")}
     if event == "merged_into":
         return _("Merged into #%(number)s") % {"number": data.get("target")}
     if event == "merged_from":

@@ -9,6 +9,7 @@ from opsdesk.servicedesk.models.mail import (  # noqa: F401
     OutgoingMail,
 )
 from opsdesk.servicedesk.models.sla import ClockKind, SLAClock, SLAPolicy  # noqa: F401
+from opsdesk.servicedesk.models.surveys import SurveyResponse  # noqa: F401
 from opsdesk.servicedesk.models.tickets import (  # noqa: F401
     Attachment,
     Category,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from opsdesk.servicedesk.portal import views
+from opsdesk.servicedesk.portal import survey_views, views
 
 urlpatterns = [
     path("", views.request_list, name="portal_list"),
@@ -11,4 +11,6 @@ urlpatterns = [
     path("<int:pk>/reply/", views.reply, name="portal_reply"),
     path("<int:pk>/close/", views.close, name="portal_close"),
     path("<int:pk>/reopen/", views.reopen, name="portal_reopen"),
+    path("surveys/<int:pk>/answer/", survey_views.answer, name="portal_survey_answer"),
+    path("surveys/link/<str:token>/", survey_views.answer_by_link, name="survey_link"),
 ]
