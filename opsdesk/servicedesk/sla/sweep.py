@@ -53,7 +53,10 @@ def sweep(now: dt.datetime | None = None) -> int:
 
 
 def _look(pk: int, ticket_id: int, now: dt.datetime) -> int:
-    ticket = Ticket.objects.select_for_update().select_related("customer", "assignee", "team").get(pk=ticket_id)
+    # Only the ticket row is locked: its team and assignee may be empty (an outer join PostgreSQL
+    # will not lock).
+    ticket = Ticket.objects.select_for_update(of=("self",)).select_related("customer", "assignee", "team").get(
+        pk=ticket_id)
     clock = SLAClock.objects.select_related("calendar").filter(pk=pk).first()
     if clock is None or clock.stopped_at is not None or clock.paused_since is not None or \
             clock.next_check_at is None or clock.next_check_at > now or ticket.status not in OPEN_STATUSES:
