@@ -17,9 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
-import icalendar
 from dateutil import rrule
 from django.core import signing
 from django.db import transaction
@@ -28,6 +28,10 @@ from django.utils import timezone
 
 from opsdesk.core.models import User
 from opsdesk.notify.models import Override, Schedule
+
+if TYPE_CHECKING:
+    # Imported where a calendar is made or read: icalendar costs every process 6 MB at rest.
+    import icalendar
 from opsdesk.notify.oncall import shifts, zone_of
 
 EXPORT_DAYS = 60
@@ -70,6 +74,8 @@ def schedules_of(user: User):
 def user_calendar(user: User, *, now: dt.datetime | None = None, days: int = EXPORT_DAYS) -> bytes:
     start = now or timezone.now()
     end = start + dt.timedelta(days=days)
+    import icalendar
+
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -177,6 +183,8 @@ def _occurrences(event: icalendar.Event, zone: dt.tzinfo, start: dt.datetime,
 
 def read_events(schedule: Schedule, data: bytes | str, *, now: dt.datetime | None = None):
     """(uid, start, end, user or None, summary) of every event occurrence in the import window."""
+    import icalendar
+
     calendar = icalendar.Calendar.from_ical(data)
     zone = zone_of(schedule)
     moment = now or timezone.now()

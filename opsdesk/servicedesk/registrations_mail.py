@@ -15,7 +15,7 @@ from opsdesk.core.generic.filters import ScopedFilterSet
 from opsdesk.core.models import Customer
 from opsdesk.core.permissions import MANAGERS, STAFF
 from opsdesk.core.registry import Action, ModelEntry
-from opsdesk.servicedesk.mail import idle, outgoing, services, tasks  # noqa: F401  (listener, Celery tasks)
+from opsdesk.servicedesk.mail import outgoing, services, tasks  # noqa: F401  (listener, Celery tasks)
 from opsdesk.servicedesk.mail.forms import AssignCustomerForm, MailChannelForm, MailChannelSerializer
 from opsdesk.servicedesk.models import CustomerMailDomain, InboundMail, MailChannel, OutgoingMail
 from opsdesk.servicedesk.models.mail import InboundState, OutgoingKind, OutgoingState
@@ -95,4 +95,12 @@ auditlog.register(MailChannel, include_fields=["name", "enabled", "imap_host", "
                                                "default_customer", "default_team", "category"])
 audit("servicedesk.CustomerMailDomain")
 
-worker_ready.connect(idle.start_in_worker, weak=False, dispatch_uid="servicedesk.mail.idle")
+def _start_idle(**kwargs) -> None:
+    # Imported here: the fetcher (IMAP, the email parser) is the worker's alone, and every other
+    # process (web, collector) keeps the memory it would take.
+    from opsdesk.servicedesk.mail import idle
+
+    idle.start_in_worker(**kwargs)
+
+
+worker_ready.connect(_start_idle, weak=False, dispatch_uid="servicedesk.mail.idle")

@@ -19,9 +19,7 @@ from opsdesk.core.models import Customer, User
 from opsdesk.core.permissions import MANAGERS
 from opsdesk.core.scoping import object_in_scope
 from opsdesk.core.services import create_object, update_object
-from opsdesk.servicedesk.mail import connections, intake
-from opsdesk.servicedesk.mail.fetch import quote_folder
-from opsdesk.servicedesk.mail.parsing import parse
+from opsdesk.servicedesk.mail import connections
 from opsdesk.servicedesk.models import CustomerMailDomain, InboundMail, MailChannel
 from opsdesk.servicedesk.models.mail import InboundState
 
@@ -62,6 +60,8 @@ def update_channel(channel: MailChannel, data: dict[str, Any], *, actor: User | 
 
 def check_connections(channel: MailChannel) -> str:
     """Log in to the IMAP server (and open the folder) and to the SMTP server; one line each."""
+    from opsdesk.servicedesk.mail.fetch import quote_folder
+
     lines = []
     try:
         conn = connections.imap(channel)
@@ -119,6 +119,9 @@ def _refile(row: InboundMail, *, actor: User | None, action_name: str, customer:
     """File a kept message again (a person's answer to triage, or a retry) in one transaction:
     one audit row, on the mail, naming what became of it. The ticket action it causes is
     recorded by that row (the ticket's own creation row is not written twice)."""
+    from opsdesk.servicedesk.mail import intake
+    from opsdesk.servicedesk.mail.parsing import parse
+
     raw = intake.read_raw(row)
     mail = parse(raw)
     before = {"state": row.state, "customer": row.customer_id, "ticket": row.ticket_id}
@@ -146,6 +149,8 @@ def assign_customer(row: InboundMail, *, actor: User | None, customer: Customer,
     from the sender's domain goes to that customer from now on)."""
     if row.state != InboundState.TRIAGE:
         raise ValidationError({"customer": _("Only a mail waiting in triage can be given a customer.")})
+    from opsdesk.servicedesk.mail import intake
+
     if actor is not None and not object_in_scope(actor, customer):
         raise permission_denied()
     if remember_domain and actor is not None and getattr(actor, "role", "") not in MANAGERS:
@@ -163,6 +168,10 @@ def retry(row: InboundMail, *, actor: User | None) -> InboundMail:
     """File a quarantined mail again (after the cause was fixed): it becomes whatever it is."""
     if row.state != InboundState.QUARANTINED:
         raise ValidationError({"state": _("Only a quarantined mail can be retried.")})
+    # The fetcher's modules (the email parser) are loaded by the processes that file mail only.
+    from opsdesk.servicedesk.mail import intake
+    from opsdesk.servicedesk.mail.parsing import parse
+
     try:
         raw = intake.read_raw(row)
         parse(raw)
