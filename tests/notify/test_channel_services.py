@@ -170,3 +170,18 @@ def test_healthz_and_metrics_report_the_backlog(vendor):
     metrics = client.get("/metrics").content.decode()
     assert "opsdesk_notifications_sent_total 1.0" in metrics and "opsdesk_notifications_pending 0.0" in metrics
     assert DeliveryAttempt.objects.count() == 1
+
+
+def test_a_channels_page_never_shows_its_encrypted_secrets(admin):
+    from django.test import Client
+    from django.urls import reverse
+
+    from tests.factories import make_channel
+
+    channel = make_channel(None)
+    channel.secrets_encrypted = "gAAAAA-encrypted-secret-token"
+    channel.save()
+    browser = Client()
+    browser.force_login(admin)
+    page = browser.get(reverse("notify:channel_detail", args=[channel.pk])).content.decode()
+    assert channel.name in page and "gAAAAA-encrypted-secret-token" not in page
