@@ -32,8 +32,8 @@ def group_key(alert: Alert) -> str:
 
 
 def policy_for(alert: Alert) -> AlertTicketPolicy | None:
-    policies = {p.customer_id: p for p in AlertTicketPolicy.objects.filter(customer_id__in=[alert.customer_id])}
-    policy = policies.get(alert.customer_id) or AlertTicketPolicy.objects.filter(customer__isnull=True).first()
+    policy = AlertTicketPolicy.objects.filter(customer_id=alert.customer_id).first() or \
+        AlertTicketPolicy.objects.filter(customer__isnull=True).first()
     return policy if policy is not None and policy.covers(alert.severity) else None
 
 

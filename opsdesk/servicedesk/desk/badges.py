@@ -12,6 +12,8 @@ from django.utils.translation import gettext as _
 from opsdesk.servicedesk.models import Priority, TicketStatus
 
 PRIORITY_CSS = {"p1": "danger", "p2": "warning", "p3": "info", "p4": "secondary"}
+STATUS_CSS = {"new": "info", "assigned": "primary", "in_progress": "primary", "waiting_customer": "warning",
+              "waiting_third_party": "warning", "resolved": "success", "closed": "secondary"}
 SLA_CSS = {"breached": "text-bg-danger", "warning": "text-bg-warning", "paused": "text-bg-secondary",
            "met": "text-bg-success", "running": "text-bg-light border"}
 

@@ -13,6 +13,7 @@ from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
 from opsdesk.monitoring import panels
 from opsdesk.monitoring.models import OPEN_STATES, Alert
+from opsdesk.servicedesk.desk import badges
 from opsdesk.servicedesk.models import Macro, Priority, Ticket, TicketEntry, TicketStatus
 from opsdesk.servicedesk.models.tickets import EntryKind
 
@@ -21,9 +22,6 @@ from opsdesk.servicedesk.models.tickets import EntryKind
 TIMELINE_LIMIT = 200
 ITEMS_ON_PAGE = 3
 
-STATUS_BADGE = {"new": "info", "assigned": "primary", "in_progress": "primary", "waiting_customer": "warning",
-                "waiting_third_party": "warning", "resolved": "success", "closed": "secondary"}
-PRIORITY_BADGE = {"p1": "danger", "p2": "warning", "p3": "info", "p4": "secondary"}
 
 
 def sla_state_words() -> dict[str, str]:
@@ -131,8 +129,8 @@ def context(request, ticket: Ticket, *, composer=None) -> dict[str, Any]:
         "ticket": ticket, "timeline": timeline(ticket, staff=staff), "composer": form, "sla": sla,
         "can_reply": can(request.user, "reply", ticket), "can_note": can(request.user, "note", ticket),
         "ci_panels": ci_panels(request, ticket) if staff else [], "linked_alerts": linked_alerts,
-        "macros": macros, "status_badge": STATUS_BADGE.get(ticket.status, "secondary"),
-        "priority_badge": PRIORITY_BADGE.get(ticket.priority, "secondary"),
+        "macros": macros, "status_badge": badges.STATUS_CSS.get(ticket.status, "secondary"),
+        "priority_badge": badges.PRIORITY_CSS.get(ticket.priority, "secondary"),
         "links": list(ticket.links_out.select_related("target")) + list(ticket.links_in.select_related("source")),
         "work_minutes": sum(w.minutes for w in ticket.work_logs.all()) if staff else 0,
         "watchers": list(ticket.watchers.all()) if staff else [],
