@@ -4,9 +4,11 @@ threaded into tickets, then fetched again as if the fetcher's bookkeeping were l
 
 A scratch database (a fresh SQLite file in a temporary data directory, or a PostgreSQL database
 named `…bench…` when DATABASE_URL says so; see bench/_scratch.py) gets 10 customers with 5
-contacts each, a mail domain per customer and one mailbox with an SMTP relay configured (so
-acknowledgements are written, as in production; nothing sends them here: no worker runs, the
-wake-ups go to the filesystem queue). The messages are APPENDed before the clock starts:
+contacts each, a mail domain and a contract in force per customer (business-hours SLA targets on a
+calendar with China's holidays, so every new ticket starts its SLA clocks), and one mailbox with
+an SMTP relay configured (so acknowledgements are written, as in production; nothing sends them
+here: no worker runs, the wake-ups go to the filesystem queue). The messages are APPENDed before
+the clock starts:
 
 - 60 % new requests from the contacts (a quarter with an HTML part, a fifth with a GB2312 subject
   and body, some with a small attachment);
@@ -26,6 +28,7 @@ The last line of output is one JSON object (bench/README.md); progress goes to s
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import email.utils
 import json
 import os
@@ -107,17 +110,37 @@ def measure(args: argparse.Namespace, database: str, data_dir: str) -> dict[str,
     from django.core.management import call_command
     from django.db.models import Count
 
-    from opsdesk.core.models import Contact, Customer
+    from opsdesk.core.models import Contact, Contract, Customer, ServiceLevel, ServiceLevelTarget
     from opsdesk.servicedesk.mail import fetch
     from opsdesk.servicedesk.mail import services as mail_services
-    from opsdesk.servicedesk.models import CustomerMailDomain, InboundMail, MailChannel, Ticket, TicketEntry
+    from opsdesk.servicedesk.models import (
+        BusinessCalendar,
+        CustomerMailDomain,
+        InboundMail,
+        MailChannel,
+        SLAClock,
+        SLAPolicy,
+        Ticket,
+        TicketEntry,
+    )
     from tests.servicedesk.mail.peers import Dovecot
 
     count = args.messages or (1_000 if args.quick else 10_000)
     BENCH.log(f"database {database}, data directory {data_dir}; migrating")
     call_command("migrate", interactive=False, verbosity=0)
+    # Every customer has a contract in force with business-hours targets on a calendar with
+    # China's holidays, as in production: each new ticket starts its SLA clocks.
+    calendar = BusinessCalendar.objects.create(name="工作日 9-18", chinese_holidays=True, is_default=True)
+    level = ServiceLevel.objects.create(name="标准 Standard")
+    for fault, response, resolution in (("severe", 15, 240), ("general", 60, 480), ("minor", 240, 2400)):
+        ServiceLevelTarget.objects.create(service_level=level, fault_level=fault, response_minutes=response,
+                                          resolution_minutes=resolution, business_hours_only=fault != "severe")
+    SLAPolicy.objects.create(service_level=level, calendar=calendar)
+    today = dt.date.today()
     for c in range(CUSTOMERS):
         customer = Customer.objects.create(code=f"C{c}", name=f"客户 {c}")
+        Contract.objects.create(customer=customer, number=f"HT-{c}", name="运维服务", service_level=level,
+                                start_date=today - dt.timedelta(days=100), end_date=today + dt.timedelta(days=265))
         CustomerMailDomain.objects.create(customer=customer, domain=f"c{c}.example.com")
         for k in range(CONTACTS):
             Contact.objects.create(customer=customer, name=f"联系人 {k}", email=f"user{k}@c{c}.example.com")
@@ -164,6 +187,9 @@ def measure(args: argparse.Namespace, database: str, data_dir: str) -> dict[str,
         duplicates = sum(a - b for a, b in zip(after, before, strict=True))
         if states.get("reply", 0) != kinds["reply"] or states.get("ignored", 0) != kinds["auto"]:
             raise SystemExit(f"email_intake: threading went wrong: {states} for {kinds}")
+        clocks = SLAClock.objects.count()
+        if clocks < 2 * states.get("ticket", 0):
+            raise SystemExit(f"email_intake: {clocks} SLA clocks for {states.get('ticket', 0)} tickets")
         return {
             "messages": count,
             "seconds": round(seconds, 2),
@@ -179,6 +205,7 @@ def measure(args: argparse.Namespace, database: str, data_dir: str) -> dict[str,
             "ignored_automatic": states.get("ignored", 0),
             "triage": states.get("triage", 0),
             "quarantined": states.get("quarantined", 0),
+            "sla_clocks_started": clocks,
             "database": database,
             "goal_seconds": 60,
         }

@@ -35,6 +35,10 @@ _current_action: ContextVar[str] = ContextVar("opsdesk_action", default="")
 # Sent after the commit of every domain action: sender=model class, obj, action, actor.
 object_changed = Signal()
 
+# True inside `unit_of_work()`: the actions share its transaction instead of each taking a
+# savepoint of its own.
+_in_unit_of_work: ContextVar[bool] = ContextVar("opsdesk_unit_of_work", default=False)
+
 
 class ActionContext:
     def __init__(self, actor, action: str, obj: Model | type[Model]) -> None:
@@ -92,11 +96,25 @@ def _name_the_action(sender, instance, **kwargs) -> None:
 
 
 @contextlib.contextmanager
+def unit_of_work() -> Iterator[None]:
+    """One transaction for several actions that stand or fall together (a mail filed: the ticket,
+    its acknowledgement, the mail's own row). Inside it an action takes no savepoint of its own,
+    two round trips to the database fewer each; an error in any of them rolls back the whole
+    unit, so the caller must not catch an action's error inside the block and carry on."""
+    with transaction.atomic():
+        token = _in_unit_of_work.set(True)
+        try:
+            yield
+        finally:
+            _in_unit_of_work.reset(token)
+
+
+@contextlib.contextmanager
 def domain_action(actor, action: str, obj: Model | type[Model], *, check: bool = True) -> Iterator[ActionContext]:
     if check and actor is not None and not can(actor, action, obj):
         raise permission_denied()
     context = ActionContext(actor, action, obj)
-    with acting_as(actor, action), transaction.atomic():
+    with acting_as(actor, action), transaction.atomic(savepoint=not _in_unit_of_work.get()):
         yield context
         target = context.obj
         model = target if isinstance(target, type) else type(target)

@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from opsdesk.core.actions import domain_action, permission_denied
+from opsdesk.core.memo import remember
 from opsdesk.core.models import Contact, Customer, Team, User
 from opsdesk.core.permissions import CUSTOMER, STAFF, can
 from opsdesk.core.scoping import object_in_scope
@@ -62,14 +63,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 
 def priority_for(impact: str, urgency: str) -> str:
-    rule = PriorityRule.objects.filter(impact=impact, urgency=urgency).values_list("priority", flat=True).first()
-    return rule or DEFAULT_MATRIX.get((impact, urgency), "p3")
+    def lookup() -> str:
+        rule = PriorityRule.objects.filter(impact=impact, urgency=urgency).values_list("priority", flat=True).first()
+        return rule or DEFAULT_MATRIX.get((impact, urgency), "p3")
+
+    return remember(("servicedesk.priority", impact, urgency), lookup)
 
 
 def default_team(customer: Customer, category: Category | None) -> Team | None:
     if category is not None and category.default_team_id:
         return category.default_team
-    return Team.objects.filter(customers=customer).order_by("pk").first()
+    return remember(("servicedesk.default_team", customer.pk),
+                    lambda: Team.objects.filter(customers=customer).order_by("pk").first())
 
 
 def _entry(ticket: Ticket, kind: str, *, actor: User | None, at: dt.datetime, public: bool = False,
@@ -174,14 +179,19 @@ def open_ticket(*, actor: User | None, customer: Customer, title: str, descripti
     if errors:
         raise ValidationError(errors)
     try:
-        ticket.full_clean(exclude=["description"])
+        # The related objects arrive as rows already read (and checked against the customer
+        # above): validating them again would read each one back, a query apiece.
+        ticket.full_clean(exclude=["description", "customer", "category", "requester", "requester_user"])
     except ValidationError as exc:
         raise ValidationError(exc.message_dict) from None
     with domain_action(actor, "add", ticket, check=False):
         ticket.team = team or default_team(customer, category)
         if assignee is not None:
             ticket.assignee, ticket.status = assignee, S.ASSIGNED
+        # The clocks are worked out first, so the ticket is written once with its SLA columns.
+        opening_clocks = clocks.opening_clocks(ticket, at)
         ticket.save()
+        clocks.save_new(opening_clocks)
         if items:
             ticket.configuration_items.set(items)
         if requester_user is not None and requester_user.role in STAFF:
@@ -192,8 +202,6 @@ def open_ticket(*, actor: User | None, customer: Customer, title: str, descripti
                        author_email=ticket.requester_email, message_id=message_id,
                        data={"opening": True})
         attachment_store.store(ticket, files, entry=entry, actor=actor)
-        clocks.start(ticket, at)
-        ticket.save(update_fields=["sla_due_at", "sla_state"])
         _send(ticket, "opened", entry)
     return ticket
 
@@ -297,9 +305,13 @@ def _move(ticket: Ticket, new: str, *, actor: User | None, at: dt.datetime, reas
 
 
 def _save(ticket: Ticket) -> None:
-    ticket.save(update_fields=["status", "resolved_at", "closed_at", "assignee", "team", "first_response_at",
-                               "priority", "impact", "urgency", "merged_into", "sla_due_at", "sla_state",
-                               "updated_at"])
+    # Only columns the actions own, none of them audited automatically (the action writes its own
+    # audit row): an UPDATE of them alone, without the read of the old row an audited save does.
+    ticket.updated_at = timezone.now()
+    Ticket.objects.filter(pk=ticket.pk).update(**{name: getattr(ticket, name) for name in SAVED_BY_ACTIONS})
+
+
+SAVED_BY_ACTIONS = (*ACTION_FIELDS, "sla_due_at", "updated_at")
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 
+from opsdesk.core.memo import remember
 from opsdesk.notify import services as notify
 from opsdesk.servicedesk.models import Ticket, TicketWebhook
 from opsdesk.servicedesk.models.webhooks import WEBHOOK_EVENTS
@@ -31,8 +32,9 @@ def payload(ticket: Ticket, event: str, entry=None) -> dict:
 def on_ticket_event(sender, ticket: Ticket, event: str, entry=None, **kwargs) -> None:
     if event not in EVENTS or (entry is not None and not entry.public):
         return
-    hooks = TicketWebhook.objects.filter(Q(customer=ticket.customer_id) | Q(customer__isnull=True), enabled=True,
-                                         channel__enabled=True).select_related("channel")
+    hooks = remember(("servicedesk.webhooks", ticket.customer_id), lambda: list(
+        TicketWebhook.objects.filter(Q(customer=ticket.customer_id) | Q(customer__isnull=True), enabled=True,
+                                     channel__enabled=True).select_related("channel")))
     for hook in hooks:
         if hook.events and event not in hook.events:
             continue

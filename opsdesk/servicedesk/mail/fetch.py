@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from django.db.models import Q
 from django.utils import timezone
 
+from opsdesk.core.memo import memo_scope
 from opsdesk.servicedesk.mail import connections, intake, outgoing
 from opsdesk.servicedesk.mail.parsing import MSGID
-from opsdesk.servicedesk.models import InboundMail, MailChannel
+from opsdesk.servicedesk.models import InboundMail, MailChannel, TicketEntry
 
 log = logging.getLogger(__name__)
 
@@ -99,16 +100,23 @@ def _fetch_into(conn: imaplib.IMAP4, channel: MailChannel, result: FetchResult) 
             break
         batch = uids[start:start + BATCH]
         result.seen += len(batch)
-        wanted = _unfiled(conn, channel, batch, result)
+        wanted, ids = _unfiled(conn, channel, batch, result)
         if wanted:
+            # Which of these messages are already on a ticket (came through another mailbox,
+            # or are our own sent mail coming back): one query for the batch.
+            on_tickets: dict[str, int | None] = dict.fromkeys(ids)
+            on_tickets.update(TicketEntry.objects.filter(message_id__in=ids).values_list("message_id", "ticket_id"))
             written: list[int] = []
             token = outgoing.wake_later.set(written)
             try:
-                for uid, raw in fetch_bodies(conn, wanted):
-                    if intake.process(channel, raw, uid=uid, own=own, known=known) is not None:
-                        result.filed += 1
-                    else:
-                        result.skipped += 1
+                # The batch's lookups (teams, contracts, webhooks…) are read once for the batch.
+                with memo_scope():
+                    for uid, raw in fetch_bodies(conn, wanted):
+                        if intake.process(channel, raw, uid=uid, own=own, known=known, checked=True,
+                                          on_tickets=on_tickets) is not None:
+                            result.filed += 1
+                        else:
+                            result.skipped += 1
             finally:
                 outgoing.wake_later.reset(token)
                 outgoing.wake(written)
@@ -116,8 +124,10 @@ def _fetch_into(conn: imaplib.IMAP4, channel: MailChannel, result: FetchResult) 
                                                          fetch_lease_until=timezone.now() + LEASE)
 
 
-def _unfiled(conn: imaplib.IMAP4, channel: MailChannel, batch: list[int], result: FetchResult) -> list[int]:
-    """The UIDs of the batch whose Message-ID this mailbox has not filed (and those without one)."""
+def _unfiled(conn: imaplib.IMAP4, channel: MailChannel, batch: list[int], result: FetchResult
+             ) -> tuple[list[int], set[str]]:
+    """The UIDs of the batch whose Message-ID this mailbox has not filed (and those without one),
+    and those Message-IDs."""
     data = _ok(conn.uid("FETCH", ",".join(map(str, batch)), "(UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])"))
     ids: dict[int, str] = {}
     for uid, header in _pairs(data):
@@ -128,7 +138,7 @@ def _unfiled(conn: imaplib.IMAP4, channel: MailChannel, batch: list[int], result
                 .values_list("message_id", flat=True))
     wanted = [uid for uid in batch if ids.get(uid) not in known]
     result.skipped += len(batch) - len(wanted)
-    return wanted
+    return wanted, {ids[uid] for uid in wanted if uid in ids}
 
 
 def fetch_bodies(conn: imaplib.IMAP4, uids: list[int]) -> list[tuple[int, bytes]]:

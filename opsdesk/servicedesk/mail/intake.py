@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from opsdesk.core.actions import unit_of_work
 from opsdesk.core.models import Customer
 from opsdesk.servicedesk import attachments, services
 from opsdesk.servicedesk.mail import instance, loops, outgoing, senders, threads
@@ -54,11 +54,21 @@ def store_raw(raw: bytes) -> str:
     digest = hashlib.sha256(raw).hexdigest()
     relative = Path("mail") / digest[:2] / f"{digest}.eml"
     path = Path(settings.DATA_DIR) / relative
-    if not path.exists():
+    try:
+        if path.stat().st_size == len(raw):
+            return str(relative)
+    except FileNotFoundError:
+        pass
+    # The name is the content's hash, so a file of the right size is the whole message, and one
+    # cut short by a crash is written again. (Not a temporary file renamed into place: on ext4
+    # each rename costs about 0.6 ms, a tenth of the time of filing a mail.)
+    try:
+        out = open(path, "wb")
+    except FileNotFoundError:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(raw)
-        os.replace(tmp, path)  # whole or not at all
+        out = open(path, "wb")
+    with out:
+        out.write(raw)
     return str(relative)
 
 
@@ -79,9 +89,12 @@ def own_addresses() -> set[str]:
 
 
 def process(channel: MailChannel, raw: bytes, *, uid: int | None = None, own: Iterable[str] | None = None,
-            known: dict | None = None) -> InboundMail | None:
+            known: dict | None = None, checked: bool = False,
+            on_tickets: dict[str, int | None] | None = None) -> InboundMail | None:
     """File one message. None when it was filed before (the same Message-ID in this mailbox).
-    `own` and `known` (senders already identified) are the fetcher's, kept for one fetch."""
+    `own` and `known` (senders already identified) are the fetcher's, kept for one fetch;
+    `checked`: the fetcher has just looked the Message-ID up (the unique key still decides);
+    `on_tickets`: the ticket (or None) of each Message-ID the fetcher looked up on the timelines."""
     try:
         mail: ParsedMail | None = parse(raw) if len(raw) <= MAX_MESSAGE_BYTES else None
         problem = "" if mail is not None else _("The message is larger than %(mb)d MB.") % {
@@ -89,7 +102,7 @@ def process(channel: MailChannel, raw: bytes, *, uid: int | None = None, own: It
     except Exception as exc:
         mail, problem = None, _("The message cannot be read: %(error)s") % {"error": _describe(exc)}
     key = mail.message_id if mail is not None else "sha256-" + hashlib.sha256(raw).hexdigest()
-    if InboundMail.objects.filter(channel=channel, message_id=key).exists():
+    if not (checked and mail is not None) and InboundMail.objects.filter(channel=channel, message_id=key).exists():
         return None
     row = InboundMail(channel=channel, message_id=key, uid=uid, raw_path=store_raw(raw), size=len(raw),
                       fetched_at=timezone.now())
@@ -100,13 +113,13 @@ def process(channel: MailChannel, raw: bytes, *, uid: int | None = None, own: It
         row.state, row.reason = InboundState.QUARANTINED, problem
         return _save_alone(row)
     try:
-        with transaction.atomic():
+        with unit_of_work():
             # The row is written last, in the same transaction as the ticket: a second fetcher
             # of the same message at the same time fails on the unique key, and its ticket is
-            # rolled back with it.
+            # rolled back with it. Any error rolls the whole message back (and quarantines it).
             token = outgoing.filing_from.set(channel)
             try:
-                decide(row, mail, channel, own=own, known=known)
+                decide(row, mail, channel, own=own, known=known, on_tickets=on_tickets)
             finally:
                 outgoing.filing_from.reset(token)
             row.save()
@@ -143,7 +156,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def decide(row: InboundMail, mail: ParsedMail, channel: MailChannel, *, own: Iterable[str] | None = None,
-           customer: Customer | None = None, known: dict | None = None) -> None:
+           customer: Customer | None = None, known: dict | None = None,
+           on_tickets: dict[str, int | None] | None = None) -> None:
     """Set the row's state (and make the ticket or reply) inside the caller's transaction.
     `customer` is a person's answer to triage: the mail opens a ticket of that customer."""
     if customer is None:
@@ -152,8 +166,11 @@ def decide(row: InboundMail, mail: ParsedMail, channel: MailChannel, *, own: Ite
         if reason:
             row.state, row.reason = InboundState.IGNORED, reason
             return
-        already = (TicketEntry.objects.filter(message_id=mail.message_id).values_list("ticket_id", flat=True)
-                   .first())
+        if on_tickets is not None and mail.message_id in on_tickets:
+            already = on_tickets[mail.message_id]
+        else:
+            already = (TicketEntry.objects.filter(message_id=mail.message_id).values_list("ticket_id", flat=True)
+                       .first())
         if already is not None:
             # The same message reached another of our mailboxes (or one we sent came back).
             row.state, row.ticket_id = InboundState.IGNORED, already
@@ -173,7 +190,7 @@ def decide(row: InboundMail, mail: ParsedMail, channel: MailChannel, *, own: Ite
                                via=TicketChannel.EMAIL, author_name=mail.from_name or mail.from_address,
                                author_email=mail.from_address, message_id=mail.message_id, at=at,
                                from_customer=True)
-        row.state, row.ticket, row.customer = InboundState.REPLY, ticket, ticket.customer
+        row.state, row.ticket, row.customer_id = InboundState.REPLY, ticket, ticket.customer_id
         row.reason = (_("Reply to #%(number)s (by its Message-ID).") if thread.how == "message-id" else
                       _("Reply to #%(number)s (by the ticket number in the subject).")) % {"number": ticket.pk}
         _note_refused(ticket, refused)
@@ -189,7 +206,7 @@ def decide(row: InboundMail, mail: ParsedMail, channel: MailChannel, *, own: Ite
         requester_email=mail.from_address, message_id=mail.message_id,
         author_name=mail.from_name or mail.from_address, html=mail.html, files=kept, language=language,
         team=channel.default_team, category=channel.category, at=at)
-    row.state, row.ticket, row.customer = InboundState.TICKET, ticket, ticket.customer
+    row.state, row.ticket, row.customer_id = InboundState.TICKET, ticket, ticket.customer_id
     row.reason = ""
     if thread is not None:
         # An answer to a closed ticket opens a new one, linked to the old.

@@ -26,6 +26,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from opsdesk.core.memo import remember
 from opsdesk.servicedesk.mail import connections, instance
 from opsdesk.servicedesk.models import InboundMail, MailChannel, OutgoingMail, Ticket, TicketChannel, TicketEntry
 from opsdesk.servicedesk.models.mail import OutgoingKind, OutgoingState
@@ -91,11 +92,17 @@ def queue_acknowledgement(ticket: Ticket, entry: TicketEntry | None) -> Outgoing
     if not address:
         return None
     since = timezone.now() - dt.timedelta(hours=1)
-    if OutgoingMail.objects.filter(to_address=address, kind=OutgoingKind.ACKNOWLEDGEMENT,
-                                   created_at__gte=since).count() >= ACKS_PER_HOUR:
+    # Within a batch of mail the count is read once per address and then kept up to date here.
+    sent = remember(("servicedesk.acks", address), lambda: [OutgoingMail.objects.filter(
+        to_address=address, kind=OutgoingKind.ACKNOWLEDGEMENT, created_at__gte=since).count()])
+    if sent[0] >= ACKS_PER_HOUR:
         log.debug("no acknowledgement for ticket %s: %s had %s this hour", ticket.pk, address, ACKS_PER_HOUR)
         return None
-    return queue(ticket, OutgoingKind.ACKNOWLEDGEMENT, None)
+    row = queue(ticket, OutgoingKind.ACKNOWLEDGEMENT, None,
+                thread=[entry.message_id] if entry is not None and entry.message_id else [])
+    if row is not None:
+        sent[0] += 1
+    return row
 
 
 def queue_resolution(ticket: Ticket) -> OutgoingMail | None:
@@ -111,7 +118,10 @@ def queue_resolution(ticket: Ticket) -> OutgoingMail | None:
     return queue(ticket, OutgoingKind.RESOLVED, None)
 
 
-def queue(ticket: Ticket, kind: str, entry: TicketEntry | None) -> OutgoingMail | None:
+def queue(ticket: Ticket, kind: str, entry: TicketEntry | None, *, thread: list[str] | None = None
+          ) -> OutgoingMail | None:
+    """Write the mail of `kind` about `entry` (or the ticket). `thread`: the Message-IDs of the
+    conversation so far when the caller knows them (a new ticket's is its opening mail's)."""
     address = (ticket.requester_email or "").strip()
     channel = channel_for(ticket) if address else None
     if channel is None:
@@ -121,9 +131,10 @@ def queue(ticket: Ticket, kind: str, entry: TicketEntry | None) -> OutgoingMail 
                        to_address=address[:254], message_id=instance.new_message_id(ticket.pk, part),
                        automatic=kind == OutgoingKind.ACKNOWLEDGEMENT or (kind == OutgoingKind.RESOLVED
                                                                           and entry is None))
-    thread = list(TicketEntry.objects.filter(ticket=ticket).exclude(message_id="")
-                  .exclude(pk=entry.pk if entry is not None else None).order_by("created_at", "pk")
-                  .values_list("message_id", flat=True))
+    if thread is None:
+        thread = list(TicketEntry.objects.filter(ticket=ticket).exclude(message_id="")
+                      .exclude(pk=entry.pk if entry is not None else None).order_by("created_at", "pk")
+                      .values_list("message_id", flat=True))
     if thread:
         row.in_reply_to = thread[-1]
         refs = thread if len(thread) <= MAX_REFERENCES else [thread[0], *thread[-(MAX_REFERENCES - 1):]]

@@ -200,7 +200,9 @@ class OutgoingMail(models.Model):
         ordering = ["-id"]
         indexes = [models.Index(fields=["state", "due_at"], name="outgoing_due",
                                 condition=Q(state__in=["pending", "sending"])),
-                   models.Index(fields=["to_address", "kind", "created_at"], name="outgoing_rate")]
+                   models.Index(fields=["to_address", "kind", "created_at"], name="outgoing_rate"),
+                   # The customer's answer names it in In-Reply-To: threading looks it up.
+                   models.Index(fields=["message_id"], name="outgoing_message_id")]
         verbose_name = _("outgoing mail")
         verbose_name_plural = _("outgoing mail")
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from opsdesk.core.memo import remember
 from opsdesk.core.models import Contract, ServiceLevelTarget
 from opsdesk.servicedesk.models import BusinessCalendar, ClockKind, SLAClock, SLAPolicy, Ticket
 from opsdesk.servicedesk.models.tickets import FAULT_LEVEL_OF_PRIORITY, OPEN_STATUSES, PAUSED_STATUSES
@@ -57,12 +58,15 @@ def _local_day(at: dt.datetime) -> dt.date:
 def contract_of(ticket: Ticket) -> Contract | None:
     """The customer's contract in force on the day the ticket was opened (the latest started)."""
     day = _local_day(ticket.created_at)
-    return Contract.objects.filter(customer_id=ticket.customer_id, start_date__lte=day, end_date__gte=day) \
-        .select_related("service_level").order_by("-start_date", "-pk").first()
+    return remember(
+        ("sla.contract", ticket.customer_id, day),
+        lambda: Contract.objects.filter(customer_id=ticket.customer_id, start_date__lte=day, end_date__gte=day)
+        .select_related("service_level").order_by("-start_date", "-pk").first())
 
 
 def default_calendar() -> BusinessCalendar | None:
-    return BusinessCalendar.objects.filter(is_default=True).order_by("pk").first()
+    return remember("sla.default_calendar",
+                    lambda: BusinessCalendar.objects.filter(is_default=True).order_by("pk").first())
 
 
 def targets_of(ticket: Ticket) -> Targets:
@@ -70,8 +74,11 @@ def targets_of(ticket: Ticket) -> Targets:
     if contract is None:
         return Targets(None, None, None)
     fault = FAULT_LEVEL_OF_PRIORITY.get(ticket.priority, "minor")
-    target = ServiceLevelTarget.objects.filter(service_level_id=contract.service_level_id, fault_level=fault).first()
-    policy = SLAPolicy.objects.filter(service_level_id=contract.service_level_id).select_related("calendar").first()
+    level = contract.service_level_id
+    target = remember(("sla.target", level, fault),
+                      lambda: ServiceLevelTarget.objects.filter(service_level_id=level, fault_level=fault).first())
+    policy = remember(("sla.policy", level),
+                      lambda: SLAPolicy.objects.filter(service_level_id=level).select_related("calendar").first())
     calendar = None
     if target is not None and target.business_hours_only:
         calendar = (policy.calendar if policy is not None else None) or default_calendar()
@@ -211,15 +218,22 @@ def _new_clock(ticket: Ticket, kind: str, seconds: int, calendar: BusinessCalend
     return clock
 
 
-def start(ticket: Ticket, at: dt.datetime) -> None:
-    """A ticket was opened: start its first-response and resolution clocks from its contract."""
+def opening_clocks(ticket: Ticket, at: dt.datetime) -> list[SLAClock]:
+    """A ticket is being opened: its first-response and resolution clocks from its contract,
+    not yet written, and its `sla_state` and `sla_due_at` set from them. The ticket may not be
+    saved yet; `save_new` writes the clocks once it is."""
     targets = targets_of(ticket)
     clocks = []
     for kind in (ClockKind.RESPONSE, ClockKind.RESOLUTION):
         seconds = targets.seconds(kind)
         if seconds:
             clocks.append(_new_clock(ticket, kind, seconds, targets.calendar, at, _thresholds(targets.policy)))
-    _finish(ticket, clocks, at)
+    ticket.sla_state, ticket.sla_due_at = state_of(clocks, at)
+    return clocks
+
+
+def save_new(clocks: list[SLAClock]) -> None:
+    SLAClock.objects.bulk_create(clocks)
 
 
 def responded(ticket: Ticket, at: dt.datetime) -> None:

@@ -365,3 +365,70 @@ def test_acknowledgements_to_one_sender_are_limited_per_hour(channel, imap, li_l
     fetched(channel)
     assert Ticket.objects.count() == outgoing.ACKS_PER_HOUR + 3
     assert OutgoingMail.objects.filter(kind="ack").count() == outgoing.ACKS_PER_HOUR
+
+
+def test_our_message_id_naming_another_customers_ticket_does_not_thread(channel, imap, li_lei, customer_b):
+    """The ticket number in our Message-IDs is readable by anyone we ever wrote to; only the
+    ticket's own customer may thread by it (as with the subject tag)."""
+    from opsdesk.servicedesk.mail import instance
+
+    imap.append(message(message_id="<secret@alpha.example.com>"))
+    fetched(channel)
+    theirs = Ticket.objects.get()
+    ContactFactory(customer=customer_b, email="mallory@beta.example.com")
+    forged = instance.new_message_id(theirs.pk, "entry-1")
+    imap.append(message(sender="mallory@beta.example.com", name="Mallory", subject="Re: 打印机",
+                        body="Let me in.", in_reply_to=f"<{forged}>", references=f"<{forged}>"))
+    fetched(channel)
+    assert theirs.entries.filter(kind="reply").count() == 1
+    assert Ticket.objects.exclude(pk=theirs.pk).get().customer == customer_b
+
+
+def test_a_reply_to_our_acknowledgement_threads_by_its_message_id(channel, imap, li_lei, customer_b):
+    imap.append(message(message_id="<ask@alpha.example.com>"))
+    fetched(channel)
+    ticket = Ticket.objects.get()
+    ack = OutgoingMail.objects.get(kind="ack")
+    # Even from another customer's address: the exact id (with its random part) is the thread.
+    ContactFactory(customer=customer_b, email="colleague@beta.example.com")
+    imap.append(message(sender="colleague@beta.example.com", subject="Re: 已受理", body="谢谢，补充一下",
+                        in_reply_to=f"<{ack.message_id}>", references=f"<{ack.message_id}>"))
+    fetched(channel)
+    assert Ticket.objects.count() == 1
+    assert "补充一下" in ticket.entries.filter(kind="reply").order_by("pk").last().body
+
+
+def test_filing_a_batch_of_mail_costs_a_fixed_number_of_queries_per_message(channel, imap, li_lei):
+    """The budget that keeps email intake fast (bench/email_intake.py): within one fetch the
+    lookups every new ticket shares (team, contract, priority matrix, webhooks, the sender) are
+    read once; what is left per message is its own writes."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    imap.append(message(message_id="<warm@alpha.example.com>"))
+    fetched(channel)
+    imap.append(*[message(message_id=f"<b{n}@alpha.example.com>") for n in range(3)])
+    with CaptureQueriesContext(connection) as three:
+        fetched(channel)
+    imap.append(*[message(message_id=f"<c{n}@alpha.example.com>") for n in range(8)])
+    with CaptureQueriesContext(connection) as eight:
+        fetched(channel)
+    assert Ticket.objects.count() == 12
+    per_message = (len(eight) - len(three)) / 5
+    # The ticket, its opening entry, its audit row and the mail's row (the acknowledgements
+    # stopped at five an hour for this sender).
+    assert per_message <= 4, [q["sql"][:120] for q in eight.captured_queries]
+
+
+def test_a_raw_message_cut_short_by_a_crash_is_written_again(settings, tmp_path):
+    from pathlib import Path
+
+    from opsdesk.servicedesk.mail import intake
+
+    settings.DATA_DIR = str(tmp_path)
+    raw = message(message_id="<raw@alpha.example.com>")
+    path = Path(tmp_path) / intake.store_raw(raw)
+    assert path.read_bytes() == raw
+    path.write_bytes(raw[:40])  # what a crash in the middle of the write leaves
+    assert Path(tmp_path) / intake.store_raw(raw) == path
+    assert path.read_bytes() == raw
