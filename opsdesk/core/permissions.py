@@ -37,6 +37,6 @@ def can(user, action: str, target: Model | type[Model]) -> bool:
     if isinstance(target, type):
         return True
     named = entry.action(action)
-    if named is not None and not named.applies_to(target):
+    if named is not None and not named.applies_to(target, user):
         return False
     return object_in_scope(user, target, write=action not in READ_ACTIONS)

@@ -76,14 +76,18 @@ class Action:
     roles: frozenset[str] = STAFF
     # Whether the action applies to the object in its current state (hidden and refused if not).
     available: Callable[[Model], bool] | None = None
+    # The same for a given person ("take it" is not offered on a ticket that is already yours).
+    available_to: Callable[[Model, Any], bool] | None = None
     # Parameters the person gives (a Django form; the API takes the same fields as JSON).
     form: type | None = None
     icon: str = "bi-lightning"
     style: str = "outline-secondary"
     confirm: Any = ""
 
-    def applies_to(self, obj: Model) -> bool:
-        return self.available is None or bool(self.available(obj))
+    def applies_to(self, obj: Model, user: Any = None) -> bool:
+        if self.available is not None and not self.available(obj):
+            return False
+        return self.available_to is None or user is None or bool(self.available_to(obj, user))
 
 
 @dataclass

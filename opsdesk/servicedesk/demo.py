@@ -41,6 +41,14 @@ TICKETS = [
 ]
 
 
+def _form_data(category: Category, now: dt.datetime) -> dict[str, str]:
+    """The answers to the category's portal fields (the account request asks who and from when)."""
+    if not any(field.get("name") == "employee" for field in category.form_fields):
+        return {}
+    return {"employee": "王芳、李强", "start_date": (now + dt.timedelta(days=5)).date().isoformat(),
+            "systems": "邮箱、ERP"}
+
+
 def load_servicedesk() -> str:
     categories = []
     for name, kind, fields in CATEGORIES:
@@ -61,7 +69,8 @@ def load_servicedesk() -> str:
         ticket = services.open_ticket(
             actor=portal_user if channel == "portal" else None, customer=customer, title=title, description=text,
             category=categories[category], impact=impact, urgency=urgency, channel=channel, requester=requester,
-            configuration_items=items, at=now - dt.timedelta(hours=26 - n * 4))
+            configuration_items=items, at=now - dt.timedelta(hours=26 - n * 4),
+            form_data=_form_data(categories[category], now))
         if state != "new":
             services.take(ticket, actor=engineer)
             services.reply(ticket, actor=engineer, body="您好，我们已收到，正在排查。")

@@ -127,6 +127,11 @@ def _is_open(ticket: Ticket) -> bool:
     return ticket.status in OPEN_STATUSES and not ticket.merged_into_id
 
 
+def _not_taken_by(ticket: Ticket, user: User) -> bool:
+    """"Take it" is offered unless the ticket is already this person's and being worked on."""
+    return ticket.assignee_id != user.pk or ticket.status in (S.NEW, S.ASSIGNED)
+
+
 registry.register(ModelEntry(
     Ticket, tenant_path="customer", menu="servicedesk", view_roles=ALL_ROLES, edit_roles=STAFF,
     roles={"add": ALL_ROLES, "delete": ADMINS},
@@ -142,7 +147,7 @@ registry.register(ModelEntry(
     bulk_edit_fields=("category",),
     actions=[
         Action("take", _("Take it"), lambda t, *, actor: services.take(t, actor=actor), roles=STAFF,
-               icon="bi-person-check", style="primary", available=_is_open),
+               icon="bi-person-check", style="primary", available=_is_open, available_to=_not_taken_by),
         Action("assign", _("Assign"), lambda t, *, actor, assignee=None, team=None:
                services.assign(t, actor=actor, assignee=assignee, team=team), roles=STAFF, icon="bi-person-plus",
                form=AssignForm, available=_is_open),

@@ -25,6 +25,7 @@ from opsdesk.core.models import Contact, Customer, Team, User
 from opsdesk.core.permissions import CUSTOMER, STAFF, can
 from opsdesk.core.scoping import object_in_scope
 from opsdesk.servicedesk import attachments as attachment_store
+from opsdesk.servicedesk import category_fields
 from opsdesk.servicedesk.models import (
     Attachment,
     Category,
@@ -175,6 +176,14 @@ def open_ticket(*, actor: User | None, customer: Customer, title: str, descripti
         if any(not object_in_scope(actor, item) for item in items):
             errors["configuration_items"] = [_("Select a valid choice. That choice is not one of the available "
                                                "choices.")]
+    try:
+        # The category's required fields bind its customers (the portal asks for them); an
+        # engineer taking a call, or opsdesk itself, may leave them for later.
+        ticket.form_data = category_fields.clean_form_data(
+            category.form_fields if category else [], form_data,
+            required=actor is not None and getattr(actor, "role", None) == CUSTOMER)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
     errors.update(attachment_store.check_files(files))
     if errors:
         raise ValidationError(errors)

@@ -53,6 +53,40 @@ def test_a_bad_field_is_named_in_the_persons_language(admin, customer_a):
     assert "impact" in body and "title" in body
 
 
+def test_the_categorys_fields_are_checked_through_the_api(admin, customer_a):
+    from opsdesk.servicedesk.models import Category
+
+    category = Category.objects.create(name="打印机", ticket_type="request", form_fields=[
+        {"name": "serial", "label": {"en": "Serial number", "zh-hans": "序列号"}, "type": "text", "required": True},
+        {"name": "floor", "label": "Floor", "type": "number"}])
+    admin.language = "zh-hans"
+    admin.save()
+    api = api_client_for(admin)
+    base = {"customer": customer_a.pk, "title": "卡纸", "category": category.pk}
+    refused = api.post("/api/servicedesk/tickets/", {**base, "form_data": {"floor": "three", "colour": "red"}},
+                       format="json")
+    assert refused.status_code == 400, refused.content
+    assert sorted(refused.json()["form_data"]) == ["Floor：输入一个数字。", "colour：该分类没有这个字段。"]
+    assert not Ticket.objects.filter(title="卡纸").exists()
+    # Staff may leave a required field for later; what they give is kept as the portal keeps it.
+    created = api.post("/api/servicedesk/tickets/", {**base, "form_data": {"floor": "3"}}, format="json")
+    assert created.status_code == 201, created.content
+    assert Ticket.objects.get(pk=created.json()["id"]).form_data == {"floor": 3}
+
+
+def test_a_customer_user_must_give_the_categorys_required_fields(customer_user, customer_a):
+    from opsdesk.servicedesk.models import Category
+
+    category = Category.objects.create(name="打印机", ticket_type="request", form_fields=[
+        {"name": "serial", "label": {"en": "Serial number", "zh-hans": "序列号"}, "type": "text", "required": True}])
+    with pytest.raises(ValidationError) as caught:
+        services.open_ticket(actor=customer_user, customer=customer_a, title="卡纸", category=category)
+    assert list(caught.value.message_dict) == ["form_data"]
+    ticket = services.open_ticket(actor=customer_user, customer=customer_a, title="卡纸", category=category,
+                                  form_data={"serial": "SN-1"})
+    assert ticket.form_data == {"serial": "SN-1"}
+
+
 def test_a_customer_user_reads_public_entries_only(customer_user, admin, customer_a):
     ticket = make_ticket(customer_a)
     services.note(ticket, actor=admin, body="secret internal note")

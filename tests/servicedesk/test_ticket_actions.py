@@ -130,3 +130,20 @@ def test_an_attachment_is_kept_with_its_reply(customer_a, engineer):
     entry = services.reply(ticket, actor=engineer, body="see log", files=[("a.log", b"line 1\n", "text/plain")])
     attachment = entry.attachments.get()
     assert (attachment.name, attachment.size, attachment.file.read()) == ("a.log", 7, b"line 1\n")
+
+
+def test_take_it_is_not_offered_on_a_ticket_already_yours_and_in_progress(customer_a, engineer, client):
+    from opsdesk.core.permissions import can
+
+    colleague = UserFactory(username="colleague", role=Role.ENGINEER)
+    engineer.teams.first().members.add(colleague)
+    ticket = make_ticket(customer_a)
+    assert can(engineer, "take", ticket) and can(colleague, "take", ticket)
+    services.take(ticket, actor=engineer)
+    assert not can(engineer, "take", ticket)
+    assert can(colleague, "take", ticket)  # a colleague may still take it over
+    client.force_login(engineer)
+    page = client.get(f"/servicedesk/tickets/{ticket.pk}/").content.decode()
+    assert "/actions/take/" not in page
+    client.force_login(colleague)
+    assert "/actions/take/" in client.get(f"/servicedesk/tickets/{ticket.pk}/").content.decode()

@@ -1,3 +1,4 @@
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -20,6 +21,15 @@ def bearer_token(request, keywords: tuple[str, ...]) -> str | None:
         raise exceptions.AuthenticationFailed(_("The token is not valid.")) from None
 
 
+def speak_their_language(request, user) -> None:
+    """Answer a token's owner in their own language (errors name the field in it), unless the
+    client asked for one with Accept-Language: a script has no login cookie to carry it."""
+    if request.META.get("HTTP_ACCEPT_LANGUAGE") or not getattr(user, "language", ""):
+        return
+    translation.activate(user.language)
+    request.LANGUAGE_CODE = translation.get_language()
+
+
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer opd_…` (or `Token opd_…`) with a personal API token."""
 
@@ -32,6 +42,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = services.authenticate_token(raw)
         if token is None:
             raise exceptions.AuthenticationFailed(_("The token is not valid, has expired or was revoked."))
+        speak_their_language(request, token.user)
         return token.user, token
 
     def authenticate_header(self, request) -> str:

@@ -15,8 +15,8 @@ from django.utils.translation import pgettext_lazy
 from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core.generic.forms import style_widgets
 from opsdesk.core.scoping import scope_for
+from opsdesk.servicedesk import category_fields
 from opsdesk.servicedesk.models import Category
-from opsdesk.servicedesk.portal import category_fields
 
 
 class MultipleFileInput(forms.FileInput):

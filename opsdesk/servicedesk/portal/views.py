@@ -25,10 +25,10 @@ from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core.generic.forms import apply_errors
 from opsdesk.core.permissions import CUSTOMER, can
 from opsdesk.core.scoping import scope_for
-from opsdesk.servicedesk import services
+from opsdesk.servicedesk import category_fields, services
 from opsdesk.servicedesk.models import Ticket, TicketChannel, TicketStatus
 from opsdesk.servicedesk.models.tickets import OPEN_STATUSES
-from opsdesk.servicedesk.portal import category_fields, timeline
+from opsdesk.servicedesk.portal import timeline
 from opsdesk.servicedesk.portal.forms import NewRequestForm, ReopenForm, ReplyForm
 
 PAGE_SIZE = 25

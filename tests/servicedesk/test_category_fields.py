@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from opsdesk.servicedesk.portal import category_fields
+from opsdesk.servicedesk import category_fields
 
 FIELDS = [
     {"name": "serial", "label": {"en": "Serial number", "zh-hans": "序列号"}, "type": "text", "required": True},

@@ -1,4 +1,5 @@
-"""The fields a category asks for on the portal (`Category.form_fields`), as Django form fields.
+"""The fields a category asks for (`Category.form_fields`), as Django form fields for the portal,
+and checked by `open_ticket` whichever way a ticket comes (portal, desk, API).
 
 An administrator writes them as JSON, a list of objects:
 
@@ -129,20 +130,29 @@ def named(label: str, message: str) -> str:
     return _("%(field)s: %(message)s") % {"field": label, "message": message}
 
 
-def clean_form_data(definitions: Any, data: Any) -> dict[str, Any]:
+def clean_form_data(definitions: Any, data: Any, *, required: bool = True) -> dict[str, Any]:
     """Check raw {name: value} (the API's form_data) against the category's fields: the values
-    as the portal would keep them, or a ValidationError on "form_data" naming each field."""
+    as the portal would keep them, or a ValidationError on "form_data" naming each field.
+    `required=False` (the desk's engineers, opsdesk itself): a required field may stay empty —
+    the person on the phone may not know the serial number — but what is given is checked."""
     if data in (None, ""):
         data = {}
     if not isinstance(data, dict):
         raise ValidationError({"form_data": [_("Give the category's fields as an object of name: value.")]})
     fields = form_fields(definitions)
+    if not required:
+        for field in fields.values():
+            field.required = False
     form = forms.Form({PREFIX + str(k): v for k, v in data.items()})
     form.fields.update(fields)
-    if not form.is_valid():
+    # A name the category does not ask for would be kept unseen (the portal and the ticket page
+    # show only the category's fields): refused, so a typo in an integration shows at once.
+    unknown = [named(str(k), _("The category has no such field.")) for k in data if PREFIX + str(k) not in fields]
+    if not form.is_valid() or unknown:
         labels = {name: field.label for name, field in fields.items()}
         raise ValidationError({"form_data": [named(str(labels.get(name, name)), message)
-                                             for name, errors in form.errors.items() for message in errors]})
+                                             for name, errors in form.errors.items() for message in errors]
+                               + unknown})
     return values(definitions, form.cleaned_data)
 
 
