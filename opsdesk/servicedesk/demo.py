@@ -18,9 +18,10 @@ CATEGORIES = [
     ("Hardware fault 硬件故障", "incident", []),
     ("Network 网络", "incident", []),
     ("Account request 账号申请", "request", [
-        {"name": "employee", "label": "Employee name 员工姓名", "type": "text", "required": True},
-        {"name": "start_date", "label": "Start date 入职日期", "type": "date", "required": True},
-        {"name": "systems", "label": "Systems 需要开通的系统", "type": "textarea", "required": False}]),
+        {"name": "employee", "label": {"en": "Employee name", "zh-hans": "员工姓名"}, "type": "text", "required": True},
+        {"name": "start_date", "label": {"en": "Start date", "zh-hans": "入职日期"}, "type": "date", "required": True},
+        {"name": "systems", "label": {"en": "Systems to open", "zh-hans": "需要开通的系统"}, "type": "textarea",
+         "required": False}]),
     ("Question 咨询", "question", []),
 ]
 MACROS = [

@@ -86,7 +86,7 @@ def ticket_form():
     models and the generic scoped form."""
     from django.urls import reverse_lazy
 
-    from opsdesk.core.generic.forms import ScopedModelForm
+    from opsdesk.core.generic.forms import ScopedModelForm, style_widgets
     from opsdesk.servicedesk.models import Ticket
 
     class TicketForm(ScopedModelForm):
@@ -111,21 +111,66 @@ def ticket_form():
                 # An open ticket keeps its customer and the way it came; its files come with replies.
                 for name in ("phone", "customer", "files"):
                     self.fields.pop(name, None)
+            self._add_category_fields()
+
+        def _add_category_fields(self) -> None:
+            """The chosen category's own fields (what the portal asks the customer), none of them
+            required here: the person on the phone may not know the serial number yet. Choosing
+            another category re-renders them (htmx)."""
+            from opsdesk.servicedesk import category_fields
+
+            self.chosen_category = self._chosen_category()
+            self.category_field_names: list[str] = []
+            if self.chosen_category is not None:
+                current = self.instance.form_data or {}
+                for name, field in category_fields.form_fields(self.chosen_category.form_fields).items():
+                    field.required = False
+                    field.initial = current.get(name.removeprefix(category_fields.PREFIX))
+                    self.fields[name] = field
+                    self.category_field_names.append(name)
+                style_widgets(self)
+            self.fields["category"].widget.attrs.update({
+                "hx-get": "", "hx-trigger": "change", "hx-target": "#category-fields",
+                "hx-select": "#category-fields", "hx-swap": "outerHTML", "hx-include": "closest form",
+                "hx-params": "not csrfmiddlewaretoken"})
+
+        def _chosen_category(self):
+            raw = self.data.get("category") if self.is_bound else self.initial.get("category")
+            if raw in (None, ""):
+                return self.instance.category if self.instance.category_id and not self.is_bound else None
+            if not str(raw).isdigit() or len(str(raw)) > 18:
+                return None
+            return self.fields["category"].queryset.filter(pk=raw).first()
 
         # The caller's matches appear right under the number: the number first, then the list,
         # then the other fields (servicedesk/desk/_caller_hint.html).
         extra_template = "servicedesk/desk/_caller_hint.html"
 
         def main_fields(self) -> list:
-            return [self["phone"]] if "phone" in self.fields else super().main_fields()
+            if "phone" in self.fields:
+                return [self["phone"]]
+            return [f for f in super().main_fields() if f.name not in self.category_field_names]
 
         def rest_fields(self) -> list:
-            return [self[name] for name in self.fields if name != "phone"] if "phone" in self.fields else []
+            if "phone" not in self.fields:
+                return []
+            return [self[name] for name in self.fields if name != "phone" and name not in self.category_field_names]
+
+        def category_fields(self) -> list:
+            return [self[name] for name in self.category_field_names]
 
         def service_data(self) -> dict:
-            data = super().service_data()
+            from opsdesk.servicedesk import category_fields
+
+            data = {k: v for k, v in super().service_data().items() if k not in self.category_field_names}
             if data.get("phone"):
                 data["_via"] = "phone"
+            if self.chosen_category is not None:
+                # Answers to fields this category does not have (it was changed) are kept.
+                names = {n.removeprefix(category_fields.PREFIX) for n in self.category_field_names}
+                kept = {k: v for k, v in (self.instance.form_data or {}).items() if k not in names}
+                data["form_data"] = {**kept, **category_fields.values(self.chosen_category.form_fields,
+                                                                       self.cleaned_data)}
             return data
 
     return TicketForm

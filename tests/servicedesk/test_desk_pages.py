@@ -157,3 +157,31 @@ def test_the_phone_desk_finds_the_caller_and_opens_a_phone_ticket_with_a_file(de
     ticket = Ticket.objects.get(title="电话报障：门禁系统离线")
     assert (ticket.channel, ticket.requester, ticket.priority) == ("phone", caller, "p2")
     assert ticket.attachments.get().name == "photo.jpg"
+
+
+def test_the_desk_form_shows_the_categorys_fields_and_keeps_their_answers(desk, customer_a):
+    from opsdesk.servicedesk.models import Category
+
+    category = Category.objects.create(name="Account 账号", ticket_type="request", form_fields=[
+        {"name": "employee", "label": "Employee 员工", "type": "text", "required": True},
+        {"name": "start", "label": "Start 入职", "type": "date"}])
+    url = reverse("servicedesk:ticket_add")
+    assert 'name="cf_employee"' not in desk.get(url).content.decode()
+    # Choosing the category re-renders the form with its fields (what htmx asks for).
+    page = desk.get(url, {"category": category.pk}).content.decode()
+    assert 'name="cf_employee"' in page and 'id="category-fields"' in page
+    base = {"customer": customer_a.pk, "ticket_type": "request", "category": category.pk, "title": "新员工账号",
+            "description": "周一入职", "impact": "low", "urgency": "medium", "language": "zh-hans"}
+    refused = desk.post(url, {**base, "cf_start": "next monday"})
+    assert refused.status_code == 400
+    assert "Enter a valid date." in refused.content.decode()
+    # The engineer may leave the required one for later.
+    assert desk.post(url, {**base, "cf_start": "2026-12-07"}).status_code == 302
+    ticket = Ticket.objects.get(title="新员工账号")
+    assert ticket.form_data == {"start": "2026-12-07"}
+    edit = reverse("servicedesk:ticket_edit", args=[ticket.pk])
+    assert 'value="2026-12-07"' in desk.get(edit).content.decode()
+    assert desk.post(edit, {k: v for k, v in base.items() if k != "customer"} | {
+        "cf_employee": "王芳", "cf_start": "2026-12-07"}).status_code == 302
+    ticket.refresh_from_db()
+    assert ticket.form_data == {"employee": "王芳", "start": "2026-12-07"}
