@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 
 from opsdesk.core.permissions import ADMINS, ALL_ROLES, MANAGERS, STAFF  # noqa: F401  (re-exported)
 
@@ -102,6 +102,10 @@ class ModelEntry:
     tenant_optional: bool = False
     # May customer users read a model that no customer owns (such as CI kinds)?
     shared_with_customers: bool = False
+    # A narrower rule than customers for who sees which rows (an engineer sees the on-call
+    # schedules of their own teams): narrow(user, queryset) -> queryset, applied by scope_for,
+    # and so by every list, page, search, export and API alike.
+    narrow: Callable[[Any, QuerySet], QuerySet] | None = None
     view_roles: frozenset[str] = ALL_ROLES
     # Roles that may add, change and delete (per-action overrides in `roles`).
     edit_roles: frozenset[str] = STAFF

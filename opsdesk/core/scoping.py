@@ -48,6 +48,8 @@ def scope_for(user, queryset: QuerySet, action: str = "view") -> QuerySet:
         return queryset if role in STAFF else queryset.none()
     if role not in entry.roles_for(action):
         return queryset.none()
+    if entry.narrow is not None:
+        queryset = entry.narrow(user, queryset)
     if entry.tenant_path is None:
         if role == CUSTOMER and not (entry.shared_with_customers and action == "view"):
             return queryset.none()
@@ -84,6 +86,9 @@ def object_in_scope(user, obj: Model, *, write: bool = False) -> bool:
     role = getattr(user, "role", None)
     if entry is None:
         return role in STAFF
+    if entry.narrow is not None and obj.pk is not None \
+            and not entry.narrow(user, type(obj)._default_manager.filter(pk=obj.pk)).exists():
+        return False
     if entry.tenant_path is None:
         return role in STAFF or (entry.shared_with_customers and not write)
     ids = customer_ids(user)

@@ -8,6 +8,7 @@ administrators and service managers every one.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from auditlog.context import disable_auditlog
@@ -49,6 +50,26 @@ def visible_policies(user, queryset: QuerySet | None = None) -> QuerySet:
     if user.role == ENGINEER:
         return qs.filter(Q(team__isnull=True) | Q(team__members=user)).distinct()
     return qs
+
+
+def _through(visible: Callable[[Any], QuerySet], path: str) -> Callable[[Any, QuerySet], QuerySet]:
+    def narrow(user, queryset: QuerySet) -> QuerySet:
+        ids = visible(user).values("pk")
+        return queryset.filter(pk__in=ids) if path == "pk" else queryset.filter(**{f"{path}__in": ids})
+
+    return narrow
+
+
+def schedules_through(path: str) -> Callable[[Any, QuerySet], QuerySet]:
+    """The registry's `narrow` for a model reached from its schedule by `path` ("pk" for the
+    schedule itself): an engineer sees what belongs to their teams' schedules (and those of no
+    team) on every page, list, search, export and API answer alike."""
+    return _through(visible_schedules, path)
+
+
+def policies_through(path: str) -> Callable[[Any, QuerySet], QuerySet]:
+    """The same for escalation policies and their steps."""
+    return _through(visible_policies, path)
 
 
 def may_see_schedule(user, schedule: Schedule) -> bool:

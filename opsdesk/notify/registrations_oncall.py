@@ -21,8 +21,8 @@ from opsdesk.notify.models import (
     RotationMember,
     Schedule,
 )
+from opsdesk.notify.oncall_services import policies_through, schedules_through
 from opsdesk.notify.views.oncall_forms import OverrideForm, RotationForm, TakeOverForm
-from opsdesk.notify.views.oncall_generic import team_views
 from opsdesk.notify.views.oncall_pages import schedule_detail_context
 
 NOBODY: frozenset[str] = frozenset()
@@ -36,7 +36,7 @@ registry.register(ModelEntry(
     Schedule, tenant_path=None, menu="alerts", view_roles=STAFF, edit_roles=STAFF,
     roles={"import_calendar": STAFF},
     columns=["name", "team", "time_zone", "ical_url"], search_fields=["name", "description"],
-    select_related=("team",), views=team_views("pk"), detail_template="notify/oncall_schedule_detail.html",
+    select_related=("team",), narrow=schedules_through("pk"), detail_template="notify/oncall_schedule_detail.html",
     detail_context=schedule_detail_context,
     actions=[Action("take_over", _("Take over"), _take_over, roles=STAFF, icon="bi-person-raised-hand",
                     form=TakeOverForm, style="outline-primary")],
@@ -44,29 +44,29 @@ registry.register(ModelEntry(
 registry.register(ModelEntry(
     Rotation, tenant_path=None, view_roles=STAFF, edit_roles=STAFF, form=RotationForm,
     columns=["name", "schedule", "layer", "kind", "starts_at", "handoff_time"], search_fields=["name"],
-    select_related=("schedule",), views=team_views("schedule"),
+    select_related=("schedule",), narrow=schedules_through("schedule"),
 ))
 registry.register(ModelEntry(
     RotationMember, tenant_path=None, view_roles=STAFF, edit_roles=STAFF, url_slug="rotationmembers",
     columns=["rotation", "user", "position"], select_related=("rotation", "rotation__schedule", "user"),
-    views=team_views("rotation__schedule"),
+    narrow=schedules_through("rotation__schedule"),
 ))
 registry.register(ModelEntry(
     Override, tenant_path=None, menu="alerts", view_roles=STAFF, edit_roles=STAFF, form=OverrideForm,
     create=oncall_services.create_override,
     columns=["schedule", "user", "starts_at", "ends_at", "reason", "created_by"], search_fields=["reason"],
-    select_related=("schedule", "user", "created_by"), views=team_views("schedule"),
+    select_related=("schedule", "user", "created_by"), narrow=schedules_through("schedule"),
 ))
 registry.register(ModelEntry(
     EscalationPolicy, tenant_path=None, menu="alerts", view_roles=STAFF, edit_roles=STAFF,
     columns=["name", "team", "repeat", "final_user"], search_fields=["name"],
     select_related=("team", "final_user"), prefetch_related=("customers", "channels"),
-    views=team_views("pk", of_policy=True),
+    narrow=policies_through("pk"),
 ))
 registry.register(ModelEntry(
     EscalationStep, tenant_path=None, view_roles=STAFF, edit_roles=STAFF,
     columns=["policy", "position", "delay_minutes", "target", "schedule", "user", "team"],
-    select_related=("policy", "schedule", "user", "team"), views=team_views("policy", of_policy=True),
+    select_related=("policy", "schedule", "user", "team"), narrow=policies_through("policy"),
 ))
 registry.register(ModelEntry(
     # Written by escalation only (monitoring opens, acknowledges and resolves them).

@@ -73,6 +73,28 @@ def test_an_engineer_sees_the_schedules_of_their_teams_only(web, engineer, two_t
     assert not Override.objects.exists()
 
 
+def test_the_api_and_search_narrow_schedules_and_policies_to_the_engineers_teams(engineer, engineer_of_b,
+                                                                                 two_teams):
+    from opsdesk.core.search import search
+    from opsdesk.notify.models import EscalationPolicy, Schedule
+
+    theirs = EscalationPolicy.objects.create(name="B escalation", team=engineer_of_b.teams.get())
+    api = api_client_for(engineer)
+    listed = {row["name"] for row in api.get("/api/notify/schedules/").json()["results"]}
+    assert listed == {"A nights", "Shared"}
+    assert api.get(f"/api/notify/schedules/{two_teams['b'].pk}/").status_code == 404
+    assert api.patch(f"/api/notify/schedules/{two_teams['b'].pk}/", {"name": "mine now"},
+                     format="json").status_code == 404
+    rotations = {row["schedule"] for row in api.get("/api/notify/rotations/").json()["results"]}
+    assert rotations == {two_teams["a"].pk}
+    assert api.get(f"/api/notify/escalationpolicies/{theirs.pk}/").status_code == 404
+    found = {hit.obj.pk for group in search(engineer, "nights") if group.entry.model is Schedule
+             for hit in group.hits}
+    assert two_teams["a"].pk in found and two_teams["b"].pk not in found
+    # The other team's engineer sees theirs.
+    assert api_client_for(engineer_of_b).get(f"/api/notify/schedules/{two_teams['b'].pk}/").status_code == 200
+
+
 def test_customer_users_reach_no_schedule_and_no_page(web, customer_user, customer_a, two_teams):
     page = make_page(customer_a)
     web.force_login(customer_user)
