@@ -141,6 +141,10 @@ class ModelEntry:
     export_rows: Callable[[Any], tuple[list[str], list[list[Any]]]] | None = None
     # Fields the list's "Edit selected" may set on many objects at once.
     bulk_edit_fields: tuple[str, ...] = ()
+    # Attributes that create or an action sets on the object it returns and that exist nowhere
+    # else (a new token, stored only hashed): the API's answer to that request carries them,
+    # once; no later read can.
+    shown_once: tuple[str, ...] = ()
     creatable: bool = True
     api: bool = True
 

@@ -16,7 +16,7 @@ registry.register(ModelEntry(
     InboundIntegration, tenant_path="customer", menu="monitoring", view_roles=STAFF, edit_roles=STAFF,
     columns=["name", "customer", "kind", "configuration_item", "severity", "last_ping_at", "enabled"],
     search_fields=["name"], select_related=("customer", "configuration_item"),
-    create=services.create_integration, update=services.update_integration,
+    create=services.create_integration, update=services.update_integration, shown_once=("raw_token",),
     views={"add": pages.InboundEditView, "action": pages.InboundActionView, "detail": pages.InboundDetailView},
     detail_template="monitoring/inbound_detail.html", detail_context=pages.detail_context,
     actions=[Action("new_token", _("New token"), services.new_token, roles=STAFF, icon="bi-key",

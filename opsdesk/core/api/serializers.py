@@ -52,8 +52,13 @@ def serializer_for(entry: registry.ModelEntry) -> type[ScopedModelSerializer]:
     if entry.serializer is not None:
         return entry.serializer
     names, read_only = model_field_names(entry)
-    meta = type("Meta", (), {"model": entry.model, "fields": names, "read_only_fields": read_only})
-    return type(f"{entry.model.__name__}Serializer", (ScopedModelSerializer,), {"Meta": meta})
+    meta = type("Meta", (), {"model": entry.model, "fields": [*names, *entry.shown_once],
+                             "read_only_fields": read_only})
+    # Absent from the object (every answer but the one that made it): left out of the JSON.
+    once = {name: serializers.CharField(read_only=True, required=False,
+                                        help_text="Only in the answer that made it; never shown again.")
+            for name in entry.shown_once}
+    return type(f"{entry.model.__name__}Serializer", (ScopedModelSerializer,), {"Meta": meta, **once})
 
 
 _FORM_TO_SERIALIZER = [

@@ -54,8 +54,12 @@ def _action_handler(entry: registry.ModelEntry, act: registry.Action):
         form = act.form(request.data) if act.form is not None else forms.Form({})
         if not form.is_valid():
             raise ValidationError(form.errors.as_data())
-        services.run_action(obj, act.name, actor=request.user, **form.cleaned_data)
+        result = services.run_action(obj, act.name, actor=request.user, **form.cleaned_data)
         fresh = self.get_queryset().filter(pk=obj.pk).first() or obj
+        if isinstance(result, type(obj)) and result.pk == obj.pk:
+            for name in entry.shown_once:  # a new token: in this answer only
+                if hasattr(result, name):
+                    setattr(fresh, name, getattr(result, name))
         return Response(self.get_serializer(fresh).data)
 
     handler.__name__ = act.name

@@ -52,6 +52,25 @@ def test_a_new_token_replaces_the_old_one(engineer_client, customer_a, sender_fo
     assert Alert.objects.count() == 1
 
 
+def test_the_api_answers_the_new_token_once(engineer, customer_a, sender_for):
+    from tests.conftest import api_client_for
+
+    api = api_client_for(engineer)
+    made = api.post("/api/monitoring/inboundintegrations/", {
+        "customer": customer_a.pk, "name": "from a script", "kind": "alertmanager", "severity": "major"},
+        format="json")
+    assert made.status_code == 201, made.content
+    raw = made.json()["raw_token"]
+    number = made.json()["id"]
+    assert services.authenticate(raw).pk == number
+    assert "raw_token" not in api.get(f"/api/monitoring/inboundintegrations/{number}/").json()
+    renewed = api.post(f"/api/monitoring/inboundintegrations/{number}/new-token/")
+    assert renewed.status_code == 200, renewed.content
+    new = renewed.json()["raw_token"]
+    assert new != raw and services.authenticate(raw) is None and services.authenticate(new).pk == number
+    assert "raw_token" not in api.get("/api/monitoring/inboundintegrations/").json()["results"][0]
+
+
 def test_the_mapping_error_names_its_field_on_the_form(engineer_client, customer_a):
     response = engineer_client.post("/monitoring/inboundintegrations/add/", {
         "customer": customer_a.pk, "name": "hook", "kind": "webhook", "severity": "major", "grace_seconds": 300,
