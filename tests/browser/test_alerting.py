@@ -86,3 +86,21 @@ def test_write_a_rule_see_it_fire_and_acknowledge_it_from_the_link(page, log_in,
     expect(page.locator("#alert-timeline")).to_contain_text("Acknowledged")
     expect(page.locator("#alert-chart canvas").first).to_be_visible()
     shot(page, "alert-detail")
+
+
+def test_the_alert_chart_reaches_its_threshold_when_the_values_stay_far_below(page, log_in, estate, live_server):
+    """A spike fired the alert and the series has since fallen back: the dashed threshold line
+    must still be on the chart, so the value axis has to reach it."""
+    from opsdesk.monitoring.models import Series
+    from tests.factories import make_alert
+
+    series = Series.objects.get(name="host_cpu_utilisation")
+    alert = make_alert(estate["customer"], item=estate["item"], series=series, threshold=400.0,
+                       title="CPU over 400")
+    log_in(page, "ada")
+    page.goto(f"{live_server.url}/monitoring/alerts/{alert.pk}/")
+    chart = page.locator("#alert-chart .monitoring-chart").first
+    expect(chart).to_have_attribute("data-state", "ready")
+    top = page.evaluate("""(id) => echarts.getInstanceByDom(document.getElementById(id)).getModel()
+        .getComponent('yAxis').axis.scale.getExtent()[1]""", chart.get_attribute("id"))
+    assert top >= 400

@@ -299,6 +299,7 @@
       const format = FORMATS[spec.unit] || FORMATS.number;
       const series = [];
       const lines = [];  // per drawn line: its label and points, for the tooltip
+      let threshold = null;  // an alert's threshold, drawn: the value axis must reach it
       spec.series.forEach((line, i) => {
         const found = data.byId.get(line.id);
         if (!found || !found.points.length) {
@@ -321,8 +322,9 @@
           drawn.markArea = {silent: true, itemStyle: {color: "rgba(220, 53, 69, 0.12)"},
             data: [[{xAxis: shift(spec.mark.from)}, {xAxis: until}]]};
           if (spec.mark.threshold !== null && spec.mark.threshold !== undefined) {
+            threshold = spec.mark.threshold * scale;
             drawn.markLine = {silent: true, symbol: "none", lineStyle: {color: "#dc3545", type: "dashed"},
-              label: {show: false}, data: [{yAxis: spec.mark.threshold * scale}]};
+              label: {show: false}, data: [{yAxis: threshold}]};
           }
         }
         series.push(drawn);
@@ -336,6 +338,13 @@
             data: points.map(p => [p[0], p[3] === null ? null : p[3] - p[2]])});
         }
       });
+      if (threshold !== null && lines.length) {
+        // A mark line does not stretch the axis: a threshold far above the values (the alert
+        // fired on a spike, or recovered) would be off the chart. An invisible point at the
+        // threshold makes the axis reach it, with ECharts' own round numbers.
+        series.push({type: "line", silent: true, symbol: "none", lineStyle: {opacity: 0}, emphasis: {disabled: true},
+          tooltip: {show: false}, data: [[shift(data.start), threshold]]});
+      }
       chart.clear();
       if (!lines.length) {
         chart.setOption({title: {text: this.strings.empty, left: "center", top: "middle",
@@ -346,7 +355,8 @@
       const strings = this.strings;
       let yRange = {};
       if (spec.unit === "bytes" || spec.unit === "bytes_per_second") {
-        yRange = binaryAxis(lines.reduce((top, l) => l.points.reduce((m, p) => (p[3] > m ? p[3] : m), top), 0));
+        yRange = binaryAxis(lines.reduce((top, l) => l.points.reduce((m, p) => (p[3] > m ? p[3] : m), top),
+          threshold !== null && threshold > 0 ? threshold : 0));
       }
       chart.setOption({
         animation: false,
