@@ -227,6 +227,8 @@ class ItemRow:
 
     @property
     def down(self) -> str:
+        if self.result.percent is None:
+            return "—"
         return duration(self.result.seconds[CheckState.CRITICAL])
 
     @property
