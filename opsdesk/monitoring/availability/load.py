@@ -104,6 +104,11 @@ class History:
     changes: dict[int, list[tuple[float, str]]]
     windows: Windows
 
+    def __post_init__(self) -> None:
+        self.by_item: dict[int, list[Check]] = defaultdict(list)
+        for check in self.checks:
+            self.by_item[check.configuration_item_id].append(check)
+
     def segments_of(self, check: Check, start: float, end: float) -> list[Segment]:
         disabled = None
         # A disabled check has no history row for that: its state is "pending" since then.
@@ -120,7 +125,7 @@ class History:
     def of_item(self, item_id: int, customer_id: int, start: dt.datetime | None = None,
                 end: dt.datetime | None = None) -> Availability:
         a, b = self._bounds(start, end)
-        timelines = [self.segments_of(c, a, b) for c in self.checks if c.configuration_item_id == item_id]
+        timelines = [self.segments_of(c, a, b) for c in self.by_item.get(item_id, [])]
         return availability(worst(timelines, a, b), self.windows.of_item(customer_id, item_id), a, b)
 
     def _bounds(self, start: dt.datetime | None, end: dt.datetime | None) -> tuple[float, float]:
