@@ -26,6 +26,7 @@ from opsdesk.core import registry
 from opsdesk.core.panels import add_link
 from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
+from opsdesk.monitoring.availability.panels import item_availability
 from opsdesk.monitoring.models import STATE_SEVERITY, Check, CheckState, CheckStateChange, Series
 
 # --- states ------------------------------------------------------------------------------------
@@ -313,7 +314,8 @@ def item_panel(request, item: ConfigurationItem) -> dict | None:
     else:
         empty = _("This item is not monitored yet: ask your service team to set up its monitoring.")
     return {"checks": _check_rows(checks), "links": links, "empty": empty,
-            "counts": [(state_label(s), BADGE[s], n) for s, n in _counts(checks)]}
+            "counts": [(state_label(s), BADGE[s], n) for s, n in _counts(checks)],
+            "availability": item_availability(item, checks)}
 
 
 def _counts(checks: list[Check]) -> list[tuple[str, int]]:

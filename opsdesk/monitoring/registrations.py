@@ -19,6 +19,8 @@ from opsdesk.core.search import text_condition
 from opsdesk.monitoring import panels, services
 from opsdesk.monitoring.api.query import query_urls
 from opsdesk.monitoring.api.views import push_urls
+from opsdesk.monitoring.availability import panels as availability_panels
+from opsdesk.monitoring.availability.api import availability_urls
 from opsdesk.monitoring.demo import load_monitoring
 from opsdesk.monitoring.models import Agent, Check, CheckState, CheckStateChange, EnrolmentToken, Series
 from opsdesk.monitoring.template_services import create_check, update_check
@@ -164,12 +166,16 @@ registry.add_detail_panel(ConfigurationItem, DetailPanel(
 registry.add_detail_panel(Customer, DetailPanel(
     "monitoring", _("Monitoring"), "monitoring/panel_customer.html", context=panels.customer_panel,
     order=30, column="right"))
+registry.add_detail_panel(Customer, DetailPanel(
+    "availability", _("Availability"), "monitoring/panel_customer_availability.html",
+    context=availability_panels.customer_panel, order=31, column="right"))
 registry.add_detail_panel(Check, DetailPanel(
     "check_history", _("State and history"), "monitoring/panel_check.html", context=panels.check_panel,
     order=10, column="right"))
 
 registry.add_api_urls(push_urls())
 registry.add_api_urls(query_urls())
+registry.add_api_urls(availability_urls())
 
 from opsdesk.monitoring import registrations_templates  # noqa: E402, F401  (templates and discovery)
 

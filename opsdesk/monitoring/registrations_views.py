@@ -9,5 +9,6 @@ from opsdesk.monitoring.dashboard import monitoring_widgets
 
 registry.add_nav_link("monitoring", "monitoring:overview", _("Status overview"), ALL_ROLES)
 registry.add_nav_link("monitoring", "monitoring:trends", _("Trends and bottlenecks"), ALL_ROLES)
+registry.add_nav_link("monitoring", "monitoring:availability", _("Availability"), ALL_ROLES)
 registry.add_nav_link("monitoring", "monitoring:enrol", _("Enrol an agent"), STAFF)
 registry.add_dashboard_panel("monitoring", monitoring_widgets, order=20)

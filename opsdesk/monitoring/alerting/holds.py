@@ -145,29 +145,51 @@ def _shift(moment: dt.datetime, recurrence: str, steps: int) -> dt.datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+# The shortest length of each recurrence's period, to know how many occurrences back can still
+# reach a moment (a window may last longer than its period: a daily one of 30 hours).
+_SHORTEST_PERIOD = {Recurrence.DAILY: dt.timedelta(days=1), Recurrence.WEEKLY: dt.timedelta(weeks=1),
+                    Recurrence.MONTHLY: dt.timedelta(days=28)}
+
+
+def _steps_before(first: dt.datetime, moment: dt.datetime, recurrence: str) -> int:
+    """About how many periods lie between the first occurrence and `moment` (never too many)."""
+    if recurrence == Recurrence.DAILY:
+        return (moment - first).days
+    if recurrence == Recurrence.WEEKLY:
+        return (moment - first).days // 7
+    return (moment.year - first.year) * 12 + moment.month - first.month - 1
+
+
+def occurrences(window: MaintenanceWindow, start: dt.datetime,
+                end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The occurrences of the window that overlap [start, end), oldest first. Recurring ones repeat
+    in UTC (the stored times), so a window keeps its UTC time across a daylight-saving change: the
+    one place that decides it, for alerting (occurrence_at) and availability alike."""
+    # In UTC whatever tzinfo the object carries, so an unsaved window repeats as a stored one does.
+    first_start, first_end = window.starts_at.astimezone(dt.UTC), window.ends_at.astimezone(dt.UTC)
+    if first_end <= first_start or end <= start:
+        return []
+    if not window.recurrence:
+        return [(first_start, first_end)] if first_start < end and first_end > start else []
+    length = first_end - first_start
+    back = 1 + int(length / _SHORTEST_PERIOD[window.recurrence])
+    found = []
+    k = max(0, _steps_before(first_start, start.astimezone(dt.UTC), window.recurrence) - back)
+    while True:
+        s = _shift(first_start, window.recurrence, k)
+        if s >= end or (window.repeat_until and s.date() > window.repeat_until):
+            break
+        e = _shift(first_end, window.recurrence, k)
+        if e > start:
+            found.append((s, e))
+        k += 1
+    return found
+
+
 def occurrence_at(window: MaintenanceWindow, now: dt.datetime) -> tuple[dt.datetime, dt.datetime] | None:
-    """The occurrence of the window that contains `now`, if any (recurring ones repeat in the
-    customer-agnostic wall clock of their first start's offset)."""
-    start, end = window.starts_at, window.ends_at
-    if start <= now < end:
-        return start, end
-    if not window.recurrence or now < start:
-        return None
-    if window.recurrence == Recurrence.DAILY:
-        steps = (now - start).days
-    elif window.recurrence == Recurrence.WEEKLY:
-        steps = (now - start).days // 7
-    else:
-        steps = (now.year - start.year) * 12 + now.month - start.month
-    for k in (steps - 1, steps):
-        if k < 0:
-            continue
-        s, e = _shift(start, window.recurrence, k), _shift(end, window.recurrence, k)
-        if window.repeat_until and s.date() > window.repeat_until:
-            continue
-        if s <= now < e:
-            return s, e
-    return None
+    """The occurrence of the window that contains `now`, if any."""
+    found = occurrences(window, now, now + dt.timedelta(microseconds=1))
+    return found[-1] if found else None
 
 
 def in_maintenance(alerts: list[Alert], now: dt.datetime) -> set[int]:
@@ -255,4 +277,5 @@ def release_held(now: dt.datetime | None = None) -> int:
     return released
 
 
-__all__ = ["OPEN_STATES", "apply_holds", "in_maintenance", "matches", "release_held", "upstream_items"]
+__all__ = ["OPEN_STATES", "apply_holds", "in_maintenance", "matches", "occurrence_at", "occurrences", "release_held",
+           "upstream_items"]
