@@ -16,6 +16,7 @@ from opsdesk.core.registry import Action, ModelEntry
 from opsdesk.core.views.generic import ObjectListView
 from opsdesk.monitoring.alerting import lifecycle, self_alerts, silences  # noqa: F401  (self_alerts: receivers)
 from opsdesk.monitoring.alerting.forms import CommentForm
+from opsdesk.monitoring.alerting.rule_form import AlertRuleForm
 from opsdesk.monitoring.models import (
     OPEN_STATES,
     Alert,
@@ -58,7 +59,7 @@ class AlertFilterSet(ScopedFilterSet):
 registry.register(ModelEntry(
     AlertRule, tenant_path="customer", tenant_optional=True, menu="monitoring", view_roles=STAFF, edit_roles=STAFF,
     columns=["name", "customer", "kind", "metric", "operator", "threshold", "severity", "enabled"],
-    search_fields=["name", "metric"], select_related=("customer",),
+    search_fields=["name", "metric"], select_related=("customer",), form=AlertRuleForm,
     views={"add": RuleEditView, "edit": RuleEditView},
 ))
 registry.register(ModelEntry(

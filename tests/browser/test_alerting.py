@@ -50,6 +50,13 @@ def push(base: str, value: float, seq: int) -> None:
 def test_write_a_rule_see_it_fire_and_acknowledge_it_from_the_link(page, log_in, shot, estate, live_server):
     log_in(page, "ada")
     page.goto(f"{live_server.url}/monitoring/alertrules/add/")
+    # The editor shows the fields of the chosen rule type only.
+    expect(page.locator("#id_absence_seconds")).to_be_hidden()
+    page.select_option("#id_kind", "check_state")
+    expect(page.locator("#id_threshold")).to_be_hidden()
+    expect(page.locator('[name="check_states"]').first).to_be_visible()
+    page.select_option("#id_kind", "threshold")
+    expect(page.locator("#id_threshold")).to_be_visible()
     expect(page.locator("#preview-incomplete")).to_contain_text("Metric")  # nothing typed yet
     page.fill("#id_name", "CPU busy")
     page.select_option("#id_customer", str(estate["customer"].pk))

@@ -4,6 +4,7 @@ firing), and the rule editor's replay of the last 7 days."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.utils import timezone
@@ -74,12 +75,38 @@ def test_the_rule_editor_previews_the_last_week(admin_client, customer_a):
     get_store().housekeeping(now)  # a week is replayed on the 5-minute rollups
     form = {"name": "CPU", "customer": customer_a.pk, "kind": "threshold", "metric": "host_cpu_utilisation",
             "operator": ">", "threshold": "90", "for_seconds": "0", "rate_window_seconds": "300",
-            "absence_seconds": "600", "severity": "major", "labels": "{}", "check_states": "[]", "enabled": "on"}
+            "absence_seconds": "600", "severity": "major", "labels": "", "enabled": "on"}
     html = admin_client.post("/monitoring/alertrules/preview/", form).content.decode()
     assert 'id="preview-summary"' in html
     assert "<strong>4 times</strong>" in html
     incomplete = admin_client.post("/monitoring/alertrules/preview/", {**form, "metric": "nope"}).content.decode()
     assert 'id="preview-incomplete"' in incomplete
+
+
+def test_the_rule_form_takes_labels_as_pairs_and_check_states_as_tick_boxes(admin_client, customer_a):
+    from opsdesk.monitoring.models import AlertRule
+
+    make_series(customer_a, item=ConfigurationItemFactory(customer=customer_a), name="filesystem_used_percent",
+                points=[(timezone.now().timestamp(), 50.0)])
+    page = admin_client.get("/monitoring/alertrules/add/").content.decode()
+    assert 'type="checkbox" name="check_states" value="critical"' in page
+    assert 'value="ok"' not in page  # OK never fires
+    base = {"name": "Disk", "customer": customer_a.pk, "kind": "threshold", "metric": "filesystem_used_percent",
+            "operator": ">", "threshold": "85", "for_seconds": "0", "rate_window_seconds": "300",
+            "absence_seconds": "600", "severity": "major", "enabled": "on"}
+    refused = admin_client.post("/monitoring/alertrules/add/", {**base, "labels": "mount /data"})
+    assert refused.status_code == 400
+    assert "Write each label as name=value" in refused.content.decode()
+    made = admin_client.post("/monitoring/alertrules/add/", {**base, "labels": 'mount=/data, fstype="ext4"'})
+    assert made.status_code == 302, re.findall(r"invalid-feedback[^>]*>([^<]*)", made.content.decode())
+    rule = AlertRule.objects.get(name="Disk")
+    assert rule.labels == {"mount": "/data", "fstype": "ext4"}
+    edit = admin_client.get(f"/monitoring/alertrules/{rule.pk}/edit/").content.decode()
+    assert 'value="mount=/data, fstype=ext4"' in edit
+    states = admin_client.post("/monitoring/alertrules/add/", {**base, "name": "Checks", "kind": "check_state",
+                                                               "metric": "", "check_states": ["critical", "unknown"]})
+    assert states.status_code == 302, states.content.decode()[:2000]
+    assert AlertRule.objects.get(name="Checks").check_states == ["critical", "unknown"]
 
 
 def test_customer_users_cannot_use_the_preview(customer_client):
