@@ -13,6 +13,9 @@ Background: 20 agents push 500 samples every second each (10,000 samples a secon
 series all along. Measured: one item after another, its agent pushes bench_m0 = 99; the time from
 the push's 200 to the receiver reading a message naming that item. Alerts go out as they fire, a few
 a second, so several may share one request (the channel's digest): each counts at its own time.
+Where the time went, from the rows' own times: `push_to_filed_p50_ms`/`_p99_ms`, the breaching
+batch's receipt to its filing pass (which writes the alert and its notification row), and
+`row_to_sent_p50_ms`/`_p99_ms`, the notification row's creation to its SENT.
 
 Beside it, `prometheus_default_delay_s`: the same breach through Debian's Prometheus (its packaged
 scrape and evaluation intervals, 15 s each) and Alertmanager (group_wait 30 s, the default): a
@@ -266,9 +269,31 @@ def measure_opsdesk(args: argparse.Namespace, database: str, data_dir: str) -> d
         return {"alerts": len(values), "missing": missing, "rules": items * RULES_PER_ITEM,
                 "background_samples_per_s": round(background.samples / elapsed),
                 "p50_ms": round(statistics.median(values), 1), "p99_ms": round(percentile(values, 99), 1),
-                "max_ms": round(max(values), 1), "database": database}
+                "max_ms": round(max(values), 1), "database": database, **stages()}
     finally:
         stop_processes(procs)
+
+
+def stages() -> dict[str, float | None]:
+    """Where the time went, from the rows' own times (the database's clock, so comparable with
+    each other but not with the receiver's): the breaching batch's receipt to its filing (the
+    alert and its notification row are written in that pass), and the notification row's
+    creation to its SENT."""
+    from opsdesk.monitoring.models import Alert, IngestBatch
+    from opsdesk.notify.models import Notification
+
+    filed = [(b.filed_at - b.received_at).total_seconds() * 1000 for b in IngestBatch.objects.filter(
+        agent__configuration_item__name__startswith="bench-", seq=2).exclude(filed_at=None).only(
+        "received_at", "filed_at")]
+    sources = [f"monitoring.alert:{pk}" for pk in Alert.objects.filter(
+        configuration_item__name__startswith="bench-").values_list("pk", flat=True)]
+    sent = [(n.sent_at - n.created_at).total_seconds() * 1000 for n in Notification.objects.filter(
+        source__in=sources).exclude(sent_at=None).only("created_at", "sent_at")]
+    out: dict[str, float | None] = {}
+    for name, values in (("push_to_filed", filed), ("row_to_sent", sent)):
+        out[f"{name}_p50_ms"] = round(statistics.median(values), 1) if values else None
+        out[f"{name}_p99_ms"] = round(percentile(values, 99), 1) if values else None
+    return out
 
 
 # --- Prometheus + Alertmanager with their packaged defaults ---------------------------------------

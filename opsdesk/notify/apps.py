@@ -9,4 +9,5 @@ class NotifyConfig(AppConfig):
 
     def ready(self) -> None:
         # Channels and deliveries; on-call and escalation: each file registers its own models.
-        from opsdesk.notify import hooks, registrations, registrations_oncall  # noqa: F401
+        # senders: a worker's sender threads, switched on by Celery's worker signals.
+        from opsdesk.notify import hooks, registrations, registrations_oncall, senders  # noqa: F401

@@ -9,11 +9,19 @@ response kept. A worker killed mid-request leaves its rows SENDING; when their l
 sweep hands them to a sender again (at-least-once: the webhook passes each notification's key so
 a receiver can drop the copy).
 
-Across processes, the claim of a destination is serialised by the channel's row: on PostgreSQL
-`SELECT … FOR UPDATE` on the channel (the notification rows with `skip_locked`), on SQLite the
-IMMEDIATE transaction (settings.py) that takes the write lock at BEGIN. Inside that lock:
-- a destination with a live lease on a row is being sent to by someone else: leave it to them
-  (they look again when their request is done);
+Who sends: a worker's own sender threads (senders.py), woken in-process when the rows commit. A
+wake-up from another process (the web, the sweep's beat) is a Celery task, which the worker that
+takes it hands to its threads; run eagerly (the tests), the task sends itself (`deliver`).
+
+One request in flight per destination, for every process together: a destination with a live
+lease on a row is being sent to by someone else, who claims again as soon as its request is
+settled and so takes what arrived meanwhile (a wake-up that finds the destination busy is not
+lost). Claims of one destination take turns: on PostgreSQL a transaction-scoped advisory lock
+keyed by the destination, with the rows taken FOR UPDATE SKIP LOCKED (not a lock on the channel's
+row, which made every address of an email or SMS channel wait for each other's claims, and a
+claim wait for anyone holding that row: a person saving the channel, a settle writing its health);
+on SQLite the IMMEDIATE transaction (settings.py), which takes the write lock at BEGIN; on both a
+conditional UPDATE that only rows still takeable pass. Inside the claim:
 - the vendor's rate limits (ChannelType.limits) are counted from the DeliveryAttempt rows of the
   destination (distinct requests in each window), so they hold for every worker together; when a
   limit is reached the rows' `due_at` moves to when the next request may go (nothing is dropped);
@@ -24,6 +32,7 @@ IMMEDIATE transaction (settings.py) that takes the write lock at BEGIN. Inside t
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 import time
@@ -33,12 +42,12 @@ from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, Value, When
 from django.utils import timezone, translation
 
 from opsdesk.core import crypto
-from opsdesk.notify import channels
+from opsdesk.notify import channels, senders
 from opsdesk.notify.channels.base import ACKNOWLEDGE, SEVERITY_RANK, Message, SendResult, scrub, translating
 from opsdesk.notify.channels.limiter import RateLimiter
 from opsdesk.notify.models import Channel, DeliveryAttempt, Notification, NotificationState
@@ -84,9 +93,14 @@ Destination = tuple[int, str]  # (channel id, address)
 
 def send(ids: Iterable[int]) -> int:
     """Send these notifications and everything else due for their destinations; returns how
-    many notifications were delivered."""
+    many notifications were delivered (0 in a worker, whose sender threads take them over)."""
     destinations = set(Notification.objects.filter(pk__in=list(ids)).filter(_takeable(timezone.now()))
                        .values_list("channel_id", "address"))
+    local = senders.local()
+    if local is not None:
+        for destination in sorted(destinations):
+            local.wake(destination)
+        return 0
     return sum(deliver(destination) for destination in sorted(destinations))
 
 
@@ -122,12 +136,26 @@ def deliver(destination: Destination) -> int:
     return delivered
 
 
+def step(destination: Destination) -> bool:
+    """One request to the destination, if something is due and no one else is sending to it:
+    answers whether one went (then more may be due, and the caller looks again)."""
+    claim = _claim(destination)
+    if claim is None:
+        return False
+    _send_and_settle(claim)
+    return True
+
+
 def _wake(destination: Destination, at: dt.datetime | None = None) -> None:
-    """A task for the destination now, or at `at` (when its limit or retry allows: sooner than
+    """A sender for the destination now, or at `at` (when its limit or retry allows: sooner than
     the sweep would find it; the sweep still does if this wake-up is lost)."""
     from opsdesk.notify import tasks
 
     now = timezone.now()
+    local = senders.local()
+    if local is not None:
+        local.wake(destination, 0.0 if at is None else max(0.0, (at - now).total_seconds()))
+        return
     first = (Notification.objects.filter(channel_id=destination[0], address=destination[1])
              .filter(_takeable(at or now)).values_list("pk", flat=True).first())
     if first is None:
@@ -159,6 +187,17 @@ def _worst_first() -> Case:
                 default=Value(0), output_field=IntegerField())
 
 
+def _take_turn(destination: Destination) -> None:
+    """Inside the claim's transaction: claims of this destination one at a time, across processes.
+    PostgreSQL: an advisory lock held until the transaction ends (a key of the destination's own:
+    no row that other work locks). SQLite: the IMMEDIATE transaction already holds the write lock."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"opsdesk.notify:{destination[0]}:{destination[1]}".encode(), digest_size=8).digest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
+
+
 def _claim(destination: Destination) -> Claim | None:
     channel_id, address = destination
     # Read first, outside any transaction: on SQLite a transaction takes the write lock at BEGIN,
@@ -169,8 +208,8 @@ def _claim(destination: Destination) -> Claim | None:
             or not rows_now.filter(_takeable(now)).exists()):
         return None
     with transaction.atomic():
-        # The channel's row is the destination's lock (on SQLite the IMMEDIATE transaction is).
-        channel = Channel.objects.select_for_update().filter(pk=channel_id).first()
+        _take_turn(destination)
+        channel = Channel.objects.filter(pk=channel_id).first()
         if channel is None or not channel.enabled:
             return None  # a disabled channel's rows wait (not dropped) until it is enabled again
         now = timezone.now()

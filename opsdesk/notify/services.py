@@ -50,16 +50,22 @@ def wake_sender(ids: list[int], *, destination: tuple[int, str] | None = None) -
     """Hand the rows to a sender at once (the row is the truth; this is only the wake-up, and the
     sweep finds what a lost wake-up missed).
 
-    No task is needed when a sender will take the row anyway, because a sender takes everything
-    due for its destination and claims again after each request until nothing is due:
+    In a worker, its own sender threads (senders.py) are woken in-process: no query, no task.
+
+    Elsewhere a task is queued, unless a sender will take the row anyway (a sender takes
+    everything due for its destination and claims again after each request until nothing is due):
     - a sender holds the destination right now (a live lease);
     - an older row of the destination is still pending and due: its wake-up is on the way, and
       the sender it wakes takes this row with it (the oldest row always wakes; a lost wake-up is
       the sweep's, as ever).
     A burst of alerts then makes a few tasks instead of one per notification (a filesystem queue
     drains a few dozen tasks a second, and a backlog of wake-ups is latency)."""
-    from opsdesk.notify import tasks
+    from opsdesk.notify import senders, tasks
 
+    local = senders.local()
+    if local is not None and destination is not None:
+        local.wake(destination)
+        return
     if destination is not None and ids:
         rows = Notification.objects.filter(channel_id=destination[0], address=destination[1])
         now = timezone.now()

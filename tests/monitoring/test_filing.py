@@ -78,6 +78,26 @@ def test_samples_of_both_formats_are_filed_per_series_with_the_last_value(host):
     assert (data.ts, data.avg) == ([T0, T0 + 30, T0 + 60], [10.0, 30.0, 20.0])
 
 
+def test_a_filer_whose_time_is_up_with_batches_pending_hands_on_to_a_new_task(host, settings, monkeypatch):
+    from opsdesk.monitoring import tasks
+
+    _agent, client = host
+    woken: list[tuple] = []
+    monkeypatch.setattr(tasks.file_batches, "delay", lambda *args: woken.append(args))
+    settings.CELERY_TASK_ALWAYS_EAGER = False  # as in a worker: tasks go to the queue
+
+    assert filing.file_pending(budget_seconds=0) == 0  # nothing pending: nothing to hand on
+    assert woken == []
+    cpu = {"name": "host_cpu_utilisation", "labels": {}, "value": 10.0, "ts": T0}
+    assert push(client, {"seq": 1, "samples": [cpu]}).status_code == 200
+    woken.clear()  # (the push's own wake-up, had its commit run)
+    assert filing.file_pending(budget_seconds=0) == 0  # the time is up before the first pass
+    assert woken == [()]
+    settings.CELERY_TASK_ALWAYS_EAGER = True  # (no lingering for more pushes)
+    assert filing.file_pending() == 1  # the new task files it
+    assert woken == [()]
+
+
 def test_a_series_is_made_once_whatever_the_label_order_and_the_pass(host):
     agent, client = host
     first = {"name": "disk_used_ratio", "labels": {"mount": "/", "device": "sda1"}, "value": 0.5, "ts": T0}

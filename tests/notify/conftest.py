@@ -32,6 +32,12 @@ class Vendor:
         self.default: tuple[int, dict, dict] = (200, {"errcode": 0, "errmsg": "ok"}, {})
         self.lock = threading.Lock()
         self.base_url = ""
+        # A test may hold the answers (a slow vendor: the request is in flight until released);
+        # `arrived` is set when a request is in, and the most requests in flight at once is kept.
+        self.release: threading.Event | None = None
+        self.arrived = threading.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
 
     def reply(self, status: int, body: dict, headers: dict | None = None) -> None:
         self.replies.append((status, body, headers or {}))
@@ -41,6 +47,14 @@ class Vendor:
             self.requests.clear()
             self.replies.clear()
             self.default = (200, default or {"errcode": 0, "errmsg": "ok"}, {})
+            self.release = None
+            self.arrived.clear()
+            self.in_flight = self.most_in_flight = 0
+
+    def keys(self) -> list[str]:
+        """The notification keys received, one per message, in order (generic webhook bodies)."""
+        with self.lock:
+            return [m["key"] for r in self.requests for m in r.json().get("messages", [])]
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +69,14 @@ def vendor_server():
                 vendor.requests.append(Request("POST", path, raw_query, dict(urllib.parse.parse_qsl(raw_query)),
                                                {k.lower(): v for k, v in self.headers.items()}, body))
                 status, answer, headers = vendor.replies.pop(0) if vendor.replies else vendor.default
+                vendor.in_flight += 1
+                vendor.most_in_flight = max(vendor.most_in_flight, vendor.in_flight)
+                release = vendor.release
+            vendor.arrived.set()
+            if release is not None:
+                release.wait(30)
+            with vendor.lock:
+                vendor.in_flight -= 1
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
