@@ -5,7 +5,7 @@ local webhook receiver, and none lost when the worker is killed with SIGKILL mid
 Everything runs as real processes on a scratch database in a temporary data directory: a fresh
 SQLite file, or, when DATABASE_URL names PostgreSQL, a database `<name>_notify_<pid>` made on that
 server and dropped at the end. The task queue is kombu's filesystem transport (the one that loses
-what a killed worker had taken, design.md). A small settings module beside the data directory
+what a killed worker had taken, docs/architecture.md). A small settings module beside the data directory
 shortens the lease to 3 s and the "notify-sweep" beat to 1 s, so recovery shows in seconds
 rather than a minute; nothing else differs from production.
 

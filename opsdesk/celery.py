@@ -1,5 +1,5 @@
 """The Celery application. The broker is only a wake-up: work that must not be lost is first a
-database row with a state and a lease (design.md), so any broker will do."""
+database row with a state and a lease (docs/architecture.md), so any broker will do."""
 
 import os
 

@@ -243,7 +243,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         # kombu's default is ./control in whatever directory the process started in.
         "control_folder": str(QUEUE_DIR / "control"),
         "store_processed": False,
-        # Measured: 0.05 s polling delivers a task in ~26 ms (design.md).
+        # Measured: 0.05 s polling delivers a task in ~26 ms (docs/architecture.md).
         "polling_interval": 0.05,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -258,7 +258,7 @@ WORKER_HEARTBEAT_SECONDS = env.env_int("OPSDESK_WORKER_HEARTBEAT_SECONDS", 30, m
 # Here rather than in opsdesk/celery.py so the interval goes through the strict parser above.
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "opsdesk.core.tasks.heartbeat", "schedule": float(WORKER_HEARTBEAT_SECONDS)},
-    # Jobs whose worker died, or whose wake-up was lost, are sent again (design.md, "nothing lost").
+    # Jobs whose worker died, or whose wake-up was lost, are sent again (docs/architecture.md, "nothing lost").
     "sweep-import-jobs": {"task": "opsdesk.cmdb.tasks.sweep_import_jobs", "schedule": 60.0},
     # A push wakes the filer at once; this only catches what a lost wake-up left behind.
     "file-ingest-batches": {"task": "opsdesk.monitoring.tasks.file_batches", "schedule": 10.0},

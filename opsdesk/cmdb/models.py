@@ -151,7 +151,7 @@ class Relation(models.Model):
 
 class ImportJob(models.Model):
     """A large import, done by a worker: the row is the truth, the queue only a wake-up. A job
-    whose worker died is taken again when its lease runs out (design.md, "nothing lost")."""
+    whose worker died is taken again when its lease runs out (docs/architecture.md, "nothing lost")."""
 
     class State(models.TextChoices):
         QUEUED = "queued", _("Queued")

@@ -1,6 +1,6 @@
 """The delivery engine: notifications rows → requests to the channels.
 
-The row is the truth, the task queue only a wake-up (design.md). A sender *claims* the due rows of
+The row is the truth, the task queue only a wake-up (docs/architecture.md). A sender *claims* the due rows of
 one destination (a channel, plus an address for email, SMS and voice) by setting them SENDING with
 a lease, sends them ALL as one request (the channel's digest: `fit` decides how many go, the rest
 stay pending for the next request), writes one DeliveryAttempt per notification of the request

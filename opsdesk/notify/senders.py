@@ -1,7 +1,8 @@
 """The senders of a worker process: a few threads that send notifications as soon as the
 transaction that wrote them commits, woken in-process, with no task queue in between.
 
-The row is still the truth and this is only the wake-up (design.md): `services.queue` hands the
+The row is still the truth and this is only the wake-up (docs/architecture.md,
+"Background work"): `services.queue` hands the
 destination to these threads in `transaction.on_commit`, and so do the sweep, a Celery task that
 reaches this process, and a destination's own timer (its rate limit or retry). A process killed
 with destinations in hand loses only the wake-ups; the sweep finds the rows.

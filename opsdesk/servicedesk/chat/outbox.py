@@ -1,4 +1,4 @@
-"""Sending ChatOutbox rows: the row is the truth, the task only a wake-up (design.md).
+"""Sending ChatOutbox rows: the row is the truth, the task only a wake-up (docs/architecture.md).
 
 A sender claims a row (PENDING and due, or SENDING with a lease that ran out) by a conditional
 update to SENDING with a lease, makes the one request, and settles it: SENT, PENDING again after
