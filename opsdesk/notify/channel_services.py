@@ -98,6 +98,7 @@ def _setter(kind_secrets: dict[str, Any], *, keep: dict[str, str]):
             raise ValidationError({"config": errors})
         channel.config = config
         channel.secrets_encrypted = crypto.encrypt(json.dumps(secrets)) if secrets else ""
+        channel.limit_key = kind.destination({**config, **secrets})[:64] if kind.limits else ""
     return prepare
 
 

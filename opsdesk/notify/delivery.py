@@ -238,9 +238,11 @@ def _claim(destination: Destination) -> Claim | None:
 
 
 def requests_in_window(channel: Channel, address: str, since: dt.datetime) -> list[dt.datetime]:
-    """When each request to the destination since `since` was made (one time per request)."""
-    return list(DeliveryAttempt.objects.filter(notification__channel=channel, notification__address=address,
-                                               at__gt=since)
+    """When each request to the destination since `since` was made (one time per request), for
+    every channel that reaches the same robot (its `limit_key`)."""
+    same = Q(notification__channel__limit_key=channel.limit_key) if channel.limit_key \
+        else Q(notification__channel=channel)
+    return list(DeliveryAttempt.objects.filter(same, notification__address=address, at__gt=since)
                 .values("request").annotate(first=Min("at")).order_by("first").values_list("first", flat=True))
 
 

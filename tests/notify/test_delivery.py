@@ -137,6 +137,28 @@ def test_the_vendor_limit_holds_across_senders_and_moves_due_at_instead_of_dropp
     assert states(late) == ["sent"]
 
 
+def test_two_channels_of_one_robot_share_its_limit(vendor):
+    """Set up twice (a customer's group robot used by two teams' channels), one robot still takes
+    20 messages a minute: the limit counts the robot, not the channel."""
+    from opsdesk.notify import channel_services
+
+    def made(name: str) -> Channel:
+        return channel_services.create_channel({"name": name, "kind": "dingtalk", "config": {
+            "base_url": vendor.base_url, "access_token": TOKEN, "secret": SECRET}}, actor=None)
+
+    first, second = made("ops A"), made("ops B")
+    assert first.limit_key and first.limit_key == second.limit_key and TOKEN not in first.limit_key
+    for n in range(10):
+        assert delivery.send([notify(first, n).pk]) == 1
+        assert delivery.send([notify(second, 100 + n).pk]) == 1
+    late = notify(second, 200)
+    assert delivery.send([late.pk]) == 0
+    assert len(vendor.requests) == 20
+    other_robot = channel_services.create_channel({"name": "ops C", "kind": "dingtalk", "config": {
+        "base_url": vendor.base_url, "access_token": "another-robot", "secret": SECRET}}, actor=None)
+    assert delivery.send([notify(other_robot, 300).pk]) == 1
+
+
 def test_dingtalk_130101_blocks_the_robot_ten_minutes_and_new_rows_wait_too(vendor):
     channel = dingtalk(vendor)
     vendor.reply(200, {"errcode": 130101, "errmsg": "send too fast, exceed 20 times per minute"})

@@ -26,6 +26,9 @@ class Channel(TimestampedModel):
     # fires when a channel keeps failing).
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True, editable=False)
     last_error = models.CharField(_("last error"), max_length=500, blank=True, editable=False)
+    # What the vendor's rate limit counts (a fingerprint of the robot, not the secret itself): two
+    # channels set up for one DingTalk robot share its 20 messages a minute. Empty: the channel.
+    limit_key = models.CharField(max_length=64, blank=True, editable=False, db_index=True)
 
     class Meta:
         ordering = ["name"]
