@@ -9,7 +9,8 @@ from django.apps import apps
 
 # Fields that are never written into the log: secrets and their hashes, and bookkeeping that
 # changes on every request.
-EXCLUDED = ["password", "key_hash", "secret_encrypted", "secrets_encrypted", "last_login", "last_used_at", "updated_at",
+EXCLUDED = ["password", "key_hash", "secret_encrypted", "secrets_encrypted", "limit_key",
+            "last_login", "last_used_at", "updated_at",
             # Derived from the role on every save: the role itself is logged.
             "is_staff", "is_superuser"]
 

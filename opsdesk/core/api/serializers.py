@@ -13,7 +13,8 @@ from opsdesk.core import registry
 from opsdesk.core.scoping import scope_for
 
 # Never in an API answer or writable through one: secrets and fields the role decides.
-HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "secrets_encrypted", "is_staff", "is_superuser", "groups",
+HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "secrets_encrypted", "limit_key",
+                 "is_staff", "is_superuser", "groups",
                  "user_permissions", "content"}
 
 

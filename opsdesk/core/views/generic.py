@@ -32,7 +32,8 @@ from opsdesk.core.scoping import scope_for
 PAGE_SIZES = (25, 50, 100, 250)
 MAX_ID = 2**63 - 1
 # Secrets, and fields derived from the role (is_staff, is_superuser) or unused (Django groups).
-HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "secrets_encrypted", "id", "is_staff", "is_superuser",
+HIDDEN_FIELDS = {"password", "key_hash", "secret_encrypted", "secrets_encrypted", "limit_key",
+                 "id", "is_staff", "is_superuser",
                  "groups", "user_permissions"}
 
 
