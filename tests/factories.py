@@ -415,6 +415,7 @@ def _oncall_owned() -> None:
 
     OWNED[Page] = lambda customer: make_page(customer)
     ACTION_CANDIDATES[Schedule] = [lambda: make_schedule()]
+    ACTION_CANDIDATES[Page] = [lambda: make_page()]
 
 
 _oncall_owned()

@@ -21,11 +21,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
+from opsdesk.core.actions import domain_action
 from opsdesk.core.models import Customer, User
 from opsdesk.notify.models import (
     Channel,
@@ -39,6 +41,7 @@ from opsdesk.notify.models import (
 )
 from opsdesk.notify.oncall import on_call
 from opsdesk.notify.services import queue
+from opsdesk.notify.signals import page_acknowledged
 
 DEFAULT_LANGUAGE = "zh-hans"
 REPEAT_MINUTES = 5
@@ -286,6 +289,21 @@ def acknowledge_page(source: str, *, actor: User | None, now: dt.datetime | None
                 continue
             _tell(page, user, notice, f"page:{page.pk}:ack:{user.pk}")
         return page
+
+
+def acknowledge(page: Page, *, actor: User | None) -> Page:
+    """The "Acknowledge" action of a page (its own page, the API): the steps stop, those paged
+    hear who took it, and the page's cause is acknowledged by the app that raised it."""
+    with domain_action(actor, "acknowledge", page) as action:
+        if page.state not in (PageState.ACTIVE, PageState.EXHAUSTED):
+            raise ValidationError({"state": gettext("This page was already acknowledged or resolved.")})
+        before = page.state
+        stopped = acknowledge_page(page.source, actor=actor)
+        if stopped is None:
+            raise ValidationError({"state": gettext("This page was already acknowledged or resolved.")})
+        action.audit(stopped, {"state": [before, stopped.state]})
+        action.emit(page_acknowledged, page=stopped, actor=actor)
+    return stopped
 
 
 def resolve_page(source: str, *, message: dict[str, dict[str, Any]]) -> Page | None:

@@ -10,13 +10,14 @@ from opsdesk.core import panels, registry
 from opsdesk.core.audit import register as audit
 from opsdesk.core.permissions import STAFF
 from opsdesk.core.registry import Action, DetailPanel, ModelEntry
-from opsdesk.notify import oncall_services, tasks_oncall  # noqa: F401  (the tasks register themselves)
+from opsdesk.notify import escalation, oncall_services, tasks_oncall  # noqa: F401  (the tasks register themselves)
 from opsdesk.notify.api.oncall import oncall_urls
 from opsdesk.notify.models import (
     EscalationPolicy,
     EscalationStep,
     Override,
     Page,
+    PageState,
     Rotation,
     RotationMember,
     Schedule,
@@ -71,8 +72,11 @@ registry.register(ModelEntry(
 registry.register(ModelEntry(
     # Written by escalation only (monitoring opens, acknowledges and resolves them).
     Page, tenant_path="customer", tenant_optional=True, menu="alerts", view_roles=STAFF, edit_roles=NOBODY,
+    roles={"acknowledge": STAFF},
     creatable=False, columns=["source", "customer", "policy", "state", "step", "round", "next_at", "created_at"],
     search_fields=["source"], select_related=("customer", "policy", "acknowledged_by"),
+    actions=[Action("acknowledge", _("Acknowledge"), escalation.acknowledge, roles=STAFF, icon="bi-hand-thumbs-up",
+                    style="primary", available=lambda page: page.state in (PageState.ACTIVE, PageState.EXHAUSTED))],
 ))
 
 for _label in ("notify.Schedule", "notify.Rotation", "notify.RotationMember", "notify.Override",

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -29,6 +30,7 @@ from opsdesk.core.actions import domain_action
 from opsdesk.core.models import User
 from opsdesk.monitoring.models import OPEN_STATES, Alert, AlertEvent, AlertEventKind, AlertState
 from opsdesk.monitoring.signals import alert_notified, alert_resolved
+from opsdesk.notify.signals import page_acknowledged
 
 log = logging.getLogger(__name__)
 
@@ -269,3 +271,15 @@ def comment(alert: Alert, *, actor: User | None, text: str) -> Alert:
                                   actor=actor if actor is not None and actor.pk else None, text=text.strip())
         action.audit(alert, {"comment": ["", text.strip()[:200]]})
     return alert
+
+
+@receiver(page_acknowledged)
+def _page_acknowledged(sender, page, actor=None, **kwargs) -> None:
+    """A person acknowledged an alert's page on the page itself: the alert is acknowledged too
+    (its own acknowledgement finds the page stopped already and leaves it)."""
+    prefix = "monitoring.alert:"
+    if not page.source.startswith(prefix) or not page.source[len(prefix):].isdigit():
+        return
+    alert = Alert.objects.filter(pk=int(page.source[len(prefix):]), state=AlertState.FIRING).first()
+    if alert is not None:
+        acknowledge(alert, actor=actor, via="page")

@@ -148,6 +148,7 @@ def _stop(clock: SLAClock, cal: CompiledCalendar, at: dt.datetime, by: str) -> N
     if clock.breached_at is None and at > clock.due_at:
         clock.breached_at = clock.due_at  # late, whether or not the sweep saw it
     clock.stopped_at, clock.stopped_by, clock.next_check_at = at, by, None
+    clock.just_stopped = True  # _finish ends its breach escalation, if one runs
 
 
 def _restart(clock: SLAClock, cal: CompiledCalendar, at: dt.datetime) -> None:
@@ -206,7 +207,18 @@ def _finish(ticket: Ticket, clocks: list[SLAClock], at: dt.datetime) -> None:
             clock.save(update_fields=["calendar", "target_seconds", "paused_seconds", "pauses", "paused_since",
                                       "due_at", "stopped_at", "stopped_by", "breached_at", "warned_percent",
                                       "next_check_at", "fallback"])
+        if getattr(clock, "just_stopped", False) and clock.breached_at is not None:
+            _end_escalation(ticket, clock, at)
     ticket.sla_state, ticket.sla_due_at = state_of(clocks, at)
+
+
+def _end_escalation(ticket: Ticket, clock: SLAClock, at: dt.datetime) -> None:
+    """A breached target was met late (the answer came, the ticket was resolved): its breach
+    escalation, if one runs, stops, and those it paged hear that it is over."""
+    from opsdesk.notify import escalation
+    from opsdesk.servicedesk.sla import sweep
+
+    escalation.resolve_page(sweep.source_of(clock), message=sweep.message(ticket, clock, "sla_met_late", 100, at))
 
 
 def _new_clock(ticket: Ticket, kind: str, seconds: int, calendar: BusinessCalendar | None, at: dt.datetime,

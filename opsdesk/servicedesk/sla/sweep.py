@@ -100,7 +100,13 @@ def message(ticket: Ticket, clock: SLAClock, event: str, percent: int, now: dt.d
     for language in LANGUAGES:
         with translation.override(language):
             kind = str(clock.get_kind_display())
-            if event == "sla_breached":
+            if event == "sla_met_late":
+                title = gettext("SLA met late: %(kind)s of #%(number)s %(title)s") % {
+                    "kind": kind, "number": ticket.pk, "title": ticket.title}
+                text = gettext("The %(kind)s target of ticket #%(number)s (%(customer)s) is met now; it was due "
+                               "at %(due)s.") % {"kind": kind, "number": ticket.pk, "customer": ticket.customer,
+                                                  "due": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M")}
+            elif event == "sla_breached":
                 title = gettext("SLA breached: %(kind)s of #%(number)s %(title)s") % {
                     "kind": kind, "number": ticket.pk, "title": ticket.title}
                 text = gettext("The %(kind)s target of ticket #%(number)s (%(customer)s) was due at %(due)s.") % {
@@ -114,7 +120,7 @@ def message(ticket: Ticket, clock: SLAClock, event: str, percent: int, now: dt.d
                 text = gettext("%(left)s of business time left; due at %(due)s.") % {
                     "left": duration(left), "due": timezone.localtime(clock.due_at).strftime("%Y-%m-%d %H:%M")}
         texts[language] = {"title": title[:300], "text": text, "url": url,
-                           "severity": "critical" if event == "sla_breached" else "major"}
+                           "severity": {"sla_breached": "critical", "sla_met_late": "info"}.get(event, "major")}
     return texts
 
 

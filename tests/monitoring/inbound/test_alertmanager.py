@@ -74,3 +74,18 @@ def test_the_title_falls_back_to_the_alertname(customer_a, sender_for):
     body["commonAnnotations"] = {}
     sender_for(customer_a, "alertmanager").post(body)
     assert Alert.objects.get().title == "HighLoad"
+
+
+def test_acknowledging_the_alerts_page_acknowledges_the_alert(customer_a, sender_for, engineer,
+                                                                django_capture_on_commit_callbacks):
+    from opsdesk.notify import escalation
+
+    sender_for(customer_a, "alertmanager").post(payload())
+    alert, page = Alert.objects.get(), Page.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        escalation.acknowledge(page, actor=engineer)
+    alert.refresh_from_db()
+    assert (alert.state, alert.acknowledged_by) == (AlertState.ACKNOWLEDGED, engineer)
+    assert alert.events.filter(kind="acknowledged", text="page").exists()
+    page.refresh_from_db()
+    assert page.state == "acknowledged"

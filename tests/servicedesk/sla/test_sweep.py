@@ -101,6 +101,48 @@ def test_a_breach_starts_the_policys_escalation_once(customer_a, gold, clock, re
     assert Notification.objects.filter(recipient=reachable, source__startswith="servicedesk.sla:").count() == 1
 
 
+def test_resolving_the_ticket_ends_its_breach_escalation_and_tells_those_paged(customer_a, gold, clock, reachable):
+    boss = UserFactory(role=Role.MANAGER)
+    ContactMethod.objects.create(user=boss, kind="channel", channel=make_channel(), address="")
+    escalation = EscalationPolicy.objects.create(name="SLA breaches", repeat=3)
+    EscalationStep.objects.create(policy=escalation, position=0, delay_minutes=0, target="user", user=boss)
+    SLAPolicy.objects.create(service_level=gold, warn_at="", escalation_policy=escalation)
+    ticket = _ticket_taken_and_answered(customer_a, clock, reachable)
+    resolution = SLAClock.objects.get(ticket=ticket, kind="resolution")
+    clock.set(at(2025, 9, 22, 18, 5))
+    sweep.sweep()
+    page = Page.objects.get(source=f"servicedesk.sla:{resolution.pk}")
+    assert page.state == "active"
+    clock.set(at(2025, 9, 22, 18, 30))
+    services.resolve(ticket, actor=reachable, solution="Fixed")
+    page.refresh_from_db()
+    assert page.state == "resolved" and page.next_at is None
+    told = Notification.objects.filter(recipient=boss, source__startswith="servicedesk.sla:").order_by("pk")
+    assert told.count() == 2
+    assert told.last().title.startswith("SLA 已逾期达成")  # the manager reads zh-Hans, opsdesk's default
+
+
+def test_acknowledging_the_page_itself_stops_its_steps(customer_a, gold, clock, reachable):
+    from django.test import Client
+
+    boss = UserFactory(role=Role.MANAGER)
+    ContactMethod.objects.create(user=boss, kind="channel", channel=make_channel(), address="")
+    escalation = EscalationPolicy.objects.create(name="SLA breaches", repeat=3)
+    EscalationStep.objects.create(policy=escalation, position=0, delay_minutes=0, target="user", user=boss)
+    SLAPolicy.objects.create(service_level=gold, warn_at="", escalation_policy=escalation)
+    _ticket_taken_and_answered(customer_a, clock, reachable)
+    clock.set(at(2025, 9, 22, 18, 5))
+    sweep.sweep()
+    page = Page.objects.get(source__startswith="servicedesk.sla:")
+    web = Client()
+    web.force_login(boss)
+    assert f"/notify/pages/{page.pk}/actions/acknowledge/" in web.get(f"/notify/pages/{page.pk}/").content.decode()
+    assert web.post(f"/notify/pages/{page.pk}/actions/acknowledge/").status_code == 302
+    page.refresh_from_db()
+    assert (page.state, page.acknowledged_by) == ("acknowledged", boss)
+    assert f"/notify/pages/{page.pk}/actions/acknowledge/" not in web.get(f"/notify/pages/{page.pk}/").content.decode()
+
+
 def test_without_an_assignee_the_team_is_told(customer_a, gold, clock, engineer):
     ContactMethod.objects.create(user=engineer, kind="channel", channel=make_channel(), address="")
     clock.set(at(2025, 9, 22, 10))
