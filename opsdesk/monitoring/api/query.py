@@ -99,8 +99,9 @@ def _ids(values: list[str], field: str, limit: int | None) -> list[int]:
     return ids
 
 
-def query_range(params, user) -> tuple[float, float, int | None]:
-    """(start, end, step) of a query, checked; the last hour by default."""
+def given_times(params, user) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """The `start` and `end` the query gives, read in the person's time zone, and an error for
+    each one that is no time."""
     zone = _person_zone(user)
     errors: dict[str, list[str]] = {}
     times: dict[str, float] = {}
@@ -111,6 +112,12 @@ def query_range(params, user) -> tuple[float, float, int | None]:
                 times[name] = parse_time(raw, zone)
             except ValueError as exc:
                 errors[name] = [str(exc)]
+    return times, errors
+
+
+def query_range(params, user) -> tuple[float, float, int | None]:
+    """(start, end, step) of a query, checked; the last hour by default."""
+    times, errors = given_times(params, user)
     step: int | None = None
     raw_step = params.get("step", "").strip()
     if raw_step:

@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core import registry
 from opsdesk.core.scoping import scope_for
-from opsdesk.monitoring.api.query import MAX_ID, TIME_HELP, _person_zone, parse_time
+from opsdesk.monitoring.api.query import MAX_ID, TIME_HELP, given_times
 from opsdesk.monitoring.availability.compute import BUCKETS, Availability, Span, to_datetime
 from opsdesk.monitoring.availability.load import history
 from opsdesk.monitoring.models import Check
@@ -98,16 +98,7 @@ def fields_of(result: Availability) -> dict[str, Any]:
 
 def period(params, user) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) from the query (the last 30 days by default), or a 400 naming the field."""
-    zone = _person_zone(user)
-    errors: dict[str, list[str]] = {}
-    times: dict[str, float] = {}
-    for name in ("start", "end"):
-        raw = params.get(name, "")
-        if raw.strip():
-            try:
-                times[name] = parse_time(raw, zone)
-            except ValueError as exc:
-                errors[name] = [str(exc)]
+    times, errors = given_times(params, user)
     if errors:
         raise exceptions.ValidationError(errors)
     end = times.get("end", timezone.now().timestamp())

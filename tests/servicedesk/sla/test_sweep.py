@@ -101,12 +101,18 @@ def test_a_breach_starts_the_policys_escalation_once(customer_a, gold, clock, re
     assert Notification.objects.filter(recipient=reachable, source__startswith="servicedesk.sla:").count() == 1
 
 
-def test_resolving_the_ticket_ends_its_breach_escalation_and_tells_those_paged(customer_a, gold, clock, reachable):
+@pytest.fixture
+def boss(gold):
+    """A manager paged by the SLA policy's escalation on a breach (three rounds)."""
     boss = UserFactory(role=Role.MANAGER)
     ContactMethod.objects.create(user=boss, kind="channel", channel=make_channel(), address="")
     escalation = EscalationPolicy.objects.create(name="SLA breaches", repeat=3)
     EscalationStep.objects.create(policy=escalation, position=0, delay_minutes=0, target="user", user=boss)
     SLAPolicy.objects.create(service_level=gold, warn_at="", escalation_policy=escalation)
+    return boss
+
+
+def test_resolving_the_ticket_ends_its_breach_escalation_and_tells_those_paged(customer_a, clock, reachable, boss):
     ticket = _ticket_taken_and_answered(customer_a, clock, reachable)
     resolution = SLAClock.objects.get(ticket=ticket, kind="resolution")
     clock.set(at(2025, 9, 22, 18, 5))
@@ -122,14 +128,9 @@ def test_resolving_the_ticket_ends_its_breach_escalation_and_tells_those_paged(c
     assert told.last().title.startswith("SLA 已逾期达成")  # the manager reads zh-Hans, opsdesk's default
 
 
-def test_acknowledging_the_page_itself_stops_its_steps(customer_a, gold, clock, reachable):
+def test_acknowledging_the_page_itself_stops_its_steps(customer_a, clock, reachable, boss):
     from django.test import Client
 
-    boss = UserFactory(role=Role.MANAGER)
-    ContactMethod.objects.create(user=boss, kind="channel", channel=make_channel(), address="")
-    escalation = EscalationPolicy.objects.create(name="SLA breaches", repeat=3)
-    EscalationStep.objects.create(policy=escalation, position=0, delay_minutes=0, target="user", user=boss)
-    SLAPolicy.objects.create(service_level=gold, warn_at="", escalation_policy=escalation)
     _ticket_taken_and_answered(customer_a, clock, reachable)
     clock.set(at(2025, 9, 22, 18, 5))
     sweep.sweep()
