@@ -103,4 +103,8 @@ def load_monitoring() -> str:
             checks += len(made)
     while store.housekeeping(now).get("rolled_up"):
         pass
-    return f"a week of metrics on {hosts} servers, {checks} checks"
+    # Alerting's demo needs these metrics and checks (its rules are evaluated on them), and
+    # notify's on-call schedule and escalation policy (its demo runs before this one).
+    from opsdesk.monitoring.demo_alerting import load_alerting
+
+    return f"a week of metrics on {hosts} servers, {checks} checks; {load_alerting()}"

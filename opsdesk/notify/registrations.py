@@ -14,6 +14,7 @@ from opsdesk.core.models import Customer
 from opsdesk.core.permissions import ALL_ROLES, MANAGERS, STAFF
 from opsdesk.core.registry import Action, ModelEntry
 from opsdesk.notify import channel_services
+from opsdesk.notify.demo import load_notify
 from opsdesk.notify.forms import ChannelForm, ContactMethodForm, SendTestForm
 from opsdesk.notify.models import Channel, ContactKind, ContactMethod, DeliveryAttempt, Notification
 from opsdesk.notify.views.channel_api import ChannelSerializer
@@ -79,3 +80,5 @@ registry.register(ModelEntry(
 # The audit log: a channel's settings and state, never its secrets or the sender's bookkeeping.
 auditlog.register(Channel, include_fields=["customer", "name", "kind", "config", "enabled"])
 audit("notify.ContactMethod")
+# After the CMDB (10) and before monitoring (30), whose alerts page through this policy.
+registry.add_demo("notify", load_notify, order=20)
