@@ -90,6 +90,13 @@ class Action:
         return self.available_to is None or user is None or bool(self.available_to(obj, user))
 
 
+def plural(name: str) -> str:
+    """The URL word for a model's rows: categories, escalationpolicies, checks, discoveries."""
+    if name.endswith("y") and len(name) > 1 and name[-2] not in "aeiou":
+        return name[:-1] + "ies"
+    return name + "s"
+
+
 @dataclass
 class ModelEntry:
     model: type[Model]
@@ -150,7 +157,7 @@ class ModelEntry:
 
     def __post_init__(self) -> None:
         if not self.url_slug:
-            self.url_slug = f"{self.model._meta.model_name}s"
+            self.url_slug = plural(self.model._meta.model_name)
         if not self.ordering:
             self.ordering = tuple(self.model._meta.ordering) or ("pk",)
         if not self.sortable:

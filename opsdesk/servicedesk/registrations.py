@@ -16,8 +16,9 @@ from opsdesk.core.audit import register as audit
 from opsdesk.core.generic.filters import ScopedFilterSet
 from opsdesk.core.models import Customer, Team, User
 from opsdesk.core.permissions import ADMINS, ALL_ROLES, CUSTOMER, MANAGERS, STAFF
-from opsdesk.core.registry import Action, ModelEntry
+from opsdesk.core.registry import Action, DetailPanel, ModelEntry
 from opsdesk.core.scoping import scope_for
+from opsdesk.monitoring.models import Alert
 from opsdesk.servicedesk import api, demo, services
 from opsdesk.servicedesk.desk.queues import QUEUE_ORDER
 from opsdesk.servicedesk.desk.views import TicketPageView, TicketQueueView
@@ -41,6 +42,7 @@ from opsdesk.servicedesk.models import (
     Priority,
     PriorityRule,
     Ticket,
+    TicketAlert,
     TicketStatus,
     TicketType,
     TicketWebhook,
@@ -232,6 +234,16 @@ def _seed_incident_policy() -> str | None:
     return "service desk: critical alerts open incidents (Service desk → Incident policies)" if created else None
 
 
+def _alert_tickets_panel(request, alert) -> dict | None:
+    """The alert page's incident: the tickets this alert opened or joined, that the person sees."""
+    links = list(TicketAlert.objects.filter(alert=alert, ticket__in=scope_for(request.user, Ticket.objects.all()))
+                 .select_related("ticket").order_by("-ticket_id"))
+    return {"links_to_tickets": links} if links else None
+
+
+registry.add_detail_panel(Alert, DetailPanel("servicedesk_tickets", _("Incident"),
+                                             "servicedesk/panels/alert_tickets.html", context=_alert_tickets_panel,
+                                             order=5, column="right"))
 registry.add_setup_step("servicedesk-incident-policy", _seed_incident_policy, order=300)
 registry.add_api_urls(api.api_urls())
 registry.add_demo("servicedesk", demo.load_servicedesk, order=50)

@@ -94,3 +94,22 @@ def test_the_alerts_resolution_is_noted_on_the_ticket(customer_a):
     resolved = ticket.entries.get(event="alert_resolved")
     assert resolved.data["alert"] == Alert.objects.get().pk
     assert ticket.status == "new"  # the engineer decides when the incident is over
+
+
+def test_the_alert_page_shows_its_incident_and_the_rules_runbook(customer_a, engineer, engineer_of_b, client):
+    from opsdesk.monitoring.models import AlertRule
+
+    item = ConfigurationItemFactory(customer=customer_a, name="db-01")
+    rule = AlertRule.objects.create(name="DB down", customer=customer_a, kind="check_state", check_states=["critical"],
+                                    runbook="1. 登录 db-01\n2. systemctl status postgresql",
+                                    runbook_url="https://wiki.example.com/db-down")
+    candidate = down(item)
+    candidate.rule_id = rule.pk
+    apply([candidate])
+    alert, ticket = Alert.objects.get(), Ticket.objects.get()
+    client.force_login(engineer)
+    page = client.get(f"/monitoring/alerts/{alert.pk}/").content.decode()
+    assert f'href="/servicedesk/tickets/{ticket.pk}/"' in page
+    assert "systemctl status postgresql" in page and "https://wiki.example.com/db-down" in page
+    client.force_login(engineer_of_b)  # another customer's engineer: not even the alert
+    assert client.get(f"/monitoring/alerts/{alert.pk}/").status_code == 404

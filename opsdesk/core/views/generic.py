@@ -158,12 +158,25 @@ def field_rows(obj: models.Model, exclude: tuple[str, ...] = ()) -> list[tuple[s
             value = getattr(obj, f"get_{f.name}_display")()
         else:
             value = getattr(obj, f.name)
+            if isinstance(value, float):
+                value = readable_number(value)
         rows.append((f.verbose_name, value, link))
     for f in obj._meta.many_to_many:
         if f.name in HIDDEN_FIELDS:
             continue
         rows.append((f.verbose_name, ", ".join(str(o) for o in getattr(obj, f.name).all()), None))
     return rows
+
+
+def readable_number(value: float) -> str:
+    """A measured value as a person reads it: 96.505381… as 96.51, 0.000123 as 0.000123, 3.0 as 3."""
+    if value != value or value in (float("inf"), float("-inf")):  # NaN, ±inf
+        return str(value)
+    if abs(value) < 1:
+        return f"{value:.4g}"
+    if abs(value) >= 1e15:
+        return f"{value:.6g}"
+    return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
 def detail_url(obj: models.Model) -> str | None:

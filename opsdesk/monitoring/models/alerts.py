@@ -100,7 +100,8 @@ class AlertRule(TimestampedModel):
 
 
 class AlertState(models.TextChoices):
-    PENDING = "pending", _("Pending")
+    # Not a notification's "pending" (待发送): the condition holds but not yet for long enough.
+    PENDING = "pending", pgettext_lazy("alert state", "Pending")
     FIRING = "firing", _("Firing")
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     RESOLVED = "resolved", _("Resolved")
