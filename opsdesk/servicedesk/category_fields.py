@@ -139,6 +139,8 @@ def clean_form_data(definitions: Any, data: Any, *, required: bool = True) -> di
         data = {}
     if not isinstance(data, dict):
         raise ValidationError({"form_data": [_("Give the category's fields as an object of name: value.")]})
+    if not data and (not definitions or not required):
+        return {}  # nothing given and nothing asked for: most tickets (mail, chat, alerts)
     fields = form_fields(definitions)
     if not required:
         for field in fields.values():

@@ -10,6 +10,7 @@ One fetcher at a time per mailbox, by a lease on its row."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import imaplib
 import logging
 import re
@@ -110,13 +111,19 @@ def _fetch_into(conn: imaplib.IMAP4, channel: MailChannel, result: FetchResult) 
             token = outgoing.wake_later.set(written)
             try:
                 # The batch's lookups (teams, contracts, webhooks…) are read once for the batch.
-                with memo_scope():
-                    for uid, raw in fetch_bodies(conn, wanted):
-                        if intake.process(channel, raw, uid=uid, own=own, known=known, checked=True,
-                                          on_tickets=on_tickets) is not None:
-                            result.filed += 1
-                        else:
-                            result.skipped += 1
+                bodies = fetch_bodies(conn, wanted)
+                writer = intake.RawWriter([raw for _uid, raw in bodies])
+                try:
+                    with memo_scope():
+                        for i, (uid, raw) in enumerate(bodies):
+                            filed = intake.process(channel, raw, uid=uid, own=own, known=known, checked=True,
+                                                   on_tickets=on_tickets, stored=functools.partial(writer.path, i))
+                            if filed is not None:
+                                result.filed += 1
+                            else:
+                                result.skipped += 1
+                finally:
+                    writer.join()
             finally:
                 outgoing.wake_later.reset(token)
                 outgoing.wake(written)

@@ -14,7 +14,8 @@ import datetime as dt
 import hashlib
 import logging
 import re
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from django.conf import settings
@@ -72,6 +73,38 @@ def store_raw(raw: bytes) -> str:
     return str(relative)
 
 
+class RawWriter:
+    """Writes a fetched batch's messages under the data directory in a thread of its own, in
+    order, while the fetcher parses and files them: the disk's time (a new file costs 0.3–0.8 ms
+    on ext4) overlaps the database's. Each message is still on disk before its row is written:
+    `path(i)` waits for message i."""
+
+    def __init__(self, raws: list[bytes]) -> None:
+        self._results: list[str | BaseException | None] = [None] * len(raws)
+        self._written = [threading.Event() for _ in raws]
+        self._thread = threading.Thread(target=self._write_all, args=(raws,), name="opsdesk-mail-raw", daemon=True)
+        self._thread.start()
+
+    def _write_all(self, raws: list[bytes]) -> None:
+        for i, raw in enumerate(raws):
+            try:
+                self._results[i] = store_raw(raw)
+            except BaseException as exc:  # handed to the fetcher, which records the failed fetch
+                self._results[i] = exc
+            finally:
+                self._written[i].set()
+
+    def path(self, i: int) -> str:
+        self._written[i].wait()
+        result = self._results[i]
+        if isinstance(result, BaseException):
+            raise result
+        return str(result)
+
+    def join(self) -> None:
+        self._thread.join()
+
+
 def read_raw(row: InboundMail) -> bytes:
     return (Path(settings.DATA_DIR) / row.raw_path).read_bytes()
 
@@ -90,11 +123,13 @@ def own_addresses() -> set[str]:
 
 def process(channel: MailChannel, raw: bytes, *, uid: int | None = None, own: Iterable[str] | None = None,
             known: dict | None = None, checked: bool = False,
-            on_tickets: dict[str, int | None] | None = None) -> InboundMail | None:
+            on_tickets: dict[str, int | None] | None = None,
+            stored: Callable[[], str] | None = None) -> InboundMail | None:
     """File one message. None when it was filed before (the same Message-ID in this mailbox).
     `own` and `known` (senders already identified) are the fetcher's, kept for one fetch;
     `checked`: the fetcher has just looked the Message-ID up (the unique key still decides);
-    `on_tickets`: the ticket (or None) of each Message-ID the fetcher looked up on the timelines."""
+    `on_tickets`: the ticket (or None) of each Message-ID the fetcher looked up on the timelines;
+    `stored`: the raw message's path once the fetcher's RawWriter has written it."""
     try:
         mail: ParsedMail | None = parse(raw) if len(raw) <= MAX_MESSAGE_BYTES else None
         problem = "" if mail is not None else _("The message is larger than %(mb)d MB.") % {
@@ -104,7 +139,8 @@ def process(channel: MailChannel, raw: bytes, *, uid: int | None = None, own: It
     key = mail.message_id if mail is not None else "sha256-" + hashlib.sha256(raw).hexdigest()
     if not (checked and mail is not None) and InboundMail.objects.filter(channel=channel, message_id=key).exists():
         return None
-    row = InboundMail(channel=channel, message_id=key, uid=uid, raw_path=store_raw(raw), size=len(raw),
+    raw_path = stored() if stored is not None else store_raw(raw)
+    row = InboundMail(channel=channel, message_id=key, uid=uid, raw_path=raw_path, size=len(raw),
                       fetched_at=timezone.now())
     if mail is not None:
         row.from_name, row.from_address = mail.from_name[:200], mail.from_address[:254]

@@ -432,3 +432,23 @@ def test_a_raw_message_cut_short_by_a_crash_is_written_again(settings, tmp_path)
     path.write_bytes(raw[:40])  # what a crash in the middle of the write leaves
     assert Path(tmp_path) / intake.store_raw(raw) == path
     assert path.read_bytes() == raw
+
+
+def test_the_raw_writer_writes_each_message_before_its_row_asks_and_hands_on_a_failure(settings, tmp_path):
+    from pathlib import Path
+
+    from opsdesk.servicedesk.mail import intake
+
+    settings.DATA_DIR = str(tmp_path)
+    raws = [message(message_id=f"<w{n}@alpha.example.com>") for n in range(5)]
+    writer = intake.RawWriter(raws)
+    paths = [writer.path(i) for i in range(5)]
+    writer.join()
+    assert [(Path(tmp_path) / path).read_bytes() for path in paths] == raws
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    settings.DATA_DIR = str(blocker)
+    broken = intake.RawWriter(raws[:1])
+    with pytest.raises(OSError):
+        broken.path(0)
+    broken.join()
