@@ -135,7 +135,19 @@ def page(request, chromium, live_server, fresh_translations, tmp_path):
     page.on("pageerror", lambda exc: problems.append(f"JavaScript error on {page.url}: {exc}"))
     page.on("console", lambda msg: problems.append(f"console {msg.type} on {page.url}: {msg.text}")
             if msg.type == "error" and not msg.text.startswith(IGNORED_CONSOLE) else None)
+    in_flight: set = set()
+    # (Lambdas: Playwright takes Python functions as handlers, not the methods of a set.)
+    page.on("request", lambda r: in_flight.add(r))
+    page.on("requestfinished", lambda r: in_flight.discard(r))
+    page.on("requestfailed", lambda r: in_flight.discard(r))
     yield page
+    # A request still on its way (an htmx search fired by a delayed keyup) would reach the live
+    # server while the test's tables are being emptied and lock the flush: let it finish, then
+    # close the context, which drops whatever is only scheduled.
+    for _ in range(60):
+        if not in_flight:
+            break
+        page.wait_for_timeout(50)
     if getattr(request.node, "browser_call_failed", False):
         shot = tmp_path / "failure.png"
         try:
