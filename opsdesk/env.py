@@ -133,7 +133,7 @@ def env_timezone(name: str, default: str) -> str:
     raw = os.environ.get(name) or default
     try:
         zoneinfo.ZoneInfo(raw)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ConfigError(name, f"{raw!r} is not a known time zone (for example Asia/Shanghai)") from None
     return raw
 

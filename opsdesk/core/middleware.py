@@ -23,7 +23,7 @@ class UserPreferencesMiddleware:
         name = getattr(user, "time_zone", "") if user is not None and user.is_authenticated else ""
         try:
             timezone.activate(zoneinfo.ZoneInfo(name or settings.OPSDESK_TIME_ZONE))
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
             timezone.activate(zoneinfo.ZoneInfo(settings.OPSDESK_TIME_ZONE))
         try:
             return self.get_response(request)

@@ -51,7 +51,7 @@ class Shift:
 def zone_of(schedule: Schedule) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(schedule.time_zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         return zoneinfo.ZoneInfo("Asia/Shanghai")
 
 

@@ -23,7 +23,7 @@ STAFF_ROLES = frozenset({Role.ADMIN, Role.MANAGER, Role.ENGINEER})
 def validate_time_zone(value: str) -> None:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise ValidationError(_("%(value)s is not a known time zone."), params={"value": value}) from None
 
 

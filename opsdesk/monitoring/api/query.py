@@ -52,7 +52,7 @@ def _person_zone(user) -> dt.tzinfo:
     name = getattr(user, "time_zone", "") or settings.OPSDESK_TIME_ZONE
     try:
         return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         return zoneinfo.ZoneInfo(settings.OPSDESK_TIME_ZONE)
 
 

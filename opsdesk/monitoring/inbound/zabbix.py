@@ -75,7 +75,7 @@ def _when(body: dict[str, Any], prefix: str, now: dt.datetime) -> dt.datetime | 
         return None
     try:
         zone = zoneinfo.ZoneInfo(_value(body, "event_timezone", limit=60) or settings.OPSDESK_TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         raise invalid("event_timezone", _("An IANA time zone such as Asia/Shanghai is required.")) from None
     try:
         at = dt.datetime.strptime(f"{day} {time}", "%Y.%m.%d %H:%M:%S").replace(tzinfo=zone)

@@ -43,7 +43,7 @@ def _schedule(request, pk: int) -> Schedule:
 def person_zone(user) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(getattr(user, "time_zone", "") or settings.OPSDESK_TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         return zoneinfo.ZoneInfo("Asia/Shanghai")
 
 
