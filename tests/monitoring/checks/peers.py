@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from opsdesk.monitoring import checks
@@ -88,7 +89,7 @@ class Daemon:
             try:
                 if ready():
                     return
-            except OSError:
+            except (OSError, httpx.TransportError):  # not listening yet (httpx's are no OSError)
                 pass
             if time.monotonic() > deadline:
                 self.stop()
