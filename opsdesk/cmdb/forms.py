@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from opsdesk.cmdb.attributes import ORDER, form_fields, ordered_properties, with_order
 from opsdesk.cmdb.models import CIKind, ConfigurationItem, Relation
-from opsdesk.core.generic.forms import ScopedModelForm, style_widgets
+from opsdesk.core.generic.forms import ScopedModelForm, rerender_on_change, style_widgets
 from opsdesk.core.scoping import scope_for
 
 
@@ -36,12 +36,7 @@ class ConfigurationItemForm(ScopedModelForm):
                 self.fields[name] = field
                 self.attribute_names.append(name)
             style_widgets(self)
-        self.fields["kind"].widget.attrs.update({
-            "hx-get": "", "hx-trigger": "change", "hx-target": "#attribute-fields",
-            "hx-select": "#attribute-fields", "hx-swap": "outerHTML", "hx-include": "closest form",
-            # The GET that re-renders the attributes must not put the CSRF token in a URL (logs).
-            "hx-params": "not csrfmiddlewaretoken",
-        })
+        rerender_on_change(self.fields["kind"], "attribute-fields")
 
     def _chosen_kind(self) -> CIKind | None:
         raw = self.data.get("kind") if self.is_bound else self.initial.get("kind")

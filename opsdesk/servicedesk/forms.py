@@ -86,7 +86,7 @@ def ticket_form():
     models and the generic scoped form."""
     from django.urls import reverse_lazy
 
-    from opsdesk.core.generic.forms import ScopedModelForm, style_widgets
+    from opsdesk.core.generic.forms import ScopedModelForm, rerender_on_change, style_widgets
     from opsdesk.servicedesk.models import Ticket
 
     class TicketForm(ScopedModelForm):
@@ -129,10 +129,7 @@ def ticket_form():
                     self.fields[name] = field
                     self.category_field_names.append(name)
                 style_widgets(self)
-            self.fields["category"].widget.attrs.update({
-                "hx-get": "", "hx-trigger": "change", "hx-target": "#category-fields",
-                "hx-select": "#category-fields", "hx-swap": "outerHTML", "hx-include": "closest form",
-                "hx-params": "not csrfmiddlewaretoken"})
+            rerender_on_change(self.fields["category"], "category-fields")
 
         def _chosen_category(self):
             raw = self.data.get("category") if self.is_bound else self.initial.get("category")

@@ -313,14 +313,14 @@ def _move(ticket: Ticket, new: str, *, actor: User | None, at: dt.datetime, reas
     _send(ticket, "status", None, old=old, new=new)
 
 
+SAVED_BY_ACTIONS = (*ACTION_FIELDS, "sla_due_at", "updated_at")
+
+
 def _save(ticket: Ticket) -> None:
     # Only columns the actions own, none of them audited automatically (the action writes its own
     # audit row): an UPDATE of them alone, without the read of the old row an audited save does.
     ticket.updated_at = timezone.now()
     Ticket.objects.filter(pk=ticket.pk).update(**{name: getattr(ticket, name) for name in SAVED_BY_ACTIONS})
-
-
-SAVED_BY_ACTIONS = (*ACTION_FIELDS, "sla_due_at", "updated_at")
 
 
 @contextlib.contextmanager

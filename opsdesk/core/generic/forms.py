@@ -23,6 +23,17 @@ def style_widgets(form: forms.BaseForm) -> None:
             widget.attrs.setdefault("class", "form-control")
 
 
+def rerender_on_change(field: forms.Field, part_id: str) -> None:
+    """When the choice in `field` changes, the page is asked again with the form's values (htmx)
+    and the element `#part_id` swapped for its new self: the fields that follow the choice (a CI
+    kind's attributes, a category's own fields)."""
+    field.widget.attrs.update({
+        "hx-get": "", "hx-trigger": "change", "hx-target": f"#{part_id}", "hx-select": f"#{part_id}",
+        "hx-swap": "outerHTML", "hx-include": "closest form",
+        # A GET: the CSRF token must not end up in a URL (and the logs).
+        "hx-params": "not csrfmiddlewaretoken"})
+
+
 class ScopedModelForm(forms.ModelForm):
     """Every related-object choice offers only objects the user may see, so a form can never
     attach a row to another customer's object, even by posting a guessed id."""
