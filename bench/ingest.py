@@ -206,11 +206,12 @@ def batch_times(start: float, number: int) -> list[float]:
 
 
 def json_body(rng: random.Random, agent: int, seq: int, times: list[float]) -> bytes:
+    """A batch in the host agent's `columns` form: per series its name, labels, times and values."""
     import orjson
 
-    samples = [{"name": name, "labels": labels, "value": round(rng.uniform(0, 1000), 3), "ts": t}
-               for t in times for name, labels in series_of(agent)]
-    return orjson.dumps({"seq": seq, "sent_at": time.time(), "samples": samples})
+    columns = [[name, labels, times, [round(rng.uniform(0, 1000), 3) for _t in times]]
+               for name, labels in series_of(agent)]
+    return orjson.dumps({"seq": seq, "sent_at": time.time(), "columns": columns})
 
 
 def text_body(rng: random.Random, agent: int, times: list[float]) -> bytes:

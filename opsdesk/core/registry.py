@@ -30,6 +30,7 @@ STORES = (
     "api_urls",          # URL patterns mounted under /api/
     "demo",              # DemoStep
     "setup",             # DemoStep-shaped: what `opsdesk setup` does after migrating, in order
+    "fast_routes",       # path -> callable(environ, body) -> JSON bytes of a 200, or None (see core/fast_routes.py)
 )
 
 
@@ -39,7 +40,7 @@ class Registry(dict):
     def __init__(self) -> None:
         super().__init__()
         for key in STORES:
-            store: Any = {} if key in ("models", "health_checks") else []
+            store: Any = {} if key in ("models", "health_checks", "fast_routes") else []
             if key == "detail_panels":
                 store = defaultdict(list)
             super().__setitem__(key, store)
@@ -267,6 +268,12 @@ def add_health_check(name: str, check: Callable[[], dict]) -> None:
 
 def add_metrics(collect: Callable) -> None:
     registry["metrics"].append(collect)
+
+
+def add_fast_route(path: str, answer: Callable[[dict, bytes], bytes | None]) -> None:
+    """A POST to `path` is first offered to `answer` before Django's request handling (see
+    opsdesk/core/fast_routes.py); it answers the JSON body of a 200, or None to let Django answer."""
+    registry["fast_routes"][path] = answer
 
 
 def add_api_urls(patterns: list) -> None:

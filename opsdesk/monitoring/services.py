@@ -113,7 +113,7 @@ def checks_run_by(agent: Agent):
 
 
 def _check_scope(agent: Agent, body: dict[str, Any]) -> None:
-    if agent.kind == AgentKind.COLLECTOR and (body.get("samples") or body.get("series")):
+    if agent.kind == AgentKind.COLLECTOR and (body.get("samples") or body.get("series") or body.get("columns")):
         raise ingest.Invalid({"samples": [_("A collector's samples must come with the result of their check.")]})
     results = body.get("checks")
     if not results:

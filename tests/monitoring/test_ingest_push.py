@@ -120,12 +120,20 @@ def test_a_bad_sample_after_good_ones_of_its_series_is_named(api, agent, samples
     assert agent.last_seq == 0 and agent.last_seen_at is None
 
 
-def test_a_clients_own_columns_are_never_filed(api, agent):
-    body = {"seq": 1, "samples": [sample()], "columns": [["evil", {}, [T0], [666.0]]]}
+def test_columns_beside_samples_are_checked_and_filed_with_them(api, agent):
+    body = {"seq": 1, "samples": [sample()], "columns": [["disk_used_bytes", {}, [T0], [666.0]]]}
     assert push(api, body).status_code == 200
     assert bytes(IngestBatch.objects.get().payload)[:1] == b"{"  # stored as received
-    assert filing.file_pass() == (1, 1)
-    assert list(Series.objects.values_list("name", flat=True)) == ["cpu_usage_percent"]
+    assert filing.file_pass() == (1, 2)
+    assert filed_values(agent, "disk_used_bytes", {}) == [(T0, 666.0)]
+
+
+def test_bad_columns_beside_good_samples_refuse_the_whole_batch(api, agent):
+    body = {"seq": 1, "samples": [sample()], "columns": [["evil", {}, [T0], ["666"]]]}
+    answer = push(api, body)
+    assert answer.status_code == 400
+    assert answer.json() == {"columns": {"0": {"values": {"0": ["A number is required."]}}}}
+    assert IngestBatch.objects.count() == 0
 
 
 def test_a_batch_stored_as_received_before_this_change_is_still_filed(agent):
@@ -188,3 +196,91 @@ def test_checked_answers_what_validate_answers_for_generated_bodies():
                        for name, labels, ts, values in columns for t, v in zip(ts, values, strict=True))
         sent = sorted((s["name"], tuple(sorted(s["labels"].items())), s["ts"], s["value"]) for s in samples)
         assert filed == sent, body
+
+
+# --- the compact `columns` form ------------------------------------------------------------------
+
+def column(name="cpu_usage_percent", labels=None, times=(T0, T0 + 15), values=(1.5, 2.5)):
+    return [name, {"cpu": "0"} if labels is None else labels, list(times), list(values)]
+
+
+def test_a_columns_batch_is_stored_as_sent_and_filed(api, agent):
+    raw = json.dumps({"seq": 4, "sent_at": T0, "columns": [column(), column("load1", {}, [T0], [3])]}).encode()
+    answer = api.post(URL, data=raw, content_type="application/json")
+    assert answer.status_code == 200, answer.content
+    assert answer.json() == {"stored_up_to": 4}
+    stored = IngestBatch.objects.get()
+    assert bytes(stored.payload) == ingest.COLUMNS + raw
+    assert stored.samples == 3
+    assert filing.file_pass() == (1, 3)
+    assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 1.5), (T0 + 15, 2.5)]
+
+
+@pytest.mark.parametrize(("columns", "path", "message"), [
+    ([column(values=[1.5])], ["0", "values"], "As many values as times are required."),
+    ([column(values=[1.5, True])], ["0", "values", "1"], "A number is required."),
+    ([column(values=[1.5, math.nan])], ["0", "values", "1"], "The number must be finite."),
+    ([column(times=[T0, "later"])], ["0", "times", "1"], "A number is required."),
+    ([column(times=[], values=[])], ["0", "times"], "A non-empty list of numbers is required."),
+    ([column(), column(name="9lives")], ["1", "name"], "The name must match [a-zA-Z_:][a-zA-Z0-9_:]*."),
+    ([column(labels={"cpu": 0})], ["0", "labels"], "Label values must be strings."),
+    ([["cpu", {}, [T0]]], ["0", "non_field_errors"], "A series must be a list of its name, labels, times and values."),
+    ({"cpu": [T0]}, [], 'Expected a list of items but got type "dict".'),
+])
+def test_a_bad_column_is_named_and_nothing_is_stored(api, agent, columns, path, message):
+    answer = push(api, {"seq": 1, "columns": columns})
+    assert answer.status_code == 400, answer.content
+    errors = answer.json()["columns"]
+    for key in path:
+        errors = errors[key]
+    assert errors == [message]
+    assert IngestBatch.objects.count() == 0
+
+
+def test_too_many_samples_in_columns_are_refused(api, agent):
+    times = [T0 + i for i in range(ingest.MAX_SAMPLES // 2 + 1)]
+    answer = push(api, {"seq": 1, "columns": [column(times=times, values=times), column(times=times, values=times)]})
+    assert answer.status_code == 400
+    assert answer.json() == {"samples": ["At most 10000 samples are allowed in one batch."]}
+    assert IngestBatch.objects.count() == 0
+
+
+def test_a_collector_sending_plain_columns_is_refused(customer_a, raw):
+    Agent.objects.create(customer=customer_a, name="collector", kind=AgentKind.COLLECTOR, key_hash=hash_token(raw))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    answer = push(client, {"seq": 1, "columns": [column()]})
+    assert answer.status_code == 400
+    assert "samples" in answer.json()
+    assert IngestBatch.objects.count() == 0
+
+
+def _column_mutations(rng: random.Random) -> list:
+    good = column()
+    return [good, good, [good[0], {"cpu": str(rng.randint(0, 3))}, [T0], [rng.random()]],
+            [rng.choice(["", "9x", 5, None, ["a"]]), *good[1:]],
+            [good[0], rng.choice([[], {"a": 1}, {"bad-key": "x"}, None]), *good[2:]],
+            [*good[:2], rng.choice([[], [T0, None], "T0", [T0, True], [math.inf, T0]]), good[3]],
+            [*good[:3], rng.choice([[1.0], [1.0, "2"], [1.0, False], [1.0, math.nan], [1.0, 2**70], [1.0, 10**400]])],
+            good[:3], "series", 7]
+
+
+def test_the_columns_fast_path_answers_what_validate_answers_for_generated_bodies():
+    rng = random.Random(11)
+    for _round in range(3000):
+        choices = _column_mutations(rng)
+        body: dict = {"seq": rng.choice([1, 1, 1, 0, "1", 2**64]),
+                      "columns": [rng.choice(choices) for _ in range(rng.randint(0, 6))]}
+        if rng.random() < 0.2:
+            body["sent_at"] = rng.choice([T0, "now", math.nan, True])
+        raw = json.dumps(body, allow_nan=True).encode()
+        try:
+            expected = ingest.validate(ingest.parse(raw))
+        except ingest.Invalid as exc:
+            with pytest.raises(ingest.Invalid) as refused:
+                ingest.checked(raw)
+            assert refused.value.errors == exc.errors, body
+            continue
+        answered, stored = ingest.checked(raw)
+        assert answered == expected
+        assert ingest.stored_body(stored)["columns"] == body["columns"]

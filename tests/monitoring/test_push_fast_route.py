@@ -1,0 +1,101 @@
+"""The push answered before Django's handler (opsdesk/core/fast_routes.py), through the WSGI
+application itself, as gunicorn calls it: a good batch is stored by the fast route, anything else
+is answered by Django's way exactly as before, reading the same body."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import orjson
+import pytest
+from django.urls import reverse
+
+from opsdesk.core.models.tokens import new_raw_token
+from opsdesk.monitoring.api.views import PUSH_PATH
+from opsdesk.monitoring.models import IngestBatch
+from opsdesk.wsgi import application
+from tests.factories import make_agent
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+T0 = 1_764_000_000.0
+
+
+def call(body: bytes, *, token: str | None, content_type: str = "application/json", method: str = "POST",
+         path: str = PUSH_PATH, language: str = "") -> tuple[str, dict, bytes]:
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+               "HTTP_HOST": "127.0.0.1", "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body),
+               "wsgi.errors": io.StringIO(), "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(body))}
+    if token:
+        environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    if language:
+        environ["HTTP_ACCEPT_LANGUAGE"] = language
+    seen: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    parts = application(environ, start_response)
+    out = b"".join(parts)
+    if hasattr(parts, "close"):
+        parts.close()
+    return seen["status"], seen["headers"], out
+
+
+def columns_body(seq: int) -> bytes:
+    return orjson.dumps({"seq": seq, "columns": [["cpu_usage_percent", {"cpu": "0"}, [T0], [1.5]]]})
+
+
+def test_the_fast_route_is_the_push_apis_path():
+    assert reverse("monitoring-push") == PUSH_PATH
+
+
+def test_a_good_batch_is_stored_by_the_fast_route(customer_a):
+    raw = new_raw_token()
+    agent = make_agent(customer_a, raw=raw)
+    status, headers, out = call(columns_body(3), token=raw)
+    assert status == "200 OK"
+    assert json.loads(out) == {"stored_up_to": 3}
+    assert headers["Content-Type"] == "application/json"
+    # Django's middleware did not run: no session cookie, no security headers of its own.
+    assert "X-Frame-Options" not in headers
+    assert list(IngestBatch.objects.values_list("agent_id", "seq", "samples")) == [(agent.id, 3, 1)]
+
+
+def test_a_bad_batch_falls_through_to_djangos_answer_in_the_persons_language(customer_a):
+    raw = new_raw_token()
+    make_agent(customer_a, raw=raw)
+    body = orjson.dumps({"seq": 1, "columns": [["cpu", {}, [T0], ["x"]]]})
+    status, headers, out = call(body, token=raw, language="zh-hans")
+    assert status.startswith("400")
+    assert json.loads(out) == {"columns": {"0": {"values": {"0": ["需要一个数字。"]}}}}
+    assert "X-Frame-Options" in headers  # Django's way answered it
+    assert IngestBatch.objects.count() == 0
+
+
+def test_an_unknown_token_falls_through_to_a_401(customer_a):
+    make_agent(customer_a, raw=new_raw_token())
+    status, _headers, out = call(columns_body(1), token=new_raw_token())
+    assert status.startswith("401")
+    assert "detail" in json.loads(out)
+    assert IngestBatch.objects.count() == 0
+
+
+def test_another_content_type_falls_through_to_a_415(customer_a):
+    raw = new_raw_token()
+    make_agent(customer_a, raw=raw)
+    status, _headers, _out = call(columns_body(1), token=raw, content_type="text/plain")
+    assert status.startswith("415")
+    assert IngestBatch.objects.count() == 0
+
+
+def test_other_paths_and_methods_are_djangos(customer_a):
+    raw = new_raw_token()
+    make_agent(customer_a, raw=raw)
+    status, _headers, _out = call(b"", token=raw, method="GET")
+    assert status.startswith("405")
+    status, _headers, out = call(columns_body(1), token=raw, path="/api/monitoring/inventory/")
+    assert status.startswith("400")  # the inventory view read the body: not the push's
+    assert "collected_at" in json.loads(out)
+    assert IngestBatch.objects.count() == 0
