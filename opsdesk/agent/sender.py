@@ -4,7 +4,7 @@ The protocol (the server side comes with the monitoring app's push API):
 
     POST <server>/api/monitoring/push/
     Authorization: Bearer <agent token>
-    {"seq": 17, "sent_at": 1764000000.0, "samples": [{"name": …, "labels": {…}, "value": …, "ts": …}]}
+    {"seq": 17, "sent_at": 1764000000.0, "columns": [[name, {labels}, [time, …], [value, …]], …]}
 
     200 {"stored_up_to": 17}   stored (or stored before: a re-sent batch is not stored twice)
 

@@ -74,11 +74,11 @@ def test_a_batch_of_samples_with_their_time_and_labels(tmp_path, peer):
     batches = peer.posts(PUSH_PATH)
     assert [b["body"]["seq"] for b in batches] == [1, 2]
     assert {b["auth"] for b in batches} == {"Bearer agent-token"}
-    samples = batches[1]["body"]["samples"]
-    names = {s["name"] for s in samples}
+    columns = batches[1]["body"]["columns"]
+    names = {name for name, _labels, _times, _values in columns}
     assert {"cpu_usage_percent", "memory_used_percent", "load1", "filesystem_used_percent"} <= names
-    assert all(set(s) == {"name", "labels", "value", "ts"} and isinstance(s["value"], float) for s in samples)
-    assert len({s["ts"] for s in samples}) == 1  # one time for the batch
+    assert all(len(times) == len(values) == 1 and isinstance(values[0], float) for _n, _l, times, values in columns)
+    assert len({times[0] for _n, _l, times, _v in columns}) == 1  # one time for the batch
     assert runner.spool.stats().pending == 0 and runner.server_state == "up"
 
 
