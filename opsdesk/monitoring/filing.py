@@ -28,7 +28,13 @@ from opsdesk.monitoring.store import Points, get_store
 
 log = logging.getLogger(__name__)
 
-BATCHES_PER_PASS = 200
+# A pass takes the oldest unfiled batches up to either bound. Larger passes mean fewer, larger
+# chunks (one per series and pass): a chunk row and a last-value update per series cost the same for
+# 10 samples as for 50, and were most of a pass (measured in process on 1,000,000 samples of 200
+# agents: 1.9 µs a sample at 200 batches a pass, 0.9 at 1,000). The sample bound caps the memory of
+# a pass (its numbers as Python floats, about 64 bytes a sample) whatever the batches' sizes.
+BATCHES_PER_PASS = 1000
+SAMPLES_PER_PASS = 500_000
 _SERIES = Series._meta.db_table
 # (item id, name, sorted label pairs) -> series id; a series, once made, keeps its id for good.
 _series_ids: dict[tuple, int] = {}
@@ -84,6 +90,21 @@ class _Pass:
             group[1].append(sample["value"])
         self.samples += len(samples)
 
+    def add_columns(self, item_id: int, columns: list[list]) -> None:
+        sent = self.sent_keys.get(item_id)
+        if sent is None:
+            sent = self.sent_keys[item_id] = {}
+        count = 0
+        for name, labels, ts, values in columns:
+            key = (name, *labels.items()) if labels else name
+            group = sent.get(key)
+            if group is None:
+                group = sent[key] = self.group(item_id, name, labels)
+            group[0].extend(ts)
+            group[1].extend(values)
+            count += len(ts)
+        self.samples += count
+
     def add_batch(self, agent: Agent, body: dict[str, Any], checks: dict[int, Check]) -> None:
         item = agent.configuration_item_id
         if item is not None:
@@ -91,11 +112,9 @@ class _Pass:
             samples = body.get("samples")
             if samples:
                 self.add_samples(item, samples)
-            for name, labels, ts, values in body.get("columns", ()):
-                group = self.group(item, name, labels)
-                group[0].extend(ts)
-                group[1].extend(values)
-                self.samples += len(ts)
+            columns = body.get("columns")
+            if columns:
+                self.add_columns(item, columns)
             for series in body.get("series", ()):
                 ts, values = self.group(item, series["name"], series["labels"])
                 points = series["points"]
@@ -220,28 +239,45 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def file_pass(limit: int = BATCHES_PER_PASS) -> tuple[int, int]:
-    """File up to `limit` of the oldest unfiled batches; answers how many batches and samples."""
+def file_pass(limit: int = BATCHES_PER_PASS, samples: int = SAMPLES_PER_PASS) -> tuple[int, int]:
+    """File the oldest unfiled batches, up to `limit` of them and about `samples` samples (at
+    least one batch); answers how many batches and samples."""
     with _without_gc():
-        return _file_pass(limit)
+        return _file_pass(limit, samples)
 
 
-def _file_pass(limit: int) -> tuple[int, int]:
+def _within(counted: list[tuple[int, int]], samples: int) -> list[int]:
+    """The ids of the first batches (id, samples) whose samples stay within `samples`, at least one."""
+    ids, total = [], 0
+    for batch_id, count in counted:
+        if ids and total + count > samples:
+            break
+        ids.append(batch_id)
+        total += count
+    return ids
+
+
+def _file_pass(limit: int, samples: int) -> tuple[int, int]:
     store = get_store()
     made: dict[GroupKey, int] = {}
     pending = IngestBatch.objects.filter(filed_at=None).order_by("id")
     if connection.features.has_select_for_update_skip_locked:
         # PostgreSQL: passes of several workers take different batches; a row lock blocks no push.
         with transaction.atomic():
-            batches = list(pending.select_for_update(skip_locked=True).values_list(
-                "id", "agent_id", "payload")[:limit])
-            if not batches:
+            counted = list(pending.select_for_update(skip_locked=True).values_list("id", "samples")[:limit])
+            if not counted:
                 return 0, 0
+            batches = list(IngestBatch.objects.filter(id__in=_within(counted, samples)).order_by("id")
+                           .values_list("id", "agent_id", "payload"))
             work, checks = _group(batches)
             _file(store, batches, work, checks, made)
     else:
         with _sqlite_pass:
-            batches = list(pending.values_list("id", "agent_id", "payload")[:limit])
+            counted = list(pending.values_list("id", "samples")[:limit])
+            if not counted:
+                return 0, 0
+            batches = list(IngestBatch.objects.filter(id__in=_within(counted, samples), filed_at=None)
+                           .order_by("id").values_list("id", "agent_id", "payload"))
             if not batches:
                 return 0, 0
             work, checks = _group(batches)

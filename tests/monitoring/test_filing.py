@@ -55,6 +55,18 @@ def _fresh_series_cache():
     filing._series_ids.clear()
 
 
+def test_a_pass_takes_batches_up_to_its_sample_bound_and_always_one(host):
+    _agent, client = host
+    for seq, count in ((1, 3), (2, 3), (3, 3), (4, 10)):
+        column = ["load1", {}, [T0 + seq * 100 + i for i in range(count)], [float(i) for i in range(count)]]
+        assert push(client, {"seq": seq, "columns": [column]}).status_code == 200
+    assert filing.file_pass(samples=7) == (2, 6)  # a third batch would make 9
+    assert filing.file_pass(samples=2) == (1, 3)  # over the bound alone: still filed
+    assert filing.file_pass(samples=7) == (1, 10)
+    assert filing.file_pass() == (0, 0)
+    assert sorted(Chunk.objects.values_list("count", flat=True)) == [3, 6, 10]
+
+
 def test_samples_of_both_formats_are_filed_per_series_with_the_last_value(host):
     agent, client = host
     cpu = {"name": "host_cpu_utilisation", "labels": {}, "value": 10.0, "ts": T0}
