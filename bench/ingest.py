@@ -5,7 +5,7 @@ on PostgreSQL and into VictoriaMetrics, against what VictoriaMetrics accepts dir
 Each case runs the real processes on a scratch database in a temporary data directory, as
 `opsdesk up` runs them: `opsdesk web` (gunicorn, gthread) and `opsdesk worker --pool threads
 --beat` (the filer: a push wakes it through the filesystem task queue). Sender threads in this
-process push pre-encoded batches of 1,000 samples (the host agent's `samples` format: 100 series
+process push pre-encoded batches of 1,000 samples (the host agent's `columns` format: 100 series
 of an agent, 10 time stamps 15 s apart) from many agents at once; a sample counts when the filer
 has committed it to the store, so a case's rate is its samples over the time from the first push
 to the last batch filed. While the senders push, a probe agent pushes one sample every quarter
@@ -68,7 +68,7 @@ class Size:
     vm_batches: int  # measured batches posted to VictoriaMetrics directly
 
 
-FULL = Size(agents=200, batches=1200, vm_batches=2400)
+FULL = Size(agents=200, batches=4000, vm_batches=8000)
 QUICK = Size(agents=30, batches=300, vm_batches=600)
 
 

@@ -24,6 +24,17 @@ def pytest_configure(config) -> None:
         compile_translations()
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_backlog():
+    """The push's back-pressure look-up is remembered for a quarter second per process: one test's
+    backlog must not refuse the next test's pushes."""
+    from opsdesk.monitoring import services
+
+    services._backlog_seen = (-1e9, False)
+    yield
+    services._backlog_seen = (-1e9, False)
+
+
 @pytest.fixture
 def customer_a(db):
     return CustomerFactory(code="ALPHA", name="Alpha 阿尔法")

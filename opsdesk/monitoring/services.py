@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from typing import Any
 
 from django.core.cache import cache
@@ -132,6 +133,39 @@ class AgentGone(Exception):
 
 _BATCH = IngestBatch._meta.db_table
 _AGENT = Agent._meta.db_table
+
+
+# --- back-pressure ----------------------------------------------------------------------------------
+# A push is refused (429, Retry-After) while the filer is working but behind: its oldest unfiled
+# batch older than BACKLOG_SECONDS while it filed something within FILER_ALIVE_SECONDS. Without it,
+# pushes beyond what filing keeps up with were all accepted and waited in the queue: the time until
+# a sample is on a chart grew with the length of the overload (bench/ingest.py: 4.4 s after 8 s,
+# on its way up). The agents keep a refused batch in their spool and send it again. A filer that
+# filed nothing for FILER_ALIVE_SECONDS (no worker running) refuses nothing: the batches wait for
+# it, as before. Looked up at most every BACKLOG_LOOK_SECONDS per process (two index look-ups).
+BACKLOG_SECONDS = 2.0
+FILER_ALIVE_SECONDS = 5.0
+BACKLOG_LOOK_SECONDS = 0.25
+_backlog_seen: tuple[float, bool] = (-1e9, False)
+
+
+def filing_behind() -> bool:
+    """Whether a push should wait (see above)."""
+    global _backlog_seen
+    looked_at, behind = _backlog_seen
+    now = time.monotonic()
+    if now - looked_at < BACKLOG_LOOK_SECONDS:
+        return behind
+    wall = timezone.now()
+    unfiled = IngestBatch.objects.filter(filed_at=None)
+    oldest = unfiled.order_by("received_at").values_list("received_at", flat=True).first()
+    behind = False
+    if oldest is not None and (wall - oldest).total_seconds() > BACKLOG_SECONDS:
+        newest_filed = (IngestBatch.objects.filter(filed_at__isnull=False).order_by("-filed_at")
+                        .values_list("filed_at", flat=True).first())
+        behind = newest_filed is not None and (wall - newest_filed).total_seconds() < FILER_ALIVE_SECONDS
+    _backlog_seen = (now, behind)
+    return behind
 
 
 def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:

@@ -65,6 +65,7 @@ def filed_values(agent, name, labels) -> list[tuple[float, float]]:
 
 
 def test_a_good_batch_costs_three_statements_and_answers_like_drf(api, agent):
+    services.filing_behind()  # looked up at most every quarter second per process, not per push
     with CaptureQueriesContext(connection) as queries:
         answer = push(api, {"seq": 4, "samples": [sample(), sample(value=2.5, ts=T0 + 15)]})
     assert answer.status_code == 200
@@ -284,3 +285,42 @@ def test_the_columns_fast_path_answers_what_validate_answers_for_generated_bodie
         answered, stored = ingest.checked(raw)
         assert answered == expected
         assert ingest.stored_body(stored)["columns"] == body["columns"]
+
+
+# --- back-pressure --------------------------------------------------------------------------------
+
+def _backlog(agent, *, unfiled_age_s: float, filed_age_s: float | None) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    unfiled = IngestBatch.objects.create(agent=agent, seq=100, samples=1, payload=b"{}")
+    IngestBatch.objects.filter(pk=unfiled.pk).update(received_at=now - dt.timedelta(seconds=unfiled_age_s))
+    if filed_age_s is not None:
+        IngestBatch.objects.create(agent=agent, seq=99, samples=1, payload=b"",
+                                   filed_at=now - dt.timedelta(seconds=filed_age_s))
+
+
+def test_a_push_waits_while_a_working_filer_is_behind(api, agent):
+    _backlog(agent, unfiled_age_s=services.BACKLOG_SECONDS + 1, filed_age_s=1)
+    answer = push(api, {"seq": 1, "columns": [column()]})
+    assert answer.status_code == 429, answer.content
+    assert answer["Retry-After"] == "1"
+    assert "filed more slowly" in answer.json()["detail"]
+    assert not IngestBatch.objects.filter(seq=1).exists()
+    agent.refresh_from_db()
+    assert agent.last_seq == 0
+
+
+def test_a_push_is_stored_when_the_filer_keeps_up(api, agent):
+    _backlog(agent, unfiled_age_s=services.BACKLOG_SECONDS - 1, filed_age_s=1)
+    assert push(api, {"seq": 1, "columns": [column()]}).status_code == 200
+    assert IngestBatch.objects.filter(seq=1).exists()
+
+
+def test_a_push_is_stored_when_no_filer_runs_at_all(api, agent):
+    # Nothing filed for longer than FILER_ALIVE_SECONDS: the worker is down, the batches wait for it.
+    _backlog(agent, unfiled_age_s=600, filed_age_s=services.FILER_ALIVE_SECONDS + 60)
+    assert push(api, {"seq": 1, "columns": [column()]}).status_code == 200
+    assert IngestBatch.objects.filter(seq=1).exists()

@@ -204,7 +204,7 @@ def push_answer(environ: dict, body: bytes) -> bytes | None:
     """A good batch from a known agent, stored: the 200's body. None for anything else, with nothing
     stored: DRF's way (PushView.post) answers it with the 400, 401 or 415 it always did. The WSGI
     application offers every push here first, before Django's handler (opsdesk/core/fast_routes.py)."""
-    if not environ.get("CONTENT_TYPE", "").startswith("application/json"):
+    if not environ.get("CONTENT_TYPE", "").startswith("application/json") or services.filing_behind():
         return None
     agent = pushing_agent(environ.get("HTTP_AUTHORIZATION", ""))
     if agent is None:
@@ -246,10 +246,15 @@ class PushView(APIView):
         400: OpenApiResponse(VALIDATION, description=_("The batch is malformed; nothing was stored.")),
         401: OpenApiResponse(DETAIL, description=_("No agent token, or an unknown one.")),
         403: OpenApiResponse(DETAIL, description=_("An agent token is required.")),
+        429: OpenApiResponse(DETAIL, description=_("Filing is behind: nothing was stored; send the batch again after "
+                                                   "Retry-After seconds.")),
     }, summary=_("Push a batch of samples"))
     def post(self, request):
         if not request.content_type.startswith("application/json"):
             raise exceptions.UnsupportedMediaType(request.content_type)
+        if services.filing_behind():
+            raise exceptions.Throttled(wait=1, detail=str(_("Samples are being filed more slowly than they arrive: "
+                                                            "send this batch again in a second.")))
         try:
             stored = services.accept_batch(request.auth, *ingest.checked(request.body))
         except ingest.Invalid as exc:
