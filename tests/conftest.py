@@ -25,12 +25,15 @@ def pytest_configure(config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_remembered_backlog():
+def _nothing_remembered_from_the_last_test():
     """The push's back-pressure look-up is remembered for a quarter second per process: one test's
     backlog must not refuse the next test's pushes."""
+    from django.core.cache import cache
+
     from opsdesk.monitoring import services
 
     services._backlog_seen = (-1e9, False)
+    cache.clear()  # nor may a page kept in the cache (ids repeat from one test to the next)
     yield
     services._backlog_seen = (-1e9, False)
 

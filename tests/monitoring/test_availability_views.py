@@ -135,6 +135,30 @@ def test_the_customer_page_lists_its_items_worst_first(admin_client, customer_a,
     assert f"{reverse('monitoring:availability')}?customer={customer_a.pk}&amp;period=30d" in page
 
 
+def test_the_customer_card_is_kept_a_minute_per_person_and_says_as_of_when(
+        admin_client, engineer, customer_a, outage, now):
+    from django.core.cache import cache
+    from django.test import Client
+
+    engineer_client = Client()
+    engineer_client.force_login(engineer)
+    url = reverse("core:customer_detail", args=[customer_a.pk])
+    page = admin_client.get(url).content.decode()
+    card = page[page.index('id="availability-customer"'):]
+    assert re.search(r"Last 30 days, maintenance left out; as of \d\d:\d\d", card)
+    assert "99.72%" in card
+    # A change within the minute is not worked out again on the next load...
+    CheckStateChange.objects.filter(monitor_check__configuration_item=outage).delete()
+    again = admin_client.get(url).content.decode()
+    assert "99.72%" in again[again.index('id="availability-customer"'):]
+    # ...but each person's card is their own (their scope decides what counts), and a minute later it is.
+    other = engineer_client.get(url).content.decode()
+    assert "99.72%" not in other[other.index('id="availability-customer"'):]
+    cache.clear()
+    fresh = admin_client.get(url).content.decode()
+    assert "99.72%" not in fresh[fresh.index('id="availability-customer"'):]
+
+
 def test_the_availability_page_sorts_and_pages(engineer_client, customer_a, outage, now):
     fine = ConfigurationItemFactory(customer=customer_a, name="app-01")
     with_history(fine, [(now - dt.timedelta(days=40), "ok")])
