@@ -263,10 +263,19 @@ def store_inventory(agent: Agent, collected_at: float, inventory: dict[str, Any]
 # --- what people do to checks --------------------------------------------------------------------
 
 def set_check_enabled(check: Check, *, actor: User | None, enabled: bool) -> Check:
+    """Enable or disable a check. Disabling writes a row in its state history (to "pending", code
+    "disabled"), so that availability counts the time it was off as no data, also once it runs
+    again; the first result after enabling writes the next row as any result does. No listener is
+    told: nothing about the watched item changed."""
     with domain_action(actor, "enable" if enabled else "disable", check):
+        was_enabled = check.enabled
         check.enabled = enabled
         if not enabled:
+            previous = check.state
             check.state, check.state_since = CheckState.PENDING, timezone.now()
+            if was_enabled:
+                CheckStateChange.objects.create(monitor_check=check, previous=previous, state=CheckState.PENDING,
+                                                at=check.state_since, code="disabled")
         check.save(update_fields=["enabled", "state", "state_since", "changed_at"])
     return check
 

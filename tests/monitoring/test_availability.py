@@ -111,6 +111,30 @@ def test_a_disabled_check_has_no_data_since_it_was_disabled(item):
     assert result.seconds["no_data"] == 19 * HOUR
 
 
+def test_the_time_a_check_was_disabled_stays_no_data_after_it_runs_again(item, admin):
+    from unittest import mock
+
+    from opsdesk.monitoring import services
+
+    check = with_history(item, [(h(1), "critical")])
+    check.last_run_at = h(5)
+    check.save()
+    with mock.patch("django.utils.timezone.now", return_value=h(6)):
+        services.disable_check(check, actor=admin)
+    with mock.patch("django.utils.timezone.now", return_value=h(9)):
+        services.enable_check(check, actor=admin)
+    check.refresh_from_db()
+    assert (check.enabled, check.state) == (True, "pending")
+    # Its first result after that, at 12:00, as filing records it.
+    services.record_check_results([(check.pk, {"state": "ok", "ts": h(12).timestamp()})], {check.pk: check})
+    result = of_check(check, T0, h(24))
+    assert result.seconds["critical"] == 5 * HOUR  # 01:00 to 06:00, not on through the time it was off
+    assert result.seconds["no_data"] == (1 + 6) * HOUR  # before 01:00, and 06:00 to 12:00
+    assert result.seconds["ok"] == 12 * HOUR
+    disabled = CheckStateChange.objects.get(monitor_check=check, code="disabled")
+    assert (disabled.previous, disabled.state, disabled.at) == ("critical", "pending", h(6))
+
+
 def test_warning_and_unknown_are_up_and_shown_apart(item):
     check = with_history(item, [(T0, "ok"), (h(2), "warning"), (h(5), "unknown"), (h(6), "ok")])
     result = of_check(check, T0, h(10))
