@@ -66,7 +66,7 @@ registry.register(ModelEntry(
     # Raised by evaluation and the inbound receivers only; people act on it.
     Alert, tenant_path="customer", menu="monitoring", view_roles=ALL_ROLES, edit_roles=NOBODY, creatable=False,
     roles={"acknowledge": STAFF, "resolve": STAFF, "comment": STAFF},
-    columns=["title", "customer", "configuration_item", "severity", "state", "started_at", "suppressed_by"],
+    columns=["title", "customer", "configuration_item", "severity", "state", "started_at", "held_because"],
     sortable=("title", "customer__name", "configuration_item__name", "severity", "state", "started_at"),
     search_fields=["title", "configuration_item__name"], filterset=AlertFilterSet,
     select_related=("customer", "configuration_item", "suppressed_by"),

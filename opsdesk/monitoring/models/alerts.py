@@ -189,6 +189,21 @@ class Alert(models.Model):
         """Whether notifications are held (nobody is paged for it)."""
         return bool(self.suppressed_by_id or self.silenced_by_id or self.in_maintenance or self.flapping)
 
+    def held_because(self) -> str:
+        """Why nobody is paged for it, in words (the alert list's column; empty when nothing holds it)."""
+        reasons = []
+        if self.suppressed_by_id:
+            reasons.append(str(AlertEventKind.SUPPRESSED.label))
+        if self.silenced_by_id:
+            reasons.append(str(AlertEventKind.SILENCED.label))
+        if self.in_maintenance:
+            reasons.append(str(AlertEventKind.MAINTENANCE.label))
+        if self.flapping:
+            reasons.append(str(AlertEventKind.FLAPPING.label))
+        return ", ".join(reasons)
+
+    held_because.short_description = _("Held")  # type: ignore[attr-defined]
+
 
 class AlertEventKind(models.TextChoices):
     PENDING = "pending", _("Condition met, waiting")
