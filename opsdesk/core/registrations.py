@@ -116,3 +116,7 @@ registry.add_detail_panel(Customer, DetailPanel(
 registry.add_dashboard_panel("customers", dashboard.customers_widget, order=0)
 registry.add_dashboard_panel("ending_contracts", dashboard.ending_contracts, order=50)
 registry.add_dashboard_panel("recent_changes", dashboard.recent_changes, order=90)
+
+# Keys core's actions write into audit rows that are no model field (see registry.add_audit_labels).
+registry.add_audit_labels({"password": _("Password"), "lockout": _("Login lockout"),
+                           "two_factor": _("Two-factor authentication"), "comment": _("Comment")})

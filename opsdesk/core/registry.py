@@ -31,6 +31,7 @@ STORES = (
     "demo",              # DemoStep
     "setup",             # DemoStep-shaped: what `opsdesk setup` does after migrating, in order
     "fast_routes",       # path -> callable(environ, body) -> JSON bytes of a 200, or None (see core/fast_routes.py)
+    "audit_labels",      # key of an audit change that is no model field -> its label (lazy translation)
 )
 
 
@@ -40,7 +41,7 @@ class Registry(dict):
     def __init__(self) -> None:
         super().__init__()
         for key in STORES:
-            store: Any = {} if key in ("models", "health_checks", "fast_routes") else []
+            store: Any = {} if key in ("models", "health_checks", "fast_routes", "audit_labels") else []
             if key == "detail_panels":
                 store = defaultdict(list)
             super().__setitem__(key, store)
@@ -274,6 +275,12 @@ def add_fast_route(path: str, answer: Callable[[dict, bytes], bytes | None]) -> 
     """A POST to `path` is first offered to `answer` before Django's request handling (see
     opsdesk/core/fast_routes.py); it answers the JSON body of a 200, or None to let Django answer."""
     registry["fast_routes"][path] = answer
+
+
+def add_audit_labels(labels: dict[str, Any]) -> None:
+    """Labels for the keys an action writes into its audit row that are no field of the model
+    (`action.audit(alert, {"comment": …})`), so the history shows them in the person's language."""
+    registry["audit_labels"].update(labels)
 
 
 def add_api_urls(patterns: list) -> None:

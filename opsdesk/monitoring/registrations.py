@@ -183,3 +183,5 @@ registry.add_api_urls(availability_urls())
 from opsdesk.monitoring import registrations_templates  # noqa: E402, F401  (templates and discovery)
 
 registry.add_demo("monitoring", load_monitoring, order=30)
+
+registry.add_audit_labels({"items": _("Items"), "checks_created": _("Checks created"), "token": _("Token")})

@@ -82,3 +82,6 @@ auditlog.register(Channel, include_fields=["customer", "name", "kind", "config",
 audit("notify.ContactMethod")
 # After the CMDB (10) and before monitoring (30), whose alerts page through this policy.
 registry.add_demo("notify", load_notify, order=20)
+
+registry.add_audit_labels({"test_message": _("Test message"), "override": _("Override"),
+                           "overrides from iCalendar": _("Overrides from iCalendar")})

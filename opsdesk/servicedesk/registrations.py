@@ -247,3 +247,6 @@ registry.add_detail_panel(Alert, DetailPanel("servicedesk_tickets", _("Incident"
 registry.add_setup_step("servicedesk-incident-policy", _seed_incident_policy, order=300)
 registry.add_api_urls(api.api_urls())
 registry.add_demo("servicedesk", demo.load_servicedesk, order=50)
+
+registry.add_audit_labels({"last_test": _("Last test"), "fetch": _("Fetch"), "url_token": _("URL token"),
+                           "rating": _("Rating")})

@@ -132,3 +132,22 @@ def test_the_audit_list_reads_each_related_object_once_per_page(admin_client, cu
         admin_client.get(reverse("audit_list"), {"object_repr": "bulk-"})
     # 1 entry or 12 entries naming the same customer, kind and site: the same number of queries.
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_count_of_one_is_a_number_and_an_actions_own_key_is_named_in_the_persons_language(admin, customer_a):
+    # An escalation policy's "repeat: 1" read "Yes" (1 == True in Python), and an alert's comment
+    # showed its key, "comment", in every language.
+    from opsdesk.monitoring.alerting import lifecycle
+    from opsdesk.notify.models import EscalationPolicy
+    from tests.factories import make_alert
+
+    entry = LogEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(EscalationPolicy), object_pk="1", object_id=1,
+        object_repr="standard", action=LogEntry.Action.UPDATE, actor=admin, changes={"repeat": [0, 1]})
+    with translation.override("en"):
+        assert ChangeRows().rows(entry) == [("repeat", "0", "1")]
+    alert = make_alert(customer_a)
+    lifecycle.comment(alert, actor=admin, text="looking into it")
+    with translation.override("zh-hans"):
+        rows = ChangeRows().rows(last_entry(alert))
+    assert ("评论", "—", "looking into it") in rows

@@ -106,11 +106,12 @@ _NOTHING = "—"
 
 def _audit_value(value) -> str:
     """One value of an audit change as text: booleans as yes/no, nothing as a dash, JSON as JSON."""
-    if value in (None, "None", ""):
+    if value is None or value in ("None", ""):
         return _NOTHING
-    if value in (True, "True"):
+    # By identity, not equality: 1 == True in Python, and a count of 1 is no "Yes".
+    if value is True or value == "True":
         return _("Yes")
-    if value in (False, "False"):
+    if value is False or value == "False":
         return _("No")
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False)
@@ -149,7 +150,8 @@ class ChangeRows:
         rows = []
         for name, values in (entry.changes_dict or {}).items():
             field = self._field(model, name)
-            label = str(field.verbose_name) if field is not None else name
+            extra_labels = registry.registry["audit_labels"]
+            label = str(field.verbose_name) if field is not None else str(extra_labels.get(name, name))
             if isinstance(values, dict):  # many-to-many: {"type": "m2m", "operation": …, "objects": […]}
                 objects = ", ".join(map(str, values.get("objects", []))) or _NOTHING
                 operation = values.get("operation")
