@@ -261,7 +261,11 @@ def hold_until(channel: Channel, address: str, now: dt.datetime) -> dt.datetime 
             limiter.record("d", sent_at.timestamp())
         free_at = limiter.next_at("d", kind.limits)
         at = max(at, dt.datetime.fromtimestamp(free_at, tz=dt.UTC))
-    latest = (DeliveryAttempt.objects.filter(notification__channel=channel, notification__address=address)
+    # Only a recent failure holds the destination: a retry is due at most BACKOFF's longest step after
+    # it. Looking further back read every attempt ever made to the destination.
+    recent = now - dt.timedelta(seconds=2 * max(BACKOFF))
+    latest = (DeliveryAttempt.objects.filter(notification__channel=channel, notification__address=address,
+                                             at__gte=recent)
               .order_by("-at", "-pk").values_list("ok", flat=True).first())
     if latest is False:
         retry = (Notification.objects.filter(channel=channel, address=address, state=PENDING, due_at__gt=now)

@@ -220,6 +220,22 @@ def test_a_new_notification_waits_behind_the_retry_of_its_destination(vendor):
     assert len(vendor.requests[-1].json()["messages"]) == 2
 
 
+def test_only_a_recent_failure_holds_the_destination(vendor):
+    vendor.reset({})
+    channel = webhook(vendor)
+    vendor.reply(503, {})
+    first = notify(channel, 1)
+    delivery.send([first.pk])
+    pending = Notification.objects.get(pk=first.pk)
+    now = timezone.now()
+    assert delivery.hold_until(channel, "", now) == pending.due_at  # behind the retry
+    # The same failure two days later (its retry row left behind by hand): the log that far back
+    # is not read, and the destination is free.
+    later = now + dt.timedelta(days=2)
+    Notification.objects.filter(pk=first.pk).update(due_at=later + dt.timedelta(minutes=5))
+    assert delivery.hold_until(channel, "", later) is None
+
+
 # --- leases ----------------------------------------------------------------------------------------
 
 def test_a_dead_senders_rows_are_taken_again_by_the_sweep_when_the_lease_runs_out(vendor, settings):

@@ -77,7 +77,10 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["notification", "-at"], name="attempt_notification")]
+        # By time too: the rate limits and the retry hold read a destination's recent attempts only
+        # (delivery.hold_until), which must not cost more as the log grows.
+        indexes = [models.Index(fields=["notification", "-at"], name="attempt_notification"),
+                   models.Index(fields=["-at"], name="attempt_at")]
         verbose_name = _("delivery attempt")
         verbose_name_plural = _("delivery attempts")
 
