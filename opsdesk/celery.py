@@ -4,7 +4,7 @@ database row with a state and a lease (docs/architecture.md), so any broker will
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import after_setup_logger, worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "opsdesk.settings")
 
@@ -21,3 +21,12 @@ def _first_heartbeat(sender=None, **kwargs) -> None:
     from opsdesk.core import services
 
     services.beat("worker", detail=str(getattr(sender, "hostname", "")))
+
+
+@after_setup_logger.connect
+def _quiet_routine_tasks(**kwargs) -> None:
+    from django.conf import settings
+
+    from opsdesk.core.task_logging import quiet_routine_tasks
+
+    quiet_routine_tasks(settings.CELERY_BEAT_SCHEDULE, settings.LOGGING["root"]["level"])
