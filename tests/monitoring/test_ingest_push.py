@@ -147,6 +147,13 @@ def test_a_batch_stored_as_received_before_this_change_is_still_filed(agent):
     assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 7.0)]
 
 
+def test_unchecked_columns_of_a_row_stored_before_they_were_a_format_are_never_filed(agent):
+    body = {"seq": 9, "samples": [sample(value=7.0)], "columns": [["evil", {}, ["x"]]]}
+    IngestBatch.objects.create(agent=agent, seq=9, samples=1, payload=json.dumps(body).encode())
+    assert filing.file_pass() == (1, 1)
+    assert list(Series.objects.values_list("name", flat=True)) == ["cpu_usage_percent"]
+
+
 def test_an_agent_deleted_during_its_push_stores_nothing(agent):
     body, stored = ingest.checked(json.dumps({"seq": 1, "samples": [sample()]}).encode())
     snapshot = Agent.objects.get(pk=agent.pk)
