@@ -21,6 +21,8 @@ from django.core import signals
 from opsdesk.core.registry import registry
 
 StartResponse = Callable[..., Any]
+# Set in the environ of a request a fast route declined: the view need not try the same again.
+DECLINED = "opsdesk.fast_route_declined"
 
 
 class FastRoute:
@@ -54,6 +56,7 @@ def with_fast_routes(application: Callable) -> Callable:
             signals.request_finished.send(sender=FastRoute)
         if answer is None:
             environ["wsgi.input"] = io.BytesIO(body)
+            environ[DECLINED] = True
             return application(environ, start_response)
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(answer)))])
         return [answer]

@@ -99,3 +99,15 @@ def test_other_paths_and_methods_are_djangos(customer_a):
     assert status.startswith("400")  # the inventory view read the body: not the push's
     assert "collected_at" in json.loads(out)
     assert IngestBatch.objects.count() == 0
+
+
+def test_a_declined_push_is_not_tried_again_by_the_view(customer_a, monkeypatch):
+    from opsdesk.monitoring.api import views
+
+    make_agent(customer_a, raw=new_raw_token())
+    looked_up = []
+    original = views.pushing_agent
+    monkeypatch.setattr(views, "pushing_agent", lambda header: looked_up.append(header) or original(header))
+    status, _headers, _out = call(columns_body(1), token=new_raw_token())
+    assert status.startswith("401")
+    assert len(looked_up) == 1  # by the fast route; DRF's authentication answered the rest

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -299,8 +300,6 @@ def customer_panel(request, customer) -> dict[str, Any] | None:
     user = request.user
     if not can(user, "view", Check):
         return None
-    from django.core.cache import cache
-
     sort = sort_of(request, SORT_PARAM)
     key = f"opsdesk:availability:customer:{customer.pk}:{user.pk}:{sort}"
     found = cache.get(key)

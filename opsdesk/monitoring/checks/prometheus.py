@@ -174,9 +174,9 @@ async def run(spec: CheckSpec, memo: dict) -> CheckResult:
     counters = param(spec, "counters", SCHEMA)
     now = time.time()
     types: dict[str, str] = {}
-    # A name's verdicts, computed once: a family repeats its name many times.
-    cache: dict[str, bool] = {}
-    counting: dict[str, bool] = {}
+    # A name's verdicts (kept, a counter to rate), worked out once: a family repeats its name many
+    # times, and its `# TYPE` line comes before its samples.
+    verdicts: dict[str, tuple[bool, bool]] = {}
     seen: list[tuple] = []
     scraped = bad = wanted = 0
     for parsed in parse(response.text, types):
@@ -185,18 +185,17 @@ async def run(spec: CheckSpec, memo: dict) -> CheckResult:
             continue
         scraped += 1
         name, labels, value = parsed
-        keep = cache.get(name)
-        if keep is None:
-            keep = cache[name] = (not include or any(p.search(name) for p in include)) and \
+        verdict = verdicts.get(name)
+        if verdict is None:
+            keep = (not include or any(p.search(name) for p in include)) and \
                 not any(p.search(name) for p in exclude)
+            verdict = verdicts[name] = (keep, keep and counters != "raw" and is_counter(name, types))
+        keep, counter = verdict
         if not keep:
             continue
         wanted += 1
         if wanted > limit:
             continue
-        counter = counting.get(name)
-        if counter is None:
-            counter = counting[name] = counters != "raw" and is_counter(name, types)
         if not counter or counters == "both":
             outcome.sample(name, value, **labels)
         if counter:
