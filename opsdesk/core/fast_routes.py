@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import signals
+from django.db import connection
 
 from opsdesk.core.registry import registry
 
@@ -48,6 +49,10 @@ def with_fast_routes(application: Callable) -> Callable:
         # close a broken or too old database connection (and tests that run the application inside
         # a transaction disconnect that receiver, which a direct call would not respect).
         signals.request_started.send(sender=FastRoute, environ=environ)
+        # The route's first query stands for the connection's health check (CONN_HEALTH_CHECKS: a
+        # `SELECT 1` round trip before it, 3 % of a push's CPU): on a broken connection it raises,
+        # the route declines, and Django's way below checks, reconnects and answers.
+        connection.health_check_done = True
         try:
             answer = route(environ, body)
         except Exception:  # a locked database, a bug: Django's way answers and reports it

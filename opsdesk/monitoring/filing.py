@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from opsdesk.core.binary_sql import binary_cursor
 from opsdesk.monitoring import ingest
 from opsdesk.monitoring.models import Agent, Check, IngestBatch, Series
 from opsdesk.monitoring.store import Points, get_store
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 BATCHES_PER_PASS = 1000
 SAMPLES_PER_PASS = 500_000
 _SERIES = Series._meta.db_table
+_BATCH = IngestBatch._meta.db_table
 # (item id, name, sorted label pairs) -> series id; a series, once made, keeps its id for good.
 _series_ids: dict[tuple, int] = {}
 _SERIES_CACHE_LIMIT = 500_000
@@ -257,6 +259,13 @@ def _within(counted: list[tuple[int, int]], samples: int) -> list[int]:
     return ids
 
 
+def _read_batches(ids: list[int]) -> list[tuple[int, int, Any]]:
+    """(id, agent id, payload) of the batches, in order, their payloads read as binary (PostgreSQL)."""
+    with binary_cursor() as cursor:
+        cursor.execute(f"SELECT id, agent_id, payload FROM {_BATCH} WHERE id = ANY(%s) ORDER BY id", [ids])
+        return cursor.fetchall()
+
+
 def _file_pass(limit: int, samples: int) -> tuple[int, int]:
     store = get_store()
     made: dict[GroupKey, int] = {}
@@ -267,8 +276,7 @@ def _file_pass(limit: int, samples: int) -> tuple[int, int]:
             counted = list(pending.select_for_update(skip_locked=True).values_list("id", "samples")[:limit])
             if not counted:
                 return 0, 0
-            batches = list(IngestBatch.objects.filter(id__in=_within(counted, samples)).order_by("id")
-                           .values_list("id", "agent_id", "payload"))
+            batches = _read_batches(_within(counted, samples))
             work, checks = _group(batches)
             _file(store, batches, work, checks, made)
     else:

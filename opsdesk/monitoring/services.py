@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from opsdesk.cmdb.models import CIKind, ConfigurationItem
 from opsdesk.core import services as core_services
 from opsdesk.core.actions import domain_action
+from opsdesk.core.binary_sql import binary_cursor
 from opsdesk.core.models import Customer, User
 from opsdesk.core.models.tokens import hash_token, new_raw_token
 from opsdesk.core.permissions import can
@@ -184,7 +185,7 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
     ops = connection.ops
     now = ops.adapt_datetimefield_value(timezone.now())
     greatest = "GREATEST" if connection.vendor == "postgresql" else "max"
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), binary_cursor() as cursor:  # the payload as a binary parameter
         # The agent's row first: on PostgreSQL it is locked until commit, so the agent cannot be
         # deleted between this and the insert (whose foreign key would then fail). A re-sent
         # older batch never moves last_seq back.

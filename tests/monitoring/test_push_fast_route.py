@@ -8,7 +8,9 @@ import io
 import json
 
 import orjson
+import psycopg
 import pytest
+from django.db import connection
 from django.urls import reverse
 
 from opsdesk.core.models.tokens import new_raw_token
@@ -111,3 +113,27 @@ def test_a_declined_push_is_not_tried_again_by_the_view(customer_a, monkeypatch)
     status, _headers, _out = call(columns_body(1), token=new_raw_token())
     assert status.startswith("401")
     assert len(looked_up) == 1  # by the fast route; DRF's authentication answered the rest
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: SQLite has no server to "
+                    "close the connection, and Django checks no SQLite connection's health")
+def test_a_push_on_a_connection_the_server_closed_is_stored_after_djangos_reconnect(customer_a):
+    """The fast route skips Django's health-check query and lets its own first query find a dead
+    connection: it declines, and Django's way checks the connection, reconnects and stores."""
+    raw = new_raw_token()
+    agent = make_agent(customer_a, raw=raw)
+    assert call(columns_body(1), token=raw)[0] == "200 OK"
+    # A connection is kept between requests (CONN_MAX_AGE): the server ends it meanwhile.
+    old_pid = connection.connection.info.backend_pid
+    with psycopg.connect(_dsn(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [old_pid])
+    status, _headers, out = call(columns_body(2), token=raw)
+    assert status == "200 OK", out
+    assert connection.connection.info.backend_pid != old_pid
+    assert sorted(IngestBatch.objects.filter(agent=agent).values_list("seq", flat=True)) == [1, 2]
+
+
+def _dsn() -> str:
+    params = connection.get_connection_params()
+    return " ".join(f"{key}={value}" for key, value in params.items()
+                    if key in ("host", "port", "user", "password", "dbname") and value)
