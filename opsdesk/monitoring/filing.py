@@ -12,8 +12,10 @@ from __future__ import annotations
 import gc
 import hashlib
 import logging
+import sys
 import threading
 import time
+from array import array
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,24 +53,29 @@ def series_key(name: str, labels: Iterable[tuple[str, str]]) -> str:
     return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
+# A series' times and values in a pass: arrays of doubles, so that a packed batch's numbers are
+# copied in as bytes (ingest.PACKED), never made into Python numbers one by one.
+Numbers = array
+
+
 class _Pass:
     """The samples of one filing pass, grouped by series."""
 
     def __init__(self) -> None:
-        self.groups: dict[GroupKey, tuple[list[float], list[float]]] = {}
+        self.groups: dict[GroupKey, tuple[Numbers, Numbers]] = {}
         # Per item: (name, *label pairs as sent) -> its group, so that a sample costs a tuple and a
         # dict look-up; the sorted key of the series is made once per pass and series.
-        self.sent_keys: dict[int, dict[Any, tuple[list[float], list[float]]]] = {}
+        self.sent_keys: dict[int, dict[Any, tuple[Numbers, Numbers]]] = {}
         self.customer_of: dict[int, int] = {}
         self.check_of: dict[GroupKey, int] = {}
         self.results: list[tuple[int, dict[str, Any]]] = []
         self.samples = 0
 
-    def group(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[list[float], list[float]]:
+    def group(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers]:
         key = (item_id, name, tuple(sorted(labels.items())) if labels else ())
         group = self.groups.get(key)
         if group is None:
-            group = self.groups[key] = ([], [])
+            group = self.groups[key] = (array("d"), array("d"))
         return group
 
     def add(self, item_id: int, name: str, labels: dict[str, str], ts: float, value: float) -> None:
@@ -107,6 +114,23 @@ class _Pass:
             count += len(ts)
         self.samples += count
 
+    def add_packed(self, item_id: int, series: list[tuple[str, dict, memoryview, memoryview]]) -> None:
+        sent = self.sent_keys.get(item_id)
+        if sent is None:
+            sent = self.sent_keys[item_id] = {}
+        count = 0
+        for name, labels, ts, values in series:
+            key = (name, *labels.items()) if labels else name
+            group = sent.get(key)
+            if group is None:
+                group = sent[key] = self.group(item_id, name, labels)
+            if _SWAP:  # the stored doubles are little-endian
+                ts, values = _swapped(ts), _swapped(values)
+            group[0].frombytes(ts)
+            group[1].frombytes(values)
+            count += len(ts) // 8
+        self.samples += count
+
     def add_batch(self, agent: Agent, body: dict[str, Any], checks: dict[int, Check]) -> None:
         item = agent.configuration_item_id
         if item is not None:
@@ -114,6 +138,9 @@ class _Pass:
             samples = body.get("samples")
             if samples:
                 self.add_samples(item, samples)
+            series = body.get("packed")
+            if series:
+                self.add_packed(item, series)
             columns = body.get("columns")
             if columns:
                 self.add_columns(item, columns)
@@ -133,6 +160,16 @@ class _Pass:
                 self.add(check.configuration_item_id, sample["name"], sample["labels"], result["ts"], sample["value"])
                 key = (check.configuration_item_id, sample["name"], tuple(sorted(sample["labels"].items())))
                 self.check_of[key] = check.id
+
+
+_SWAP = sys.byteorder != "little"
+
+
+def _swapped(data: memoryview) -> bytes:
+    numbers = array("d")
+    numbers.frombytes(data)
+    numbers.byteswap()
+    return numbers.tobytes()
 
 
 def _resolve_series(work: _Pass, made: dict[GroupKey, int]) -> dict[GroupKey, int]:

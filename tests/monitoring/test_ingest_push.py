@@ -91,10 +91,11 @@ def test_samples_are_stored_per_series_and_filed_as_sent(api, agent):
         samples.append(sample(name="load1", labels={}, value=i * 10, ts=T0 + 15 * i))
     samples.append(sample(labels={"b": "2", "a": "1"}, value=99.0, ts=T0 + 75))
     assert push(api, {"seq": 1, "sent_at": T0, "samples": samples}).status_code == 200
-    stored = ingest.stored_body(bytes(IngestBatch.objects.get().payload))
-    assert bytes(IngestBatch.objects.get().payload)[:1] == ingest.COLUMNS
+    payload = bytes(IngestBatch.objects.get().payload)
+    stored = ingest.stored_body(payload)
+    assert payload[:1] == ingest.PACKED
     assert stored["seq"] == 1 and stored["sent_at"] == T0 and "samples" not in stored
-    assert sorted(len(column[2]) for column in stored["columns"]) == [1, 5, 5]
+    assert sorted(len(column[2]) for column in ingest.stored_columns(payload)) == [1, 5, 5]
     assert filing.file_pass() == (1, 11)
     assert filed_values(agent, "cpu_usage_percent", {"a": "1", "b": "2"}) == [
         (T0 + 15 * i, float(i)) for i in range(5)] + [(T0 + 75, 99.0)]
@@ -212,7 +213,7 @@ def test_checked_answers_what_validate_answers_for_generated_bodies():
         stored = _checked_as_validated(body)
         if stored is None:
             continue
-        columns = ingest.stored_body(stored)["columns"]
+        columns = ingest.stored_columns(stored)
         filed = sorted((name, tuple(sorted(labels.items())), t, v)
                        for name, labels, ts, values in columns for t, v in zip(ts, values, strict=True))
         sent = sorted((s["name"], tuple(sorted(s["labels"].items())), s["ts"], s["value"]) for s in samples)
@@ -225,13 +226,14 @@ def column(name="cpu_usage_percent", labels=None, times=(T0, T0 + 15), values=(1
     return [name, {"cpu": "0"} if labels is None else labels, list(times), list(values)]
 
 
-def test_a_columns_batch_is_stored_as_sent_and_filed(api, agent):
+def test_a_columns_batch_is_stored_packed_and_filed_as_sent(api, agent):
     raw = json.dumps({"seq": 4, "sent_at": T0, "columns": [column(), column("load1", {}, [T0], [3])]}).encode()
     answer = api.post(URL, data=raw, content_type="application/json")
     assert answer.status_code == 200, answer.content
     assert answer.json() == {"stored_up_to": 4}
     stored = IngestBatch.objects.get()
-    assert bytes(stored.payload) == ingest.COLUMNS + raw
+    assert bytes(stored.payload)[:1] == ingest.PACKED
+    assert ingest.stored_columns(bytes(stored.payload)) == [column(), column("load1", {}, [T0], [3.0])]
     assert stored.samples == 3
     assert filing.file_pass() == (1, 3)
     assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 1.5), (T0 + 15, 2.5)]
@@ -286,7 +288,7 @@ def test_the_columns_fast_path_answers_what_validate_answers_for_generated_bodie
             body["sent_at"] = rng.choice([T0, "now", math.nan, True])
         stored = _checked_as_validated(body)
         if stored is not None:
-            assert ingest.stored_body(stored)["columns"] == body["columns"]
+            assert ingest.stored_columns(stored) == body["columns"]
 
 
 # --- back-pressure --------------------------------------------------------------------------------
@@ -326,3 +328,34 @@ def test_a_push_is_stored_when_no_filer_runs_at_all(api, agent):
     _backlog(agent, unfiled_age_s=600, filed_age_s=services.FILER_ALIVE_SECONDS + 60)
     assert push(api, {"seq": 1, "columns": [column()]}).status_code == 200
     assert IngestBatch.objects.filter(seq=1).exists()
+
+
+# --- the packed stored form ----------------------------------------------------------------------
+
+def test_a_packed_row_keeps_every_number_exactly(api, agent):
+    values = [0.1, -0.0, 1e308, -1e-308, 2**53, -(2**63), 12345678.25, 3]
+    times = [T0 + i for i in range(len(values))]
+    columns = [column("node_load1", {}, times, values)] + [
+        column(f"metric_{i}", {"device": f"sd{i}"}, [T0 + 15 * j for j in range(10)], [j * 1.25 for j in range(10)])
+        for i in range(50)]
+    raw = json.dumps({"seq": 1, "columns": columns}).encode()
+    assert api.post(URL, data=raw, content_type="application/json").status_code == 200
+    payload = bytes(IngestBatch.objects.get().payload)
+    assert ingest.stored_columns(payload)[0] == ["node_load1", {}, times, [float(v) for v in values]]
+    filing.file_pass()
+    assert filed_values(agent, "node_load1", {}) == [(t, float(v)) for t, v in zip(times, values, strict=True)]
+
+
+def test_a_series_sent_out_of_time_order_is_filed_in_order(api, agent):
+    body = {"seq": 1, "columns": [column(times=[T0 + 30, T0, T0 + 15], values=[3.0, 1.0, 2.0])]}
+    assert push(api, body).status_code == 200
+    assert filing.file_pass() == (1, 3)
+    assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 1.0), (T0 + 15, 2.0), (T0 + 30, 3.0)]
+
+
+def test_rows_stored_as_json_columns_before_packing_are_still_filed(agent):
+    # What checked() stored until rows were packed: the columns marker and the JSON body.
+    body = {"seq": 9, "sent_at": T0, "columns": [column(values=[4.0, 5.0])]}
+    IngestBatch.objects.create(agent=agent, seq=9, samples=2, payload=ingest.COLUMNS + json.dumps(body).encode())
+    assert filing.file_pass() == (1, 2)
+    assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 4.0), (T0 + 15, 5.0)]

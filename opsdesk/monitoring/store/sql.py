@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -41,10 +42,14 @@ def _upsert_rollups_sql() -> str:
             f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count")
 
 
-def _sorted(ts: list[float], values: list[float]) -> tuple[list[float], list[float]]:
-    if len(ts) < 2 or ts == sorted(ts):  # in C: a sorted list is one run for timsort
+def _sorted(ts: Sequence[float], values: Sequence[float]) -> tuple[Sequence[float], Sequence[float]]:
+    """The samples in time order (a filing pass's are arrays of doubles, other writers' lists)."""
+    if len(ts) < 2:
         return ts, values
-    pairs = sorted(zip(ts, values, strict=True))
+    listed = ts if type(ts) is list else ts.tolist()
+    if listed == sorted(listed):  # in C: a sorted list is one run for timsort
+        return ts, values
+    pairs = sorted(zip(listed, values, strict=True))
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 
