@@ -66,17 +66,31 @@ class _Pass:
         # Per item: (name, *label pairs as sent) -> its group, so that a sample costs a tuple and a
         # dict look-up; the sorted key of the series is made once per pass and series.
         self.sent_keys: dict[int, dict[Any, tuple[Numbers, Numbers]]] = {}
+        self.packed_keys: dict[int, dict[Any, tuple[Numbers, Numbers, GroupKey]]] = {}
         self.customer_of: dict[int, int] = {}
+        # Groups whose samples may be out of time order (all but those of packed batches, which
+        # are in order, appended in order): the store sorts these.
+        self.unordered: set[GroupKey] = set()
         self.check_of: dict[GroupKey, int] = {}
         self.results: list[tuple[int, dict[str, Any]]] = []
         self.samples = 0
 
-    def group(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers]:
+    def group(self, item_id: int, name: str, labels: dict[str, str], *, ordered: bool = False
+              ) -> tuple[Numbers, Numbers]:
         key = (item_id, name, tuple(sorted(labels.items())) if labels else ())
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = (array("d"), array("d"))
+        if not ordered:
+            self.unordered.add(key)
         return group
+
+    def _packed_group(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers, GroupKey]:
+        key = (item_id, name, tuple(sorted(labels.items())) if labels else ())
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = (array("d"), array("d"))
+        return (*group, key)
 
     def add(self, item_id: int, name: str, labels: dict[str, str], ts: float, value: float) -> None:
         group = self.group(item_id, name, labels)
@@ -115,20 +129,27 @@ class _Pass:
         self.samples += count
 
     def add_packed(self, item_id: int, series: list[tuple[str, dict, memoryview, memoryview]]) -> None:
-        sent = self.sent_keys.get(item_id)
+        sent = self.packed_keys.get(item_id)
         if sent is None:
-            sent = self.sent_keys[item_id] = {}
+            sent = self.packed_keys[item_id] = {}
         count = 0
+        unordered = self.unordered
         for name, labels, ts, values in series:
             key = (name, *labels.items()) if labels else name
             group = sent.get(key)
             if group is None:
-                group = sent[key] = self.group(item_id, name, labels)
+                group = sent[key] = self._packed_group(item_id, name, labels)
             if _SWAP:  # the stored doubles are little-endian
                 ts, values = _swapped(ts), _swapped(values)
-            group[0].frombytes(ts)
+            times = group[0]
+            before = len(times)
+            times.frombytes(ts)
             group[1].frombytes(values)
-            count += len(ts) // 8
+            # Each batch's series is in time order: the group stays so while each starts after
+            # the one before ends (an agent's batches arrive in order).
+            if before and before < len(times) and times[before - 1] > times[before]:
+                unordered.add(group[2])
+            count += len(times) - before
         self.samples += count
 
     def add_batch(self, agent: Agent, body: dict[str, Any], checks: dict[int, Check]) -> None:
@@ -178,7 +199,14 @@ def _resolve_series(work: _Pass, made: dict[GroupKey, int]) -> dict[GroupKey, in
     `made`, and into the process's cache only once the pass has committed."""
     if len(_series_ids) > _SERIES_CACHE_LIMIT:
         _series_ids.clear()
-    missing = [key for key in work.groups if key not in _series_ids]
+    ids: dict[GroupKey, int] = {}
+    missing = []
+    for key in work.groups:
+        found = _series_ids.get(key)
+        if found is None:
+            missing.append(key)
+        else:
+            ids[key] = found
     if missing:
         keys = {key: series_key(key[1], key[2]) for key in missing}
         items = {key[0] for key in missing}
@@ -194,14 +222,15 @@ def _resolve_series(work: _Pass, made: dict[GroupKey, int]) -> dict[GroupKey, in
                 configuration_item_id__in=items, key__in=[s.key for s in new]).values_list(
                 "configuration_item_id", "key", "id"))
         for key in missing:
-            made[key] = known[(key[0], keys[key])]
-    return {key: _series_ids.get(key) or made[key] for key in work.groups}
+            made[key] = ids[key] = known[(key[0], keys[key])]
+    return ids
 
 
 def _update_last_values(ids: dict[GroupKey, int], work: _Pass) -> None:
     series, times, values_ = [], [], []
+    unordered = work.unordered
     for key, (ts, values) in work.groups.items():
-        newest = ts.index(max(ts))
+        newest = ts.index(max(ts)) if key in unordered else len(ts) - 1
         series.append(ids[key])
         times.append(float(ts[newest]))
         values_.append(float(values[newest]))
@@ -235,14 +264,19 @@ def _group(batches: list[tuple[int, int, Any]]) -> tuple[_Pass, dict[int, Check]
     return work, checks
 
 
+_NO_LABELS: dict[str, str] = {}  # Points' labels for a store that does not read them (never written to)
+
+
 def _file(store, batches: list[tuple[int, int, Any]], work: _Pass, checks: dict[int, Check],
           made: dict[GroupKey, int]) -> None:
     """The writes of a pass, inside its transaction."""
     from opsdesk.monitoring import services
 
     ids = _resolve_series(work, made)
-    store.write([Points(series_id=ids[key], item_id=key[0], customer_id=work.customer_of[key[0]],
-                        name=key[1], labels=dict(key[2]), ts=ts, values=values)
+    customer_of, unordered, labelled = work.customer_of, work.unordered, store.needs_labels
+    store.write([Points(series_id=ids[key], item_id=key[0], customer_id=customer_of[key[0]], name=key[1],
+                        labels=dict(key[2]) if labelled else _NO_LABELS, ts=ts, values=values,
+                        ordered=key not in unordered)
                  for key, (ts, values) in work.groups.items()])
     if work.groups:
         _update_last_values(ids, work)

@@ -3,6 +3,7 @@ the database) and `victoria` (a Prometheus-compatible store: remote write, PromQ
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,8 +26,10 @@ class Points:
     customer_id: int
     name: str
     labels: dict[str, str]
-    ts: list[float] = field(default_factory=list)
-    values: list[float] = field(default_factory=list)
+    ts: Sequence[float] = field(default_factory=list)
+    values: Sequence[float] = field(default_factory=list)
+    # The writer knows the samples are in time order (the store need not check).
+    ordered: bool = False
 
 
 @dataclass
@@ -58,6 +61,9 @@ def choose_step(start: float, end: float, step: int | None = None, raw_interval:
 
 class MetricStore(Protocol):
     name: str
+    # Whether write() reads Points' name and labels (a Prometheus store's series are named by
+    # them; the SQL store's by the series id alone, so a filing pass need not make them).
+    needs_labels: bool
 
     def write(self, points: list[Points]) -> None:
         """Store samples; inside the caller's transaction where the back end is the database."""

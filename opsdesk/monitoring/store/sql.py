@@ -55,6 +55,7 @@ def _sorted(ts: Sequence[float], values: Sequence[float]) -> tuple[Sequence[floa
 
 class SQLStore:
     name = "sql"
+    needs_labels = False
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -63,7 +64,7 @@ class SQLStore:
         for item in points:
             if not item.ts:
                 continue
-            ts, values = _sorted(item.ts, item.values)
+            ts, values = (item.ts, item.values) if item.ordered else _sorted(item.ts, item.values)
             rows.append((item.series_id, float(ts[0]), float(ts[-1]), len(ts), packing.pack(ts, values)))
         if not rows:
             return

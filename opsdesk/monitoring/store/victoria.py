@@ -174,6 +174,7 @@ def _number(text: str) -> float:
 
 class VictoriaMetricsStore:
     name = "victoria"
+    needs_labels = True
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         self.base_url, self._auth = _split_url(url)
