@@ -350,19 +350,32 @@ _SWAP = sys.byteorder != "little"
 
 def packed(head: dict[str, Any], columns: Iterable[tuple[str, dict, list, list]]) -> bytes:
     """The stored form of checked columns (name, labels, times, values) with the batch's `head`."""
-    series, numbers = [], []
+    series: list[tuple[str, dict, int]] = []
+    # All numbers in one list, packed by one struct call: an array per list cost 86 µs for 1,000
+    # samples, one array of all 55 (ints converted one by one), struct 31.
+    flat: list[float] = []
     for name, labels, times, values in columns:
         if len(times) > 1 and times != sorted(times):
             order = sorted(range(len(times)), key=times.__getitem__)
             times, values = [times[i] for i in order], [values[i] for i in order]
         series.append((name, labels, len(times)))
-        numbers.append(array("d", times))
-        numbers.append(array("d", values))
-    if _SWAP:
-        for part in numbers:
-            part.byteswap()
+        flat += times
+        flat += values
     header = orjson.dumps({**head, "series": series})
-    return b"".join([PACKED, _HEAD_SIZE.pack(len(header)), header, *numbers])
+    return b"".join([PACKED, _HEAD_SIZE.pack(len(header)), header, _doubles(len(flat)).pack(*flat)])
+
+
+_structs: dict[int, struct.Struct] = {}
+
+
+def _doubles(count: int) -> struct.Struct:
+    """The struct of `count` little-endian doubles (kept: a fleet's batches have a few sizes)."""
+    found = _structs.get(count)
+    if found is None:
+        if len(_structs) > 1000:
+            _structs.clear()
+        found = _structs[count] = struct.Struct(f"<{count}d")
+    return found
 
 
 def _unpacked(payload: bytes | memoryview) -> dict[str, Any]:
