@@ -134,6 +134,20 @@ else:
 # a push's CPU). Assigned, not defaulted: dj-database-url always sets CONN_MAX_AGE (to 0), which
 # made every request open a new PostgreSQL connection (half the server's CPU under ingest).
 DATABASES["default"]["CONN_MAX_AGE"] = env.env_int("OPSDESK_DB_CONN_MAX_AGE", 60, minimum=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The queue of pushed metric batches in a SQLite file of its own, beside the database: SQLite
+    # has one writer a file, and every push waited while the filer wrote a pass's chunks (the
+    # ingest rate was the sum of the two). The filer's place in the queue is kept in the main
+    # database with the chunks (opsdesk.monitoring.filing); PostgreSQL keeps the queue in its one
+    # database. Not migrated in tests: its one table is made from the model there.
+    _main_db = Path(DATABASES["default"]["NAME"])
+    DATABASES["ingest_queue"] = {
+        **DATABASES["default"],
+        "NAME": _main_db.with_name(f"{_main_db.stem}-ingest-queue.sqlite3"),
+        "OPTIONS": dict(DATABASES["default"]["OPTIONS"]),
+        "TEST": {"MIGRATE": False},
+    }
+DATABASE_ROUTERS = ["opsdesk.monitoring.routers.IngestQueueRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- accounts and login ----------------------------------------------------------------------

@@ -30,12 +30,14 @@ def _nothing_remembered_from_the_last_test():
     backlog must not refuse the next test's pushes."""
     from django.core.cache import cache
 
-    from opsdesk.monitoring import services
+    from opsdesk.monitoring import filing, services
 
     services._backlog_seen = (-1e9, False)
     cache.clear()  # nor may a page kept in the cache (ids repeat from one test to the next)
+    filing._series_ids.clear()  # nor the filer's series ids (the same)
     yield
     services._backlog_seen = (-1e9, False)
+    filing._series_ids.clear()
 
 
 @pytest.fixture
@@ -122,3 +124,18 @@ def admin_api(admin):
 @pytest.fixture
 def customer_api(customer_user):
     return api_client_for(customer_user, write=False)
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """A test that uses the database may use the queue of pushed metrics too: on SQLite that is a
+    database of its own (opsdesk/monitoring/routers.py), which Django's test case otherwise keeps
+    out of reach of a test that names no databases."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None:
+            if "databases" not in marker.kwargs:
+                item.add_marker(pytest.mark.django_db(*marker.args, databases="__all__", **marker.kwargs), append=False)
+        elif "transactional_db" in item.fixturenames:
+            item.add_marker(pytest.mark.django_db(transaction=True, databases="__all__"), append=False)
+        elif "db" in item.fixturenames:
+            item.add_marker(pytest.mark.django_db(databases="__all__"), append=False)

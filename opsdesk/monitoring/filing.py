@@ -22,11 +22,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from opsdesk.core.binary_sql import binary_cursor
 from opsdesk.monitoring import ingest
-from opsdesk.monitoring.models import Agent, Check, IngestBatch, Series
+from opsdesk.monitoring.models import Agent, Check, IngestBatch, Series, StoreCursor
 from opsdesk.monitoring.store import Points, get_store
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ BATCHES_PER_PASS = 1000
 SAMPLES_PER_PASS = 500_000
 _SERIES = Series._meta.db_table
 _BATCH = IngestBatch._meta.db_table
+_AGENT = Agent._meta.db_table
 # (item id, name, sorted label pairs) -> series id; a series, once made, keeps its id for good.
 _series_ids: dict[tuple, int] = {}
 _SERIES_CACHE_LIMIT = 500_000
@@ -255,12 +257,15 @@ def _group(batches: list[tuple[int, int, Any]]) -> tuple[_Pass, dict[int, Check]
     work = _Pass()
     checks: dict[int, Check] = {}
     for _id, agent_id, payload in batches:
+        agent = agents.get(agent_id)
+        if agent is None:  # deleted since it pushed: its batches go with it
+            continue
         body = ingest.stored_body(payload)
         if "checks" in body:
             wanted = {r["id"] for r in body["checks"]} - checks.keys()
             if wanted:
                 checks.update(Check.objects.in_bulk(wanted))
-        work.add_batch(agents[agent_id], body, checks)
+        work.add_batch(agent, body, checks)
     return work, checks
 
 
@@ -268,7 +273,7 @@ _NO_LABELS: dict[str, str] = {}  # Points' labels for a store that does not read
 
 
 def _file(store, batches: list[tuple[int, int, Any]], work: _Pass, checks: dict[int, Check],
-          made: dict[GroupKey, int]) -> None:
+          made: dict[GroupKey, int], *, mark: bool = True) -> None:
     """The writes of a pass, inside its transaction."""
     from opsdesk.monitoring import services
 
@@ -289,7 +294,8 @@ def _file(store, batches: list[tuple[int, int, Any]], work: _Pass, checks: dict[
     on_filed(work.groups, ids, work.customer_of, work.results, checks)
     # The samples are in the store now: the body is let go (the row stays a while, for /metrics
     # and for telling a re-sent batch from a new one; forget_filed removes it).
-    IngestBatch.objects.filter(id__in=[b[0] for b in batches]).update(filed_at=timezone.now(), payload=b"")
+    if mark:
+        IngestBatch.objects.filter(id__in=[b[0] for b in batches]).update(filed_at=timezone.now(), payload=b"")
 
 
 # SQLite has one writer at a time, and a push waits for it (up to its busy timeout): a pass there
@@ -337,6 +343,32 @@ def _read_batches(ids: list[int]) -> list[tuple[int, int, Any]]:
         return cursor.fetchall()
 
 
+# The id of the last batch filed, where the queue is a database of its own (StoreCursor's name).
+CURSOR = "filed-batches"
+
+
+def _filed_up_to() -> int:
+    return StoreCursor.objects.filter(name=CURSOR).values_list("value", flat=True).first() or 0
+
+
+def _mark_filed(up_to: int) -> None:
+    """Mark the queue's batches up to `up_to` filed and let their bodies go (after the pass's
+    commit; a pass after a crash in between marks what the one before filed)."""
+    if up_to:
+        IngestBatch.objects.filter(filed_at=None, id__lte=up_to).update(filed_at=timezone.now(), payload=b"")
+
+
+def _agents_seen(batch_ids: list[int]) -> None:
+    """The agents' last_seen_at and last_seq from the batches of a pass, where the push does not
+    set them (the queue apart: the agents' table is in the other database)."""
+    seen = (IngestBatch.objects.filter(id__in=batch_ids).order_by().values("agent_id")
+            .annotate(seq=Max("seq"), at=Max("received_at")).values_list("agent_id", "seq", "at"))
+    ops = connection.ops
+    rows = [(ops.adapt_datetimefield_value(at), seq, agent_id) for agent_id, seq, at in seen]
+    with connection.cursor() as cursor:
+        cursor.executemany(f"UPDATE {_AGENT} SET last_seen_at = %s, last_seq = max(last_seq, %s) WHERE id = %s", rows)
+
+
 def _file_pass(limit: int, samples: int) -> tuple[int, int]:
     store = get_store()
     made: dict[GroupKey, int] = {}
@@ -351,28 +383,32 @@ def _file_pass(limit: int, samples: int) -> tuple[int, int]:
             work, checks = _group(batches)
             _file(store, batches, work, checks, made)
     else:
+        # SQLite: the queue is a database of its own (monitoring/routers.py). How far filing got
+        # is kept here, committed with the chunks (CURSOR); the queue's rows are marked after.
         with _sqlite_pass:
-            counted = list(pending.values_list("id", "samples")[:limit])
+            done = _filed_up_to()
+            _mark_filed(done)
+            counted = list(pending.filter(id__gt=done).values_list("id", "samples")[:limit])
             if not counted:
                 return 0, 0
-            batches = list(IngestBatch.objects.filter(id__in=_within(counted, samples), filed_at=None)
+            batches = list(IngestBatch.objects.filter(id__in=_within(counted, samples))
                            .order_by("id").values_list("id", "agent_id", "payload"))
-            if not batches:
-                return 0, 0
             work, checks = _group(batches)
             with transaction.atomic():
                 # Filed by another process meanwhile, or a check deleted: group again, under the lock.
-                still = set(IngestBatch.objects.filter(id__in=[b[0] for b in batches], filed_at=None)
-                            .values_list("id", flat=True))
+                now_done = _filed_up_to()
                 checks_gone = bool(checks) and Check.objects.filter(id__in=checks.keys()).count() != len(checks)
-                if checks_gone or len(still) != len(batches):
-                    batches = [b for b in batches if b[0] in still]
+                if checks_gone or now_done != done:
+                    batches = [b for b in batches if b[0] > now_done]
                     if not batches:
                         return 0, 0
                     work, checks = _group(batches)
                 elif work.results:  # their state as it is now, under the lock, not as grouped
                     checks = Check.objects.in_bulk(checks.keys())
-                _file(store, batches, work, checks, made)
+                _file(store, batches, work, checks, made, mark=False)
+                _agents_seen([b[0] for b in batches])
+                StoreCursor.objects.update_or_create(name=CURSOR, defaults={"value": batches[-1][0]})
+            _mark_filed(batches[-1][0])
     _series_ids.update(made)
     return len(batches), work.samples
 
@@ -487,6 +523,6 @@ def forget_filed(now=None) -> int:
             if not ids:
                 return total
             chosen = IngestBatch.objects.filter(id__in=ids)
-            for agent_id, highest in chosen.values_list("agent_id").annotate(highest=Max("seq")):
+            for agent_id, highest in chosen.order_by().values_list("agent_id").annotate(highest=Max("seq")):
                 Agent.objects.filter(pk=agent_id).update(forgotten_up_to=Greatest("forgotten_up_to", highest))
             total += chosen.delete()[0]

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Max
 
 from opsdesk.cmdb.models import CIKind, ConfigurationItem
 from opsdesk.core import crypto
@@ -20,7 +21,7 @@ from opsdesk.core import services as core_services
 from opsdesk.core.models import Customer
 from opsdesk.core.models.tokens import hash_token, new_raw_token
 from opsdesk.monitoring import ingest, services
-from opsdesk.monitoring.models import Agent, AgentKind, Check
+from opsdesk.monitoring.models import Agent, AgentKind, Check, IngestBatch
 
 INTERNAL_CODE = "internal"
 # Where a check with no target of its own points: the first of these attributes the item has.
@@ -111,7 +112,9 @@ class DirectSink:
 
     def __init__(self, agent: Agent) -> None:
         self.agent = agent
-        self.seq = Agent.objects.filter(pk=agent.pk).values_list("last_seq", flat=True).get()
+        # The queue's too: where it is a database of its own, last_seq is set only when filed.
+        queued = IngestBatch.objects.filter(agent_id=agent.pk).aggregate(seq=Max("seq"))["seq"] or 0
+        self.seq = max(queued, Agent.objects.filter(pk=agent.pk).values_list("last_seq", flat=True).get())
 
     def send(self, body: dict[str, Any]) -> None:
         self.seq += 1

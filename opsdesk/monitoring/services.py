@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -33,6 +33,7 @@ from opsdesk.monitoring.models import (
     IngestBatch,
     Inventory,
 )
+from opsdesk.monitoring.routers import QUEUE, queue_apart
 from opsdesk.monitoring.signals import check_state_changed
 
 ENROLMENT_DAYS = 7
@@ -182,6 +183,8 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
     if seq <= agent.forgotten_up_to:
         # Stored and filed long ago, and its row forgotten since (filing.forget_filed): not twice.
         return seq
+    if queue_apart():
+        return _into_queue_apart(agent, seq, ingest.count_samples(body), raw)
     ops = connection.ops
     now = ops.adapt_datetimefield_value(timezone.now())
     greatest = "GREATEST" if connection.vendor == "postgresql" else "max"
@@ -199,6 +202,21 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
                        [agent.pk, seq, ingest.count_samples(body), raw, now])
         if cursor.rowcount == 1:
             transaction.on_commit(_wake_filer)
+    return seq
+
+
+def _into_queue_apart(agent: Agent, seq: int, samples: int, raw: bytes) -> int:
+    """The push where the queue is a database of its own (SQLite): one insert there, which never
+    waits for the filer's writes. The agent's last_seen_at and last_seq are the filer's to set,
+    once a pass (filing._agents_seen); a batch of an agent deleted meanwhile is set aside there."""
+    queue = connections[QUEUE]
+    now = queue.ops.adapt_datetimefield_value(timezone.now())
+    with transaction.atomic(using=QUEUE), queue.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {_BATCH} (agent_id, seq, samples, payload, received_at, filed_at) "
+                       f"VALUES (%s, %s, %s, %s, %s, NULL) ON CONFLICT (agent_id, seq) DO NOTHING",
+                       [agent.pk, seq, samples, raw, now])
+        if cursor.rowcount == 1:
+            transaction.on_commit(_wake_filer, using=QUEUE)
     return seq
 
 

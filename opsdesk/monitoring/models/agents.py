@@ -74,7 +74,11 @@ class IngestBatch(models.Model):
     """One pushed batch exactly as received (its validated JSON body), stored at once; filing its
     samples into per-series storage is a later, batched step (filed_at stays empty until then)."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="batches", verbose_name=_("agent"))
+    # No constraint and no cascade: on SQLite the queue is a database of its own (see
+    # monitoring/routers.py), where the agents' table is not. The filer sets a deleted agent's
+    # batches aside, and forget_filed removes them a day later.
+    agent = models.ForeignKey(Agent, on_delete=models.DO_NOTHING, db_constraint=False, related_name="batches",
+                              verbose_name=_("agent"))
     seq = models.BigIntegerField(_("sequence number"))
     samples = models.PositiveIntegerField(_("samples"))
     payload = models.BinaryField(_("payload"))
@@ -82,7 +86,7 @@ class IngestBatch(models.Model):
     filed_at = models.DateTimeField(_("filed"), null=True, blank=True)
 
     class Meta:
-        ordering = ["agent", "seq"]
+        ordering = ["agent_id", "seq"]  # by the column: the agents are in another database on SQLite
         constraints = [models.UniqueConstraint(fields=["agent", "seq"], name="unique_ingest_batch_seq")]
         indexes = [models.Index(fields=["filed_at", "received_at"], name="ingest_batch_unfiled")]
         verbose_name = _("ingest batch")

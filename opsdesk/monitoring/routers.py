@@ -1,0 +1,48 @@
+"""Where the queue of pushed batches lives: in the `ingest_queue` database where there is one
+(SQLite: a file of its own, see settings), else with everything else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+QUEUE = "ingest_queue"
+_BATCH = "monitoring.ingestbatch"
+
+
+def queue_database() -> str:
+    """The alias the queue of pushed batches is read and written through."""
+    return QUEUE if QUEUE in settings.DATABASES else "default"
+
+
+def queue_apart() -> bool:
+    """Whether the queue is a database of its own (so that its writes never wait for the filer's)."""
+    return QUEUE in settings.DATABASES
+
+
+class IngestQueueRouter:
+    """Sends IngestBatch to the queue's database, and nothing else there."""
+
+    def db_for_read(self, model: type, **hints: Any) -> str | None:
+        if not queue_apart():
+            return None
+        # Everything else in the main database, said outright: a batch's agent (batch.agent)
+        # would otherwise be looked for in the batch's own database.
+        return QUEUE if model._meta.label_lower == _BATCH else "default"
+
+    db_for_write = db_for_read
+
+    def allow_relation(self, first: Any, second: Any, **hints: Any) -> bool | None:
+        # A batch names its agent across the two databases (agent_id, no foreign key constraint).
+        if _BATCH in (first._meta.label_lower, second._meta.label_lower):
+            return True
+        return None
+
+    def allow_migrate(self, db: str, app_label: str, model_name: str | None = None, **hints: Any) -> bool | None:
+        if not queue_apart():
+            return None
+        is_batch = f"{app_label}.{model_name}" == _BATCH
+        if db == QUEUE:
+            return is_batch  # data migrations (no model name) do not run there either
+        return False if is_batch else None
