@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -12,3 +13,6 @@ class MonitoringConfig(AppConfig):
         from opsdesk.monitoring import registrations_views  # noqa: F401  # isort: skip
         from opsdesk.monitoring import registrations_alerts  # noqa: F401  # isort: skip
         from opsdesk.monitoring import registrations_inbound  # noqa: F401  # isort: skip
+        from opsdesk.monitoring.routers import migrate_the_queue
+
+        post_migrate.connect(migrate_the_queue, sender=self, dispatch_uid="opsdesk-migrate-the-queue")

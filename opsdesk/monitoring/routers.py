@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 
 QUEUE = "ingest_queue"
 _BATCH = "monitoring.ingestbatch"
@@ -19,6 +20,19 @@ def queue_database() -> str:
 def queue_apart() -> bool:
     """Whether the queue is a database of its own (so that its writes never wait for the filer's)."""
     return QUEUE in settings.DATABASES
+
+
+def migrate_the_queue(sender: Any, using: str, **kwargs: Any) -> None:
+    """post_migrate: migrating the main database migrates the queue's too, so that `opsdesk setup`,
+    `opsdesk manage migrate` and every script that migrates leave no push without its table.
+    Not for a test database (the queue's test database is made from the model)."""
+    if sender.label != "monitoring" or using != "default" or not queue_apart():
+        return
+    if "mode=memory" in str(connections["default"].settings_dict["NAME"]):
+        return
+    from django.core.management import call_command
+
+    call_command("migrate", database=QUEUE, interactive=False, verbosity=0)
 
 
 class IngestQueueRouter:

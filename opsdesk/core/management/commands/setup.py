@@ -26,8 +26,7 @@ class Command(BaseCommand):
             connection.ensure_connection()
         except OperationalError as exc:
             raise CommandError(f"cannot connect to the database (DATABASE_URL): {exc}".strip()) from None
-        for database in settings.DATABASES:  # on SQLite the queue of pushed metrics has a file of its own
-            call_command("migrate", database=database, interactive=False, verbosity=0)
+        call_command("migrate", interactive=False, verbosity=0)
         compiled = compile_translations()
         if compiled:
             self.stdout.write(f"compiled translations: {', '.join(compiled)}")
