@@ -17,28 +17,29 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 
 class _LoggedCursor:
     """psycopg's cursor, its statements in `connection.queries` while Django logs them (DEBUG,
     a test's query count), so that nothing run here goes uncounted."""
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, cursor: Any, wrapper: Any) -> None:
         self.cursor = cursor
+        self.wrapper = wrapper
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        if not connection.queries_logged:
+        if not self.wrapper.queries_logged:
             return self.cursor.execute(sql, params, binary=True)
         started = time.monotonic()
         try:
             return self.cursor.execute(sql, params, binary=True)
         finally:
-            connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+            self.wrapper.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
 
     def copy(self, statement: str) -> Any:
-        if connection.queries_logged:
-            connection.queries_log.append({"sql": statement, "time": "0.000"})
+        if self.wrapper.queries_logged:
+            self.wrapper.queries_log.append({"sql": statement, "time": "0.000"})
         return self.cursor.copy(statement)
 
     def __getattr__(self, name: str) -> Any:
@@ -49,15 +50,16 @@ class _LoggedCursor:
 
 
 @contextmanager
-def binary_cursor() -> Iterator[Any]:
+def binary_cursor(using: str = DEFAULT_DB_ALIAS) -> Iterator[Any]:
     """A DB-API cursor that sends parameters and reads results as binary on PostgreSQL (`%s`
     placeholders, as Django's), and has `copy`; Django's own cursor on other databases."""
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
+    wrapper = connections[using]
+    if wrapper.vendor != "postgresql":
+        with wrapper.cursor() as cursor:
             yield cursor
         return
     import psycopg
 
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield _LoggedCursor(cursor)
+    wrapper.ensure_connection()
+    with wrapper.wrap_database_errors, psycopg.Cursor(wrapper.connection) as cursor:
+        yield _LoggedCursor(cursor, wrapper)

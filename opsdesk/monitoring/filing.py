@@ -359,14 +359,25 @@ def _mark_filed(up_to: int) -> None:
 
 
 def _agents_seen(batch_ids: list[int]) -> None:
-    """The agents' last_seen_at and last_seq from the batches of a pass, where the push does not
-    set them (the queue apart: the agents' table is in the other database)."""
-    seen = (IngestBatch.objects.filter(id__in=batch_ids).order_by().values("agent_id")
-            .annotate(seq=Max("seq"), at=Max("received_at")).values_list("agent_id", "seq", "at"))
-    ops = connection.ops
-    rows = [(ops.adapt_datetimefield_value(at), seq, agent_id) for agent_id, seq, at in seen]
+    """The agents' last_seen_at and last_seq from the batches of a pass, in its transaction (the
+    push does not set them: on SQLite the agents' table is in the other database, and everywhere
+    it was an update of the agent's row per push). A re-sent older batch never moves them back."""
+    seen = list(IngestBatch.objects.filter(id__in=batch_ids).order_by().values("agent_id")
+                .annotate(seq=Max("seq"), at=Max("received_at")).values_list("agent_id", "seq", "at"))
+    if not seen:
+        return
     with connection.cursor() as cursor:
-        cursor.executemany(f"UPDATE {_AGENT} SET last_seen_at = %s, last_seq = max(last_seq, %s) WHERE id = %s", rows)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"UPDATE {_AGENT} AS a SET last_seen_at = GREATEST(a.last_seen_at, v.at), "
+                           f"last_seq = GREATEST(a.last_seq, v.seq) "
+                           f"FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v(id, seq, at) "
+                           f"WHERE a.id = v.id",
+                           [[row[0] for row in seen], [row[1] for row in seen], [row[2] for row in seen]])
+            return
+        ops = connection.ops
+        cursor.executemany(f"UPDATE {_AGENT} SET last_seen_at = max(coalesce(last_seen_at, ''), %s), "
+                           f"last_seq = max(last_seq, %s) WHERE id = %s",
+                           [(ops.adapt_datetimefield_value(at), seq, agent_id) for agent_id, seq, at in seen])
 
 
 def _file_pass(limit: int, samples: int) -> tuple[int, int]:
@@ -382,6 +393,7 @@ def _file_pass(limit: int, samples: int) -> tuple[int, int]:
             batches = _read_batches(_within(counted, samples))
             work, checks = _group(batches)
             _file(store, batches, work, checks, made)
+            _agents_seen([b[0] for b in batches])
     else:
         # SQLite: the queue is a database of its own (monitoring/routers.py). How far filing got
         # is kept here, committed with the chunks (CURSOR); the queue's rows are marked after.

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -33,7 +33,7 @@ from opsdesk.monitoring.models import (
     IngestBatch,
     Inventory,
 )
-from opsdesk.monitoring.routers import QUEUE, queue_apart
+from opsdesk.monitoring.routers import queue_database
 from opsdesk.monitoring.signals import check_state_changed
 
 ENROLMENT_DAYS = 7
@@ -129,10 +129,6 @@ def _check_scope(agent: Agent, body: dict[str, Any]) -> None:
             raise ingest.Invalid({"checks": {str(index): {"id": [_("This collector runs no check with this id.")]}}})
 
 
-class AgentGone(Exception):
-    """The agent was deleted while its push was being handled (its token no longer opens anything)."""
-
-
 _BATCH = IngestBatch._meta.db_table
 _AGENT = Agent._meta.db_table
 
@@ -175,48 +171,27 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
     returns; a batch stored before (same agent and sequence number) is not stored again. Filing
     into per-series storage happens after, off the request path. Returns the sequence number.
 
-    Two statements in one transaction, written as SQL: through the ORM (a model save, then an
-    update with Greatest) they cost 1.5 ms of CPU a push, more than checking 1,000 samples, and
-    two write transactions meant waiting twice for SQLite's lock while the filer holds it."""
+    One statement, written as SQL (through the ORM a push cost 1.5 ms of CPU, more than checking
+    1,000 samples), into the queue's database: on SQLite a file of its own, which never waits for
+    the filer's writes (monitoring/routers.py). The agent's last_seen_at and last_seq are the
+    filer's to set, once a pass (filing._agents_seen): an update of the agent's row per push was
+    a statement and a row version per push. A batch of an agent deleted meanwhile is set aside
+    by the filer."""
     seq = body["seq"]
     _check_scope(agent, body)
     if seq <= agent.forgotten_up_to:
         # Stored and filed long ago, and its row forgotten since (filing.forget_filed): not twice.
         return seq
-    if queue_apart():
-        return _into_queue_apart(agent, seq, ingest.count_samples(body), raw)
-    ops = connection.ops
-    now = ops.adapt_datetimefield_value(timezone.now())
-    greatest = "GREATEST" if connection.vendor == "postgresql" else "max"
-    with transaction.atomic(), binary_cursor() as cursor:  # the payload as a binary parameter
-        # The agent's row first: on PostgreSQL it is locked until commit, so the agent cannot be
-        # deleted between this and the insert (whose foreign key would then fail). A re-sent
-        # older batch never moves last_seq back.
-        cursor.execute(f"UPDATE {_AGENT} SET last_seen_at = %s, last_seq = {greatest}(last_seq, %s) WHERE id = %s",
-                       [now, seq, agent.pk])
-        if cursor.rowcount != 1:  # deleted since it was authenticated: nothing is stored
-            raise AgentGone()
-        # A re-sent batch (or two pushes racing) is settled by the unique constraint: no new row.
+    alias = queue_database()
+    now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
+    # A re-sent batch (or two pushes racing) is settled by the unique constraint: no new row.
+    with binary_cursor(alias) as cursor:  # the payload as a binary parameter
         cursor.execute(f"INSERT INTO {_BATCH} (agent_id, seq, samples, payload, received_at, filed_at) "
                        f"VALUES (%s, %s, %s, %s, %s, NULL) ON CONFLICT (agent_id, seq) DO NOTHING",
                        [agent.pk, seq, ingest.count_samples(body), raw, now])
-        if cursor.rowcount == 1:
-            transaction.on_commit(_wake_filer)
-    return seq
-
-
-def _into_queue_apart(agent: Agent, seq: int, samples: int, raw: bytes) -> int:
-    """The push where the queue is a database of its own (SQLite): one insert there, which never
-    waits for the filer's writes. The agent's last_seen_at and last_seq are the filer's to set,
-    once a pass (filing._agents_seen); a batch of an agent deleted meanwhile is set aside there."""
-    queue = connections[QUEUE]
-    now = queue.ops.adapt_datetimefield_value(timezone.now())
-    with transaction.atomic(using=QUEUE), queue.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {_BATCH} (agent_id, seq, samples, payload, received_at, filed_at) "
-                       f"VALUES (%s, %s, %s, %s, %s, NULL) ON CONFLICT (agent_id, seq) DO NOTHING",
-                       [agent.pk, seq, samples, raw, now])
-        if cursor.rowcount == 1:
-            transaction.on_commit(_wake_filer, using=QUEUE)
+        stored = cursor.rowcount == 1
+    if stored:
+        transaction.on_commit(_wake_filer, using=alias)
     return seq
 
 

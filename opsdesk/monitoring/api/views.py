@@ -212,7 +212,7 @@ def push_answer(environ: dict, body: bytes) -> bytes | None:
         return None
     try:
         stored = services.accept_batch(agent, *ingest.checked(body))
-    except (ingest.Invalid, services.AgentGone):
+    except ingest.Invalid:
         return None
     return orjson.dumps({"stored_up_to": stored})
 
