@@ -523,18 +523,19 @@ def forget_filed(now=None) -> int:
     last sequence number answers a late re-send). Answers how many went."""
     import datetime as dt
 
-    from django.db.models import Max
     from django.db.models.functions import Greatest
 
     before = (now or timezone.now()) - dt.timedelta(hours=FILED_KEPT_HOURS)
     total = 0
     while True:
+        ids = list(IngestBatch.objects.filter(filed_at__lt=before).values_list("id", flat=True)[:5000])
+        if not ids:
+            return total
+        chosen = IngestBatch.objects.filter(id__in=ids)
+        # The agents' marks first, committed before their rows go (on SQLite the rows are in the
+        # queue's own database): a stop in between leaves rows to delete next time, never a
+        # forgotten batch that a late re-send would store again.
         with transaction.atomic():
-            old = IngestBatch.objects.filter(filed_at__lt=before)
-            ids = list(old.values_list("id", flat=True)[:5000])
-            if not ids:
-                return total
-            chosen = IngestBatch.objects.filter(id__in=ids)
             for agent_id, highest in chosen.order_by().values_list("agent_id").annotate(highest=Max("seq")):
                 Agent.objects.filter(pk=agent_id).update(forgotten_up_to=Greatest("forgotten_up_to", highest))
-            total += chosen.delete()[0]
+        total += chosen.delete()[0]
