@@ -77,22 +77,19 @@ class _Pass:
         self.results: list[tuple[int, dict[str, Any]]] = []
         self.samples = 0
 
-    def group(self, item_id: int, name: str, labels: dict[str, str], *, ordered: bool = False
-              ) -> tuple[Numbers, Numbers]:
-        key = (item_id, name, tuple(sorted(labels.items())) if labels else ())
-        group = self.groups.get(key)
-        if group is None:
-            group = self.groups[key] = (array("d"), array("d"))
-        if not ordered:
-            self.unordered.add(key)
-        return group
-
-    def _packed_group(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers, GroupKey]:
+    def _slot(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers, GroupKey]:
+        """The series' times and values in this pass, and its key."""
         key = (item_id, name, tuple(sorted(labels.items())) if labels else ())
         group = self.groups.get(key)
         if group is None:
             group = self.groups[key] = (array("d"), array("d"))
         return (*group, key)
+
+    def group(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers]:
+        """The series' times and values, for samples of no known order (all but packed ones)."""
+        ts, values, key = self._slot(item_id, name, labels)
+        self.unordered.add(key)
+        return ts, values
 
     def add(self, item_id: int, name: str, labels: dict[str, str], ts: float, value: float) -> None:
         group = self.group(item_id, name, labels)
@@ -140,7 +137,7 @@ class _Pass:
             key = (name, *labels.items()) if labels else name
             group = sent.get(key)
             if group is None:
-                group = sent[key] = self._packed_group(item_id, name, labels)
+                group = sent[key] = self._slot(item_id, name, labels)
             if _SWAP:  # the stored doubles are little-endian
                 ts, values = _swapped(ts), _swapped(values)
             times = group[0]

@@ -130,7 +130,6 @@ def _check_scope(agent: Agent, body: dict[str, Any]) -> None:
 
 
 _BATCH = IngestBatch._meta.db_table
-_AGENT = Agent._meta.db_table
 
 
 # --- back-pressure ----------------------------------------------------------------------------------

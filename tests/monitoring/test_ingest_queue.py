@@ -59,7 +59,7 @@ holder.execute("ROLLBACK")
 """
 
 
-@SQLITE_ONLY
+# Run on every tier: the processes it starts use SQLite whatever database the suite is on.
 def test_setup_puts_the_queue_in_a_file_of_its_own_and_a_push_does_not_wait_for_the_main_database(tmp_path):
     environ = _sqlite_environ(tmp_path)
     command = [sys.executable, "-m", "opsdesk.cli"]
