@@ -31,8 +31,10 @@ def _nothing_remembered_from_the_last_test():
     from django.core.cache import cache
 
     from opsdesk.monitoring import filing, services
+    from opsdesk.monitoring.api import views as monitoring_api
 
     services._backlog_seen = (-1e9, False)
+    monitoring_api.forget_pushing_agents()  # nor the pushing agents (ids and tokens of another test)
     cache.clear()  # nor may a page kept in the cache (ids repeat from one test to the next)
     filing._series_ids.clear()  # nor the filer's series ids (the same)
     yield

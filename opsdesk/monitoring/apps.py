@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils.translation import gettext_lazy as _
 
 
@@ -16,3 +16,9 @@ class MonitoringConfig(AppConfig):
         from opsdesk.monitoring.routers import migrate_the_queue
 
         post_migrate.connect(migrate_the_queue, sender=self, dispatch_uid="opsdesk-migrate-the-queue")
+        from opsdesk.monitoring.api.views import forget_pushing_agents
+        from opsdesk.monitoring.models import Agent
+
+        # A pushing agent's token is cached a few seconds per process; a change here is seen at once.
+        post_save.connect(forget_pushing_agents, sender=Agent, dispatch_uid="opsdesk-agent-saved")
+        post_delete.connect(forget_pushing_agents, sender=Agent, dispatch_uid="opsdesk-agent-deleted")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from opsdesk.core.models.tokens import new_raw_token
@@ -102,3 +103,13 @@ def test_a_pass_after_a_crash_between_its_commit_and_the_queues_mark_files_nothi
     assert not IngestBatch.objects.filter(filed_at=None).exists()
     agent.refresh_from_db()
     assert agent.last_seq == 2 and agent.last_seen_at is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL: column compression is "
+                    "PostgreSQL's (SQLite stores payloads as they are)")
+def test_the_queues_payloads_are_compressed_with_lz4_on_postgresql():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT attcompression FROM pg_attribute WHERE attrelid = %s::regclass AND attname = 'payload'",
+                       [IngestBatch._meta.db_table])
+        assert cursor.fetchone()[0] == "l"

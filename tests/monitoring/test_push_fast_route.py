@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from opsdesk.core.models.tokens import new_raw_token
 from opsdesk.monitoring.api.views import PUSH_PATH
-from opsdesk.monitoring.models import IngestBatch
+from opsdesk.monitoring.models import Agent, IngestBatch
 from opsdesk.wsgi import application
 from tests.factories import make_agent
 
@@ -137,3 +137,29 @@ def _dsn() -> str:
     params = connection.get_connection_params()
     return " ".join(f"{key}={value}" for key, value in params.items()
                     if key in ("host", "port", "user", "password", "dbname") and value)
+
+
+def test_a_pushing_agent_is_looked_up_once_in_a_few_seconds(customer_a, monkeypatch):
+    """The agent of a token is kept AGENT_CACHE_SECONDS: the next pushes within them make no query
+    for it, and one after them looks again, and finds an agent deleted elsewhere (no signal here)
+    gone."""
+    from django.test.utils import CaptureQueriesContext
+
+    from opsdesk.monitoring.api import views
+
+    raw = new_raw_token()
+    agent = make_agent(customer_a, raw=raw)
+    clock = [1000.0]
+    monkeypatch.setattr(views.time, "monotonic", lambda: clock[0])
+    assert call(columns_body(1), token=raw)[0] == "200 OK"
+    with CaptureQueriesContext(connection) as queries:
+        assert call(columns_body(2), token=raw)[0] == "200 OK"
+    assert not [q for q in queries.captured_queries if "key_hash" in q["sql"]]
+    # Deleted by another process: no signal reaches this one, which accepts pushes a few seconds more.
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {Agent._meta.db_table} WHERE id = %s", [agent.pk])
+    clock[0] += views.AGENT_CACHE_SECONDS - 0.5
+    assert call(columns_body(3), token=raw)[0] == "200 OK"
+    clock[0] += 1.0
+    assert call(columns_body(4), token=raw)[0].startswith("401")
+    assert sorted(IngestBatch.objects.values_list("seq", flat=True)) == [1, 2, 3]
