@@ -17,12 +17,11 @@ from django.utils.translation import gettext_lazy as _
 from opsdesk.cmdb.models import CIKind, ConfigurationItem
 from opsdesk.core import services as core_services
 from opsdesk.core.actions import domain_action
-from opsdesk.core.binary_sql import binary_cursor
 from opsdesk.core.models import Customer, User
 from opsdesk.core.models.tokens import hash_token, new_raw_token
 from opsdesk.core.permissions import can
 from opsdesk.core.scoping import object_in_scope
-from opsdesk.monitoring import ingest
+from opsdesk.monitoring import ingest, queue_insert
 from opsdesk.monitoring.models import (
     Agent,
     AgentKind,
@@ -129,9 +128,6 @@ def _check_scope(agent: Agent, body: dict[str, Any]) -> None:
             raise ingest.Invalid({"checks": {str(index): {"id": [_("This collector runs no check with this id.")]}}})
 
 
-_BATCH = IngestBatch._meta.db_table
-
-
 # --- back-pressure ----------------------------------------------------------------------------------
 # A push is refused (429, Retry-After) while the filer is working but behind: its oldest unfiled
 # batch older than BACKLOG_SECONDS while it filed something within FILER_ALIVE_SECONDS. Without it,
@@ -171,8 +167,9 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
     into per-series storage happens after, off the request path. Returns the sequence number.
 
     One statement, written as SQL (through the ORM a push cost 1.5 ms of CPU, more than checking
-    1,000 samples), into the queue's database: on SQLite a file of its own, which never waits for
-    the filer's writes (monitoring/routers.py). The agent's last_seen_at and last_seq are the
+    1,000 samples) and shared with the pushes that meet at it (queue_insert), into the queue's
+    database: on SQLite a file of its own, which never waits for the filer's writes
+    (monitoring/routers.py). The agent's last_seen_at and last_seq are the
     filer's to set, once a pass (filing._agents_seen): an update of the agent's row per push was
     a statement and a row version per push. A batch of an agent deleted meanwhile is set aside
     by the filer."""
@@ -183,12 +180,7 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
         return seq
     alias = queue_database()
     now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
-    # A re-sent batch (or two pushes racing) is settled by the unique constraint: no new row.
-    with binary_cursor(alias) as cursor:  # the payload as a binary parameter
-        cursor.execute(f"INSERT INTO {_BATCH} (agent_id, seq, samples, payload, received_at, filed_at) "
-                       f"VALUES (%s, %s, %s, %s, %s, NULL) ON CONFLICT (agent_id, seq) DO NOTHING",
-                       [agent.pk, seq, ingest.count_samples(body), raw, now])
-        stored = cursor.rowcount == 1
+    stored = queue_insert.insert(queue_insert.QueueRow(agent.pk, seq, ingest.count_samples(body), raw, now))
     if stored:
         transaction.on_commit(_wake_filer, using=alias)
     return seq

@@ -1,0 +1,122 @@
+"""Pushes that meet at the queue's insert go in one statement (monitoring/queue_insert.py): each is
+answered after its row committed, an error reaches each of them, and a push inside a transaction
+inserts alone."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from django.db import connections, transaction
+from django.utils import timezone
+
+from opsdesk.core.models.tokens import new_raw_token
+from opsdesk.monitoring import queue_insert
+from opsdesk.monitoring.models import IngestBatch
+from opsdesk.monitoring.routers import queue_database
+from tests.factories import make_agent
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def row(agent_id: int, seq: int) -> queue_insert.QueueRow:
+    now = connections[queue_database()].ops.adapt_datetimefield_value(timezone.now())
+    return queue_insert.QueueRow(agent_id, seq, 1, b"\x02payload", now)
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.005)
+
+
+def in_threads(rows: list[queue_insert.QueueRow]) -> tuple[dict[int, bool], dict[int, BaseException], list]:
+    answers: dict[int, bool] = {}
+    errors: dict[int, BaseException] = {}
+
+    def push(each: queue_insert.QueueRow) -> None:
+        try:
+            answers[each.seq] = queue_insert.insert(each)
+        except Exception as exc:  # what the push would have seen
+            errors[each.seq] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=push, args=(each,)) for each in rows]
+    for thread in threads:
+        thread.start()
+    return answers, errors, threads
+
+
+@pytest.fixture
+def statements(monkeypatch):
+    """The rows of each statement; the first one waits until `release` is set, so that the pushes
+    started meanwhile queue behind it."""
+    seen: list[list[int]] = []
+    release = threading.Event()
+    original = queue_insert._insert_rows
+
+    def counted(alias, rows):
+        seen.append(sorted(each.seq for each in rows))
+        if len(seen) == 1:
+            assert release.wait(10)
+        if getattr(counted, "fail", None) and len(seen) > 1:
+            raise counted.fail
+        return original(alias, rows)
+
+    monkeypatch.setattr(queue_insert, "_insert_rows", counted)
+    counted.seen, counted.release = seen, release
+    return counted
+
+
+def test_pushes_that_meet_at_the_insert_go_in_one_statement(customer_a, statements):
+    agent = make_agent(customer_a, raw=new_raw_token())
+    answers, errors, first = in_threads([row(agent.pk, 1)])
+    wait_until(lambda: len(statements.seen) == 1)
+    more, more_errors, threads = in_threads([row(agent.pk, seq) for seq in (2, 3, 4, 5)])
+    wait_until(lambda: len(queue_insert._waiting) == 4)
+    assert not more  # none is answered before its row is in
+    statements.release.set()
+    for thread in first + threads:
+        thread.join(10)
+    assert statements.seen == [[1], [2, 3, 4, 5]]
+    assert answers == {1: True} and more == {2: True, 3: True, 4: True, 5: True}
+    assert not errors and not more_errors
+    assert sorted(IngestBatch.objects.values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
+
+
+def test_a_re_sent_batch_in_a_statement_is_not_stored_twice(customer_a, statements):
+    agent = make_agent(customer_a, raw=new_raw_token())
+    statements.release.set()
+    assert queue_insert.insert(row(agent.pk, 1)) is True
+    assert queue_insert.insert(row(agent.pk, 1)) is False
+    assert IngestBatch.objects.count() == 1
+
+
+def test_an_error_reaches_every_push_of_its_statement(customer_a, statements):
+    agent = make_agent(customer_a, raw=new_raw_token())
+    statements.fail = RuntimeError("the database went away")
+    answers, errors, first = in_threads([row(agent.pk, 1)])
+    wait_until(lambda: len(statements.seen) == 1)
+    more, more_errors, threads = in_threads([row(agent.pk, seq) for seq in (2, 3)])
+    wait_until(lambda: len(queue_insert._waiting) == 2)
+    statements.release.set()
+    for thread in first + threads:
+        thread.join(10)
+    assert answers == {1: True} and not more
+    assert {seq: str(exc) for seq, exc in more_errors.items()} == {2: "the database went away",
+                                                                  3: "the database went away"}
+    assert list(IngestBatch.objects.values_list("seq", flat=True)) == [1]
+    assert not queue_insert._waiting
+
+
+def test_a_push_inside_a_transaction_inserts_alone_and_rolls_back_with_it(customer_a, statements):
+    agent = make_agent(customer_a, raw=new_raw_token())
+    statements.release.set()
+    with transaction.atomic(using=queue_database()):
+        assert queue_insert.insert(row(agent.pk, 1)) is True
+        transaction.set_rollback(True, using=queue_database())
+    assert statements.seen == [[1]] and not queue_insert._waiting
+    assert IngestBatch.objects.count() == 0
