@@ -131,7 +131,7 @@ def snapshot(root: int) -> dict[str, Any]:
             pss_complete = False
         else:
             pss += proportional
-        # gunicorn's master and its worker both say "web": number the repeats.
+        # The web server's master and its worker both say "web": number the repeats.
         key, n = name, 2
         while key in by_process:
             key, n = f"{name}-{n}", n + 1

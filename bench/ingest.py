@@ -3,7 +3,7 @@
 on PostgreSQL and into VictoriaMetrics, against what VictoriaMetrics accepts directly.
 
 Each case runs the real processes on a scratch database in a temporary data directory, as
-`opsdesk up` runs them: `opsdesk web` (gunicorn, gthread) and `opsdesk worker --pool threads
+`opsdesk up` runs them: `opsdesk web` (granian, WSGI) and `opsdesk worker --pool threads
 --beat` (the filer: a push wakes it through the filesystem task queue). Sender threads in this
 process push pre-encoded batches of 1,000 samples (the host agent's `columns` format: 100 series
 of an agent, 10 time stamps 15 s apart) from many agents at once; a sample counts when the filer
@@ -699,9 +699,9 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=0, help="measured batches per opsdesk case")
     parser.add_argument("--senders", type=int, default=4, help="sender threads (default 4)")
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("OPSDESK_WEB_WORKERS", "1")),
-                        help="gunicorn workers of opsdesk web (OPSDESK_WEB_WORKERS, default 1)")
+                        help="worker processes of opsdesk web (OPSDESK_WEB_WORKERS, default 1)")
     parser.add_argument("--web-threads", type=int, default=int(os.environ.get("OPSDESK_WEB_THREADS", "8")),
-                        help="threads per gunicorn worker (OPSDESK_WEB_THREADS, default 8)")
+                        help="threads per web worker (OPSDESK_WEB_THREADS, default 8)")
     parser.add_argument("--only", default="sqlite,postgres,vm,direct",
                         help="cases to run, of sqlite, postgres, vm (opsdesk into VictoriaMetrics), direct")
     parser.add_argument("--seed", type=int, default=1)

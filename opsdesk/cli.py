@@ -12,7 +12,7 @@ import sys
 COMMANDS = [
     ("up", "run web, worker, scheduler and collector together, supervised (one machine)"),
     ("setup", "migrate the database, compile translations, create the first administrator"),
-    ("web", "serve the UI and API with gunicorn on OPSDESK_LISTEN"),
+    ("web", "serve the UI and API with granian on OPSDESK_LISTEN"),
     ("worker", "run a Celery worker"),
     ("scheduler", "run the Celery beat scheduler (schedule kept in the database)"),
     ("collector", "run the monitoring checks on their schedules, and this machine's own metrics"),

@@ -295,9 +295,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- processes -------------------------------------------------------------------------------
 # Read here, like every setting, so a bad value stops any command (even `opsdesk web --help`)
-# with the configuration-error message instead of a traceback from argparse or gunicorn.
+# with the configuration-error message instead of a traceback from argparse or granian.
 WEB_WORKERS = env.env_int("OPSDESK_WEB_WORKERS", 1, minimum=1, maximum=64)
 WEB_THREADS = env.env_int("OPSDESK_WEB_THREADS", 8, minimum=1, maximum=256)
+# Every request on standard output: off by default (agents push hundreds a second; an access log
+# of those is noise, and cost about a fifth of a push's handling under gunicorn).
+WEB_ACCESS_LOG = env.env_bool("OPSDESK_WEB_ACCESS_LOG", False)
 WORKER_POOL = env.env_choice("OPSDESK_WORKER_POOL", "prefork", env.WORKER_POOLS)
 WORKER_CONCURRENCY = env.env_int("OPSDESK_WORKER_CONCURRENCY", 2, minimum=1, maximum=256)
 

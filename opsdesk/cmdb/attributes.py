@@ -17,16 +17,14 @@ Keys the list leaves out come after the listed ones, alphabetically (see `proper
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django import forms
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import SchemaError
 
 SUPPORTED_TYPES = ("string", "integer", "number", "boolean")
-FORMAT_CHECKER = FormatChecker()
 ORDER = "x-order"
 
 
@@ -134,12 +132,32 @@ def display_rows(schema: dict, attributes: dict) -> list[tuple[str, Any]]:
     return [(property_title(k, props.get(k, {})), display_value(k, props.get(k, {}), attributes[k])) for k in keys]
 
 
+@functools.cache
+def format_checker() -> Any:
+    """jsonschema's format checker. jsonschema is imported when a schema is first checked, not
+    when Django starts: every process (web, worker, collector) loaded it, for about 2 MB of heap
+    each, and most never check a schema."""
+    from jsonschema import FormatChecker
+
+    return FormatChecker()
+
+
+def validator_for(schema: dict) -> Any:
+    """A JSON Schema 2020-12 validator of the schema, checking formats."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema, format_checker=format_checker())
+
+
 def schema_problems(schema: Any) -> list[str]:
     """What is wrong with a kind's schema, in words for the administrator who wrote it."""
     if schema in (None, {}):
         return []
     if not isinstance(schema, dict):
         return [_("The schema must be a JSON object.")]
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -223,8 +241,7 @@ def _message(error, schema: dict) -> tuple[str, str]:
 def validate_attributes(schema: dict, attributes: Any) -> list[tuple[str, str]]:
     if not schema:
         return [] if isinstance(attributes, dict) else [("", _("Attributes must be an object."))]
-    validator = Draft202012Validator(schema, format_checker=FORMAT_CHECKER)
-    errors = sorted(validator.iter_errors(attributes), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(validator_for(schema).iter_errors(attributes), key=lambda e: list(map(str, e.absolute_path)))
     return [_message(e, schema) for e in errors]
 
 

@@ -20,9 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.utils import translation
 from django.utils.translation import gettext as _
-from jsonschema import Draft202012Validator
 
-from opsdesk.cmdb.attributes import FORMAT_CHECKER, property_title
+from opsdesk.cmdb.attributes import property_title, validator_for
 from opsdesk.cmdb.models import ConfigurationItem, Relation, RelationType
 from opsdesk.core import registry
 from opsdesk.core.actions import domain_action, permission_denied
@@ -67,7 +66,7 @@ def params_problems(type_name: str, params: Any) -> list[str]:
         return [_("The parameters must be a JSON object.")]
     schema = check_type.params_schema
     problems = []
-    for error in sorted(Draft202012Validator(schema, format_checker=FORMAT_CHECKER).iter_errors(params),
+    for error in sorted(validator_for(schema).iter_errors(params),
                         key=lambda e: [str(p) for p in e.absolute_path]):
         if error.validator == "additionalProperties":
             extra = ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))

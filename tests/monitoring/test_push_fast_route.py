@@ -1,5 +1,5 @@
 """The push answered before Django's handler (opsdesk/core/fast_routes.py), through the WSGI
-application itself, as gunicorn calls it: a good batch is stored by the fast route, anything else
+application itself, as the web server calls it: a good batch is stored by the fast route, anything else
 is answered by Django's way exactly as before, reading the same body."""
 
 from __future__ import annotations
