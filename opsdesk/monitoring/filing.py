@@ -491,6 +491,28 @@ def _pause_after(batches: int, samples: int, took: float) -> float:
     return max(0.0, HEAVY_PASS_SECONDS - took)
 
 
+# The pause ends early at a lull: when no batch came for this long, what has come is all there is
+# for now, and waiting on would only hold it back from charts (the end of a burst: measured, a full
+# pause before the last pass was a fifth of bench/ingest.py's time on PostgreSQL).
+LULL_SECONDS = 0.1
+
+
+def _newest_batch() -> int:
+    return IngestBatch.objects.aggregate(newest=Max("id"))["newest"] or 0
+
+
+def _gather(seconds: float) -> None:
+    """Wait up to `seconds` for more batches to gather before the next pass, unless pushes pause."""
+    end = time.monotonic() + seconds
+    newest = _newest_batch()
+    while (left := end - time.monotonic()) > 0:
+        time.sleep(min(LULL_SECONDS, left))
+        latest = _newest_batch()
+        if latest == newest:
+            return
+        newest = latest
+
+
 def _file_pending(budget_seconds: float) -> int:
     started = time.monotonic()
     deadline = started + budget_seconds
@@ -506,7 +528,7 @@ def _file_pending(budget_seconds: float) -> int:
             last_filed = time.monotonic()
             pause = _pause_after(batches, samples, last_filed - began)
             if pause and not settings.CELERY_TASK_ALWAYS_EAGER:
-                time.sleep(min(pause, max(0.0, deadline - last_filed)))
+                _gather(min(pause, max(0.0, deadline - last_filed)))
             continue
         # Nothing pending, or what is pending is being filed by another pass.
         if last_filed is None or time.monotonic() - last_filed >= linger:
@@ -525,6 +547,8 @@ def forget_filed(now=None) -> int:
 
     from django.db.models.functions import Greatest
 
+    from opsdesk.monitoring.api.views import forget_pushing_agents
+
     before = (now or timezone.now()) - dt.timedelta(hours=FILED_KEPT_HOURS)
     total = 0
     while True:
@@ -538,4 +562,6 @@ def forget_filed(now=None) -> int:
         with transaction.atomic():
             for agent_id, highest in chosen.order_by().values_list("agent_id").annotate(highest=Max("seq")):
                 Agent.objects.filter(pk=agent_id).update(forgotten_up_to=Greatest("forgotten_up_to", highest))
+        # The push's cached agents in this process (a web process' are kept a few seconds more).
+        forget_pushing_agents()
         total += chosen.delete()[0]

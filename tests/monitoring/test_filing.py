@@ -366,11 +366,37 @@ def test_a_late_resend_of_a_forgotten_batch_is_not_stored_again(host):
 
 
 @pytest.mark.parametrize(("batches", "samples", "took", "pause"), [
-    (200, 200_000, 0.1, 0.4),      # heavy ingest, everything pending taken: the next pass waits
-    (200, 200_000, 0.7, 0.0),      # a pass slower than the pace: at once
+    (200, 200_000, 0.1, filing.HEAVY_PASS_SECONDS - 0.1),  # heavy ingest, all pending taken: the next waits
+    (200, 200_000, filing.HEAVY_PASS_SECONDS + 0.2, 0.0),  # a pass slower than the pace: at once
     (5, 5_000, 0.01, 0.0),         # light (an alert's samples): at once, as ever
     (filing.BATCHES_PER_PASS, 400_000, 0.1, 0.0),       # full by batches: more is waiting
     (400, filing.SAMPLES_PER_PASS, 0.1, 0.0),           # full by samples: more is waiting
 ])
 def test_a_heavy_pass_paces_the_next_and_a_light_or_full_one_does_not(batches, samples, took, pause):
     assert filing._pause_after(batches, samples, took) == pytest.approx(pause)
+
+
+@pytest.mark.django_db
+def test_the_pause_before_a_pass_ends_at_a_lull_and_lasts_while_batches_come(host, monkeypatch):
+    """A heavy pass's pause waits for batches to gather (bigger chunks), but not after pushes
+    stop: once none came for LULL_SECONDS, the next pass starts."""
+    _agent, client = host
+    clock, slept = [0.0], []
+    arriving = [False]
+
+    def sleep(seconds):
+        slept.append(seconds)
+        clock[0] += seconds
+        if arriving[0]:
+            answer = push(client, {"seq": len(slept), "samples": [{"name": "x", "labels": {}, "ts": 1764000000.0,
+                                                                   "value": 1}]})
+            assert answer.status_code == 200, answer.content
+
+    monkeypatch.setattr(filing.time, "sleep", sleep)
+    monkeypatch.setattr(filing.time, "monotonic", lambda: clock[0])
+    filing._gather(1.0)
+    assert slept == [filing.LULL_SECONDS]  # nothing came: the pass starts after one look
+    slept.clear()
+    arriving[0] = True
+    filing._gather(1.0)
+    assert sum(slept) == pytest.approx(1.0) and len(slept) >= 9  # batches kept coming: the whole pause
