@@ -30,7 +30,7 @@ STORES = (
     "api_urls",          # URL patterns mounted under /api/
     "demo",              # DemoStep
     "setup",             # DemoStep-shaped: what `opsdesk setup` does after migrating, in order
-    "fast_routes",       # path -> callable(environ, body) -> JSON bytes of a 200, or None (see core/fast_routes.py)
+    "fast_routes",       # path -> callable(environ, body) -> 200 body bytes, FastAnswer or None (core/fast_routes.py)
     "audit_labels",      # key of an audit change that is no model field -> its label (lazy translation)
 )
 
@@ -271,9 +271,10 @@ def add_metrics(collect: Callable) -> None:
     registry["metrics"].append(collect)
 
 
-def add_fast_route(path: str, answer: Callable[[dict, bytes], bytes | None]) -> None:
+def add_fast_route(path: str, answer: Callable[[dict, bytes], Any]) -> None:
     """A POST to `path` is first offered to `answer` before Django's request handling (see
-    opsdesk/core/fast_routes.py); it answers the JSON body of a 200, or None to let Django answer."""
+    opsdesk/core/fast_routes.py); it answers the JSON body of a 200, a FastAnswer (another status),
+    or None to let Django answer."""
     registry["fast_routes"][path] = answer
 
 
