@@ -385,7 +385,10 @@ class Processes:
         for name in ("CELERY_BROKER_URL", "OPSDESK_METRICS_URL", "DJANGO_SETTINGS_MODULE"):
             env.pop(name, None)
         env.update(OPSDESK_DATA_DIR=data_dir, OPSDESK_LISTEN=f"127.0.0.1:{port}", PYTHONUNBUFFERED="1",
-                   OPSDESK_WEB_WORKERS=str(args.web_workers), OPSDESK_WEB_THREADS=str(args.web_threads))
+                   OPSDESK_WEB_WORKERS=str(args.web_workers))
+        env.pop("OPSDESK_WEB_THREADS", None)
+        if args.web_threads:
+            env["OPSDESK_WEB_THREADS"] = str(args.web_threads)
         if metrics_url:
             env["OPSDESK_METRICS_URL"] = metrics_url
         self.port = port
@@ -673,7 +676,7 @@ def run_child(args: argparse.Namespace, database_url: str, metrics_url: str = ""
     if database_url:
         env["DATABASE_URL"] = database_url
     command = [sys.executable, __file__, "--child", "--senders", str(args.senders), "--seed", str(args.seed),
-               "--web-workers", str(args.web_workers), "--web-threads", str(args.web_threads)]
+               "--web-workers", str(args.web_workers), "--web-threads", str(args.web_threads or 0)]
     if args.quick:
         command.append("--quick")
     if args.keep:
@@ -700,8 +703,8 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=4, help="sender threads (default 4)")
     parser.add_argument("--web-workers", type=int, default=int(os.environ.get("OPSDESK_WEB_WORKERS", "1")),
                         help="worker processes of opsdesk web (OPSDESK_WEB_WORKERS, default 1)")
-    parser.add_argument("--web-threads", type=int, default=int(os.environ.get("OPSDESK_WEB_THREADS", "8")),
-                        help="threads per web worker (OPSDESK_WEB_THREADS, default 8)")
+    parser.add_argument("--web-threads", type=int, default=int(os.environ.get("OPSDESK_WEB_THREADS", "0")),
+                        help="threads per web worker (OPSDESK_WEB_THREADS; default: opsdesk's own)")
     parser.add_argument("--only", default="sqlite,postgres,vm,direct",
                         help="cases to run, of sqlite, postgres, vm (opsdesk into VictoriaMetrics), direct")
     parser.add_argument("--seed", type=int, default=1)
@@ -724,7 +727,7 @@ def main() -> int:
     started = time.monotonic()
     result: dict[str, Any] = {"quick": args.quick, "agents": size.agents, "samples_per_batch": SAMPLES_PER_BATCH,
                               "series_per_batch": SERIES_PER_BATCH, "senders": args.senders,
-                              "web_workers": args.web_workers, "web_threads": args.web_threads,
+                              "web_workers": args.web_workers, "web_threads": args.web_threads or "opsdesk's default",
                               "worker": "threads, concurrency 2 (as opsdesk up)", "cpus": os.cpu_count(),
                               "loadavg_1m_before": round(os.getloadavg()[0], 2)}
     cases: dict[str, Any] = {}

@@ -7,6 +7,7 @@ transport under the data directory, no other server.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -297,7 +298,9 @@ CELERY_BEAT_SCHEDULE = {
 # Read here, like every setting, so a bad value stops any command (even `opsdesk web --help`)
 # with the configuration-error message instead of a traceback from argparse or granian.
 WEB_WORKERS = env.env_int("OPSDESK_WEB_WORKERS", 1, minimum=1, maximum=64)
-WEB_THREADS = env.env_int("OPSDESK_WEB_THREADS", 8, minimum=1, maximum=256)
+# Threads per web worker: up to 8, but no more than granian thinks the CPUs can use (twice the
+# CPUs plus one; above that it warns at every start). A request waiting on the database holds one.
+WEB_THREADS = env.env_int("OPSDESK_WEB_THREADS", min(8, 2 * (os.cpu_count() or 1) + 1), minimum=1, maximum=256)
 # Every request on standard output: off by default (agents push hundreds a second; an access log
 # of those is noise, and cost about a fifth of a push's handling under gunicorn).
 WEB_ACCESS_LOG = env.env_bool("OPSDESK_WEB_ACCESS_LOG", False)

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=settings.WEB_WORKERS,
                             help="worker processes (OPSDESK_WEB_WORKERS, default 1)")
         parser.add_argument("--threads", type=int, default=settings.WEB_THREADS,
-                            help="threads per worker that run requests (OPSDESK_WEB_THREADS, default 8)")
+                            help="threads per worker that run requests (OPSDESK_WEB_THREADS, default: twice the CPUs "
+                                 "plus one, at most 8)")
         parser.add_argument("--access-log", action="store_true", default=settings.WEB_ACCESS_LOG,
                             help="log every request on standard output (OPSDESK_WEB_ACCESS_LOG, default off)")
 
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             "opsdesk.wsgi:application", address=settings.LISTEN_HOST, port=settings.LISTEN_PORT,
             interface=Interfaces.WSGI, workers=options["workers"], blocking_threads=options["threads"],
             log_access=options["access_log"],
+            websockets=False,  # WSGI has none (granian would say so at every start)
             # Workers that die are started again (gunicorn's arbiter did the same).
             respawn_failed_workers=True,
         )
