@@ -30,11 +30,10 @@ def _nothing_remembered_from_the_last_test():
     backlog must not refuse the next test's pushes."""
     from django.core.cache import cache
 
-    from opsdesk.monitoring import filing, services
-    from opsdesk.monitoring.api import views as monitoring_api
+    from opsdesk.monitoring import filing, pushing_agents, services
 
     services._backlog_seen = (-1e9, False)
-    monitoring_api.forget_pushing_agents()  # nor the pushing agents (ids and tokens of another test)
+    pushing_agents.forget_pushing_agents()  # nor the pushing agents (ids and tokens of another test)
     cache.clear()  # nor may a page kept in the cache (ids repeat from one test to the next)
     filing._series_ids.clear()  # nor the filer's series ids (the same)
     yield

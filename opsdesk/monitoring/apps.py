@@ -16,8 +16,8 @@ class MonitoringConfig(AppConfig):
         from opsdesk.monitoring.routers import migrate_the_queue
 
         post_migrate.connect(migrate_the_queue, sender=self, dispatch_uid="opsdesk-migrate-the-queue")
-        from opsdesk.monitoring.api.views import forget_pushing_agents
         from opsdesk.monitoring.models import Agent
+        from opsdesk.monitoring.pushing_agents import forget_pushing_agents
 
         # A pushing agent's token is cached a few seconds per process; a change here is seen at once.
         post_save.connect(forget_pushing_agents, sender=Agent, dispatch_uid="opsdesk-agent-saved")

@@ -547,7 +547,7 @@ def forget_filed(now=None) -> int:
 
     from django.db.models.functions import Greatest
 
-    from opsdesk.monitoring.api.views import forget_pushing_agents
+    from opsdesk.monitoring.pushing_agents import forget_pushing_agents
 
     before = (now or timezone.now()) - dt.timedelta(hours=FILED_KEPT_HOURS)
     total = 0

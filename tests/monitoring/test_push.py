@@ -147,6 +147,6 @@ def test_an_agent_token_opens_nothing_else(api, agent):
 
 
 def test_a_deleted_agent_can_no_longer_push(api, agent):
-    assert push(api, batch(1)).status_code == 200  # its token is cached now (views.pushing_agent)
+    assert push(api, batch(1)).status_code == 200  # its token is cached now (pushing_agents.pushing_agent)
     agent.delete()
     assert push(api, batch()).status_code == 401

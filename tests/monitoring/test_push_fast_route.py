@@ -145,12 +145,12 @@ def test_a_pushing_agent_is_looked_up_once_in_a_few_seconds(customer_a, monkeypa
     gone."""
     from django.test.utils import CaptureQueriesContext
 
-    from opsdesk.monitoring.api import views
+    from opsdesk.monitoring import pushing_agents
 
     raw = new_raw_token()
     agent = make_agent(customer_a, raw=raw)
     clock = [1000.0]
-    monkeypatch.setattr(views.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(pushing_agents.time, "monotonic", lambda: clock[0])
     assert call(columns_body(1), token=raw)[0] == "200 OK"
     with CaptureQueriesContext(connection) as queries:
         assert call(columns_body(2), token=raw)[0] == "200 OK"
@@ -158,7 +158,7 @@ def test_a_pushing_agent_is_looked_up_once_in_a_few_seconds(customer_a, monkeypa
     # Deleted by another process: no signal reaches this one, which accepts pushes a few seconds more.
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {Agent._meta.db_table} WHERE id = %s", [agent.pk])
-    clock[0] += views.AGENT_CACHE_SECONDS - 0.5
+    clock[0] += pushing_agents.AGENT_CACHE_SECONDS - 0.5
     assert call(columns_body(3), token=raw)[0] == "200 OK"
     clock[0] += 1.0
     assert call(columns_body(4), token=raw)[0].startswith("401")
@@ -192,4 +192,3 @@ def test_a_push_while_filing_is_behind_is_answered_429_by_the_fast_route_as_djan
     assert status.startswith("429") and headers["Retry-After"] == "1"
     assert json.loads(out)["detail"].startswith("样本归档的速度慢于到达的速度：请在一秒后重新发送该批次。")
     assert not IngestBatch.objects.exists()
-    services._backlog_seen = (-1e9, False)
