@@ -73,8 +73,8 @@ def load_samples(size: Size, now: float) -> tuple[Any, list[Any], dict[str, int]
 
     from opsdesk.cmdb.models import CIKind, ConfigurationItem
     from opsdesk.core.models import Customer, Role, User
-    from opsdesk.monitoring.filing import series_key
     from opsdesk.monitoring.models import Series
+    from opsdesk.monitoring.series_ids import series_key
     from opsdesk.monitoring.store import Points, get_store
 
     customer = Customer.objects.create(code="BENCH", name="Bench customer")

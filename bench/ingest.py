@@ -7,9 +7,11 @@ Each case runs the real processes on a scratch database in a temporary data dire
 --beat` (the filer: a push wakes it through the filesystem task queue). Sender threads in this
 process push pre-encoded batches of 1,000 samples (the host agent's `columns` format: 100 series
 of an agent, 10 time stamps 15 s apart) from many agents at once; a sample counts when the filer
-has committed it to the store, so a case's rate is its samples over the time from the first push
-to the last batch filed. While the senders push, a probe agent pushes one sample every quarter
-second and polls `get_store().query` (what a chart asks) until it is there: `visible_p99_s`.
+has committed it to the store (into VictoriaMetrics: when VictoriaMetrics has taken it from the
+push, which forwards it, and the filer has filed the batch's digest), so a case's rate is its
+samples over the time from the first push to the last batch filed. While the senders push, a
+probe agent pushes one sample every quarter second and polls `get_store().query` (what a chart
+asks) until it is there: `visible_p99_s`.
 
 Cases: SQLite (the one-machine default), PostgreSQL (a database whose name contains "bench",
 dropped and made again: DATABASE_URL, or postgres://postgres@127.0.0.1:5432/opsdesk_bench_ingest),

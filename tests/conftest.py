@@ -30,15 +30,18 @@ def _nothing_remembered_from_the_last_test():
     backlog must not refuse the next test's pushes."""
     from django.core.cache import cache
 
-    from opsdesk.monitoring import filing, pushing_agents, services
+    from opsdesk.monitoring import filing, forwarding, last_values, pushing_agents, services
 
     services._backlog_seen = (-1e9, False)
     pushing_agents.forget_pushing_agents()  # nor the pushing agents (ids and tokens of another test)
     cache.clear()  # nor may a page kept in the cache (ids repeat from one test to the next)
     filing._series_ids.clear()  # nor the filer's series ids (the same)
+    forwarding.forget()  # nor the push's (the same), nor the sequence numbers it queued
+    last_values.forget()  # nor last values kept by an earlier test's filing
     yield
     services._backlog_seen = (-1e9, False)
     filing._series_ids.clear()
+    forwarding.forget()
 
 
 @pytest.fixture

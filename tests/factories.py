@@ -205,8 +205,8 @@ def make_check_in_state(item, state: str = "ok", *, name: str = "", message: str
 
 def make_series_with_points(item, name: str, points: list[tuple[float, float]], labels: dict | None = None):
     """A series of `item` with its samples [(ts, value)] written through the metric store."""
-    from opsdesk.monitoring.filing import series_key
     from opsdesk.monitoring.models import Series
+    from opsdesk.monitoring.series_ids import series_key
     from opsdesk.monitoring.store import Points, get_store
 
     labels = labels or {}

@@ -18,8 +18,8 @@ from opsdesk.core.demo import CUSTOMERS
 from opsdesk.core.models import Customer
 from opsdesk.core.models.tokens import hash_token, new_raw_token
 from opsdesk.monitoring import services, template_services
-from opsdesk.monitoring.filing import series_key
 from opsdesk.monitoring.models import Agent, AgentKind, Check, Series, Template
+from opsdesk.monitoring.series_ids import series_key
 from opsdesk.monitoring.store import Points, get_store
 
 DAYS = 7

@@ -10,13 +10,13 @@ that fails leaves its batches unfiled for the next one, and nothing half-written
 from __future__ import annotations
 
 import gc
-import hashlib
 import logging
 import sys
 import threading
 import time
 from array import array
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,8 +26,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from opsdesk.core.binary_sql import binary_cursor
-from opsdesk.monitoring import ingest
-from opsdesk.monitoring.models import Agent, Check, IngestBatch, Series, StoreCursor
+from opsdesk.monitoring import ingest, last_values, series_ids
+from opsdesk.monitoring.models import Agent, Check, IngestBatch, StoreCursor
+from opsdesk.monitoring.series_ids import GroupKey
 from opsdesk.monitoring.store import Points, get_store
 
 log = logging.getLogger(__name__)
@@ -39,20 +40,12 @@ log = logging.getLogger(__name__)
 # a pass (its numbers as Python floats, about 64 bytes a sample) whatever the batches' sizes.
 BATCHES_PER_PASS = 1000
 SAMPLES_PER_PASS = 500_000
-_SERIES = Series._meta.db_table
 _BATCH = IngestBatch._meta.db_table
 _AGENT = Agent._meta.db_table
 # (item id, name, sorted label pairs) -> series id; a series, once made, keeps its id for good.
 _series_ids: dict[tuple, int] = {}
 _SERIES_CACHE_LIMIT = 500_000
 
-GroupKey = tuple[int, str, tuple[tuple[str, str], ...]]
-
-
-def series_key(name: str, labels: Iterable[tuple[str, str]]) -> str:
-    """A series' identity within its item: sha1 of the name and the sorted labels."""
-    text = name + "".join(f"\x00{k}\x01{v}" for k, v in sorted(labels))
-    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 # A series' times and values in a pass: arrays of doubles, so that a packed batch's numbers are
@@ -65,6 +58,12 @@ class _Pass:
 
     def __init__(self) -> None:
         self.groups: dict[GroupKey, tuple[Numbers, Numbers]] = {}
+        # Samples the store holds already (ingest.IN_STORE: a push forwarded them), seen for the
+        # series' last values and the alert rules only, never written again.
+        self.in_store: dict[GroupKey, tuple[Numbers, Numbers]] = {}
+        self.in_store_keys: dict[int, dict[Any, tuple[Numbers, Numbers, GroupKey]]] = {}
+        # The newest sample of the other series of such batches, by series id.
+        self.latest: last_values.Newest = {}
         # Per item: (name, *label pairs as sent) -> its group, so that a sample costs a tuple and a
         # dict look-up; the sorted key of the series is made once per pass and series.
         self.sent_keys: dict[int, dict[Any, tuple[Numbers, Numbers]]] = {}
@@ -77,13 +76,33 @@ class _Pass:
         self.results: list[tuple[int, dict[str, Any]]] = []
         self.samples = 0
 
-    def _slot(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers, GroupKey]:
-        """The series' times and values in this pass, and its key."""
+    def _slot(self, item_id: int, name: str, labels: dict[str, str],
+              groups: dict[GroupKey, tuple[Numbers, Numbers]] | None = None) -> tuple[Numbers, Numbers, GroupKey]:
+        """The series' times and values in this pass (in `groups`, by default those to write), and its key."""
+        groups = self.groups if groups is None else groups
         key = (item_id, name, tuple(sorted(labels.items())) if labels else ())
-        group = self.groups.get(key)
+        group = groups.get(key)
         if group is None:
-            group = self.groups[key] = (array("d"), array("d"))
+            group = groups[key] = (array("d"), array("d"))
         return (*group, key)
+
+    def keys(self) -> set[GroupKey] | Any:
+        """Every series of the pass, written or not."""
+        return self.groups.keys() | self.in_store.keys() if self.in_store else self.groups.keys()
+
+    def seen(self) -> dict[GroupKey, tuple[Numbers, Numbers]]:
+        """Every series' samples in the pass, those the store holds already included (a series
+        in both gets both, and is marked unordered)."""
+        if not self.in_store:
+            return self.groups
+        seen = dict(self.groups)
+        for key, (ts, values) in self.in_store.items():
+            if key in seen:
+                seen[key] = (seen[key][0] + ts, seen[key][1] + values)
+                self.unordered.add(key)
+            else:
+                seen[key] = (ts, values)
+        return seen
 
     def group(self, item_id: int, name: str, labels: dict[str, str]) -> tuple[Numbers, Numbers]:
         """The series' times and values, for samples of no known order (all but packed ones)."""
@@ -127,17 +146,19 @@ class _Pass:
             count += len(ts)
         self.samples += count
 
-    def add_packed(self, item_id: int, series: list[tuple[str, dict, memoryview, memoryview]]) -> None:
-        sent = self.packed_keys.get(item_id)
+    def add_packed(self, item_id: int, series: list[tuple[str, dict, memoryview, memoryview]],
+                   in_store: bool = False) -> None:
+        keys_of, groups = (self.in_store_keys, self.in_store) if in_store else (self.packed_keys, self.groups)
+        sent = keys_of.get(item_id)
         if sent is None:
-            sent = self.packed_keys[item_id] = {}
+            sent = keys_of[item_id] = {}
         count = 0
         unordered = self.unordered
         for name, labels, ts, values in series:
             key = (name, *labels.items()) if labels else name
             group = sent.get(key)
             if group is None:
-                group = sent[key] = self._slot(item_id, name, labels)
+                group = sent[key] = self._slot(item_id, name, labels, groups)
             if _SWAP:  # the stored doubles are little-endian
                 ts, values = _swapped(ts), _swapped(values)
             times = group[0]
@@ -151,6 +172,17 @@ class _Pass:
             count += len(times) - before
         self.samples += count
 
+    def add_forwarded(self, item_id: int, body: dict[str, Any]) -> None:
+        """A forwarded batch's digest (ingest.IN_STORE): counted as the samples it stands for."""
+        before = self.samples
+        self.add_packed(item_id, body["packed"], in_store=True)
+        latest = self.latest
+        for series_id, ts, value in ingest.latest_samples(body):
+            old = latest.get(series_id)
+            if old is None or old[0] <= ts:
+                latest[series_id] = (ts, value)
+        self.samples = before + body.get(ingest.FORWARDED, 0)
+
     def add_batch(self, agent: Agent, body: dict[str, Any], checks: dict[int, Check]) -> None:
         item = agent.configuration_item_id
         if item is not None:
@@ -159,7 +191,9 @@ class _Pass:
             if samples:
                 self.add_samples(item, samples)
             series = body.get("packed")
-            if series:
+            if body.get(ingest.IN_STORE):
+                self.add_forwarded(item, body)
+            elif series:
                 self.add_packed(item, series)
             columns = body.get("columns")
             if columns:
@@ -193,57 +227,36 @@ def _swapped(data: memoryview) -> bytes:
 
 
 def _resolve_series(work: _Pass, made: dict[GroupKey, int]) -> dict[GroupKey, int]:
-    """Series ids for every group, making the rows that are missing (racing passes are settled by
-    the unique constraint: a lost race just reads the winner's row). Ids found here go into
-    `made`, and into the process's cache only once the pass has committed."""
+    """Series ids for every group of the pass, making the rows that are missing. Ids found here go
+    into `made`, and into the process's cache only once the pass has committed."""
     if len(_series_ids) > _SERIES_CACHE_LIMIT:
         _series_ids.clear()
     ids: dict[GroupKey, int] = {}
     missing = []
-    for key in work.groups:
+    for key in work.keys():
         found = _series_ids.get(key)
         if found is None:
             missing.append(key)
         else:
             ids[key] = found
     if missing:
-        keys = {key: series_key(key[1], key[2]) for key in missing}
-        items = {key[0] for key in missing}
-        known = dict(((item, k), sid) for item, k, sid in Series.objects.filter(
-            configuration_item_id__in=items, key__in=set(keys.values())).values_list(
-            "configuration_item_id", "key", "id"))
-        new = [Series(customer_id=work.customer_of[key[0]], configuration_item_id=key[0], name=key[1],
-                      labels=dict(key[2]), key=keys[key], monitor_check_id=work.check_of.get(key))
-               for key in missing if (key[0], keys[key]) not in known]
-        if new:
-            Series.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
-            known.update(((item, k), sid) for item, k, sid in Series.objects.filter(
-                configuration_item_id__in=items, key__in=[s.key for s in new]).values_list(
-                "configuration_item_id", "key", "id"))
-        for key in missing:
-            made[key] = ids[key] = known[(key[0], keys[key])]
+        found_now = series_ids.resolve(missing, work.customer_of, work.check_of)
+        made.update(found_now)
+        ids.update(found_now)
     return ids
 
 
-def _update_last_values(ids: dict[GroupKey, int], work: _Pass) -> None:
-    series, times, values_ = [], [], []
-    unordered = work.unordered
-    for key, (ts, values) in work.groups.items():
-        newest = ts.index(max(ts)) if key in unordered else len(ts) - 1
-        series.append(ids[key])
-        times.append(float(ts[newest]))
-        values_.append(float(values[newest]))
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One statement for the pass: a statement per series (20,000 a pass in the ingest
-            # benchmark) cost more than the rest of the pass.
-            cursor.execute(f"UPDATE {_SERIES} AS s SET last_ts = v.ts, last_value = v.value "
-                           f"FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS v(id, ts, value) "
-                           f"WHERE s.id = v.id AND (s.last_ts IS NULL OR s.last_ts <= v.ts)", [series, times, values_])
-            return
-        cursor.executemany(f"UPDATE {_SERIES} SET last_ts = %s, last_value = %s "
-                           f"WHERE id = %s AND (last_ts IS NULL OR last_ts <= %s)",
-                           list(zip(times, values_, series, times, strict=True)))
+def _newest(ids: dict[GroupKey, int], groups: dict[GroupKey, tuple[Numbers, Numbers]], unordered: set[GroupKey],
+            latest: last_values.Newest) -> last_values.Newest:
+    """Each series' newest sample in the pass."""
+    newest = dict(latest)
+    for key, (ts, values) in groups.items():
+        index = ts.index(max(ts)) if key in unordered else len(ts) - 1
+        series_id, at = ids[key], float(ts[index])
+        old = newest.get(series_id)
+        if old is None or old[0] <= at:
+            newest[series_id] = (at, float(values[index]))
+    return newest
 
 
 def _group(batches: list[tuple[int, int, Any]]) -> tuple[_Pass, dict[int, Check]]:
@@ -270,7 +283,7 @@ _NO_LABELS: dict[str, str] = {}  # Points' labels for a store that does not read
 
 
 def _file(store, batches: list[tuple[int, int, Any]], work: _Pass, checks: dict[int, Check],
-          made: dict[GroupKey, int], *, mark: bool = True) -> None:
+          made: dict[GroupKey, int], *, mark: bool = True, defer_last_values: bool = False) -> None:
     """The writes of a pass, inside its transaction."""
     from opsdesk.monitoring import services
 
@@ -280,15 +293,16 @@ def _file(store, batches: list[tuple[int, int, Any]], work: _Pass, checks: dict[
                         labels=dict(key[2]) if labelled else _NO_LABELS, ts=ts, values=values,
                         ordered=key not in unordered)
                  for key, (ts, values) in work.groups.items()])
-    if work.groups:
-        _update_last_values(ids, work)
+    seen = work.seen()
+    if seen or work.latest:
+        last_values.record(_newest(ids, seen, unordered, work.latest), defer=defer_last_values)
     if work.results:
         services.record_check_results(work.results, checks)
     # Alert rules see the pass's samples and results here, in its transaction: an alert and its
     # first notifications commit with the data that raised them (nothing polls for them).
     from opsdesk.monitoring.alerting.evaluate import on_filed
 
-    on_filed(work.groups, ids, work.customer_of, work.results, checks)
+    on_filed(seen, ids, work.customer_of, work.results, checks)
     # The samples are in the store now: the body is let go (the row stays a while, for /metrics
     # and for telling a re-sent batch from a new one; forget_filed removes it).
     if mark:
@@ -315,11 +329,13 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def file_pass(limit: int = BATCHES_PER_PASS, samples: int = SAMPLES_PER_PASS) -> tuple[int, int]:
+def file_pass(limit: int = BATCHES_PER_PASS, samples: int = SAMPLES_PER_PASS, *,
+              defer_last_values: bool = False) -> tuple[int, int]:
     """File the oldest unfiled batches, up to `limit` of them and about `samples` samples (at
-    least one batch); answers how many batches and samples."""
+    least one batch); answers how many batches and samples. `defer_last_values`: see
+    last_values.record."""
     with _without_gc():
-        return _file_pass(limit, samples)
+        return _file_pass(limit, samples, defer_last_values)
 
 
 def _within(counted: list[tuple[int, int]], samples: int) -> list[int]:
@@ -377,7 +393,7 @@ def _agents_seen(batch_ids: list[int]) -> None:
                            [(ops.adapt_datetimefield_value(at), seq, agent_id) for agent_id, seq, at in seen])
 
 
-def _file_pass(limit: int, samples: int) -> tuple[int, int]:
+def _file_pass(limit: int, samples: int, defer_last_values: bool) -> tuple[int, int]:
     store = get_store()
     made: dict[GroupKey, int] = {}
     pending = IngestBatch.objects.filter(filed_at=None).order_by("id")
@@ -389,7 +405,7 @@ def _file_pass(limit: int, samples: int) -> tuple[int, int]:
                 return 0, 0
             batches = _read_batches(_within(counted, samples))
             work, checks = _group(batches)
-            _file(store, batches, work, checks, made)
+            _file(store, batches, work, checks, made, defer_last_values=defer_last_values)
             _agents_seen([b[0] for b in batches])
     else:
         # SQLite: the queue is a database of its own (monitoring/routers.py). How far filing got
@@ -414,7 +430,7 @@ def _file_pass(limit: int, samples: int) -> tuple[int, int]:
                     work, checks = _group(batches)
                 elif work.results:  # their state as it is now, under the lock, not as grouped
                     checks = Check.objects.in_bulk(checks.keys())
-                _file(store, batches, work, checks, made, mark=False)
+                _file(store, batches, work, checks, made, mark=False, defer_last_values=defer_last_values)
                 _agents_seen([b[0] for b in batches])
                 StoreCursor.objects.update_or_create(name=CURSOR, defaults={"value": batches[-1][0]})
             _mark_filed(batches[-1][0])
@@ -483,10 +499,14 @@ HEAVY_PASS_SAMPLES = 100_000
 HEAVY_PASS_SECONDS = 1.0
 
 
-def _pause_after(batches: int, samples: int, took: float) -> float:
-    """How long to wait before the next pass, after one that filed `batches` and `samples` in `took` s."""
+def _pause_after(batches: int, samples: int, took: float, recent: int = 0) -> float:
+    """How long to wait before the next pass, after one that filed `batches` and `samples` in
+    `took` s, the passes of the HEAVY_PASS_SECONDS before it `recent` samples. Those count too:
+    where each pass costs little (forwarded batches' digests), passes back to back each took the
+    few batches that came during the one before, none of them heavy, and their number was the
+    filer's and the database's work (bench/ingest.py, into VictoriaMetrics)."""
     full = batches >= BATCHES_PER_PASS or samples > SAMPLES_PER_PASS - ingest.MAX_SAMPLES
-    if samples < HEAVY_PASS_SAMPLES or full:
+    if samples + recent < HEAVY_PASS_SAMPLES or full:
         return 0.0
     return max(0.0, HEAVY_PASS_SECONDS - took)
 
@@ -520,20 +540,29 @@ def _file_pending(budget_seconds: float) -> int:
     linger = 0.0 if settings.CELERY_TASK_ALWAYS_EAGER else LINGER_SECONDS
     total = 0
     last_filed = None
-    while time.monotonic() < deadline:
-        began = time.monotonic()
-        batches, samples = file_pass()
-        total += samples
-        if batches:
-            last_filed = time.monotonic()
-            pause = _pause_after(batches, samples, last_filed - began)
-            if pause and not settings.CELERY_TASK_ALWAYS_EAGER:
-                _gather(min(pause, max(0.0, deadline - last_filed)))
-            continue
-        # Nothing pending, or what is pending is being filed by another pass.
-        if last_filed is None or time.monotonic() - last_filed >= linger:
-            break
-        time.sleep(LINGER_POLL_SECONDS)
+    recent: deque[tuple[float, int]] = deque()  # (start, samples) of the passes of the last HEAVY_PASS_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            began = time.monotonic()
+            # While ingest goes on, the series' last values are written every few seconds, not
+            # every pass (last_values.py); the run's end writes what is left.
+            batches, samples = file_pass(defer_last_values=True)
+            total += samples
+            if batches:
+                last_filed = time.monotonic()
+                while recent and recent[0][0] < began - HEAVY_PASS_SECONDS:
+                    recent.popleft()
+                pause = _pause_after(batches, samples, last_filed - began, sum(count for _at, count in recent))
+                recent.append((began, samples))
+                if pause and not settings.CELERY_TASK_ALWAYS_EAGER:
+                    _gather(min(pause, max(0.0, deadline - last_filed)))
+                continue
+            # Nothing pending, or what is pending is being filed by another pass.
+            if last_filed is None or time.monotonic() - last_filed >= linger:
+                break
+            time.sleep(LINGER_POLL_SECONDS)
+    finally:
+        last_values.flush()
     return total
 
 

@@ -21,7 +21,7 @@ from opsdesk.core.models import Customer, User
 from opsdesk.core.models.tokens import hash_token, new_raw_token
 from opsdesk.core.permissions import can
 from opsdesk.core.scoping import object_in_scope
-from opsdesk.monitoring import ingest, queue_insert
+from opsdesk.monitoring import forwarding, ingest, queue_insert
 from opsdesk.monitoring.models import (
     Agent,
     AgentKind,
@@ -34,6 +34,7 @@ from opsdesk.monitoring.models import (
 )
 from opsdesk.monitoring.routers import queue_database
 from opsdesk.monitoring.signals import check_state_changed
+from opsdesk.monitoring.store.base import LinesRefused
 
 ENROLMENT_DAYS = 7
 
@@ -173,16 +174,61 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
     filer's to set, once a pass (filing._agents_seen): an update of the agent's row per push was
     a statement and a row version per push. A batch of an agent deleted meanwhile is set aside
     by the filer."""
-    seq = body["seq"]
     _check_scope(agent, body)
+    return _accept(agent, body, raw)
+
+
+def _accept(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
+    seq = body["seq"]
     if seq <= agent.forgotten_up_to:
         # Stored and filed long ago, and its row forgotten since (filing.forget_filed): not twice.
         return seq
+    _queue(agent, seq, ingest.count_samples(body), raw)
+    return seq
+
+
+def _queue(agent: Agent, seq: int, samples: int, payload: bytes) -> bool:
     alias = queue_database()
     now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
-    stored = queue_insert.insert(queue_insert.QueueRow(agent.pk, seq, ingest.count_samples(body), raw, now))
+    stored = queue_insert.insert(queue_insert.QueueRow(agent.pk, seq, samples, payload, now))
     if stored:
         transaction.on_commit(_wake_filer, using=alias)
+    return stored
+
+
+def accept_push(agent: Agent, raw: bytes) -> int:
+    """Check a pushed body (raising ingest.Invalid) and take its batch: into the queue as one row
+    (accept_batch), or, where the metric store takes them directly, its samples straight to the
+    store and a digest into the queue (`_forward`). Returns the sequence number. Raises
+    MetricStoreError when the store did not take the samples, forwarding.Busy while another
+    request answers the same batch: nothing is queued then, and the agent sends it again."""
+    body, head, columns = ingest.checked_columns(raw)
+    _check_scope(agent, body)
+    if columns is not None and agent.configuration_item_id is not None:
+        store = forwarding.store_for_lines()
+        if store is not None:
+            try:
+                return _forward(agent, store, head, columns)
+            except LinesRefused:
+                pass  # a store without that import (Prometheus): filing writes the samples, as ever
+    return _accept(agent, body, raw if columns is None else ingest.packed(head, columns))
+
+
+def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], columns: list[ingest.Column]) -> int:
+    """A host agent's samples into the store, then their digest into the queue (forwarding.py)."""
+    seq = head["seq"]
+    if seq <= agent.forgotten_up_to:
+        return seq
+    with forwarding.claim(agent.pk, seq) as new:
+        if not new:
+            return seq
+        found = forwarding.send(store, agent, columns)
+        watched, latest = forwarding.digest(found, columns, forwarding.watched_names())
+        # The row counts the samples it stands for: filing paces its passes by them.
+        samples = sum(len(column[2]) for column in columns)
+        head = {**head, ingest.IN_STORE: True, ingest.FORWARDED: samples}
+        _queue(agent, seq, samples, ingest.packed(head, watched, latest))
+        forwarding.queued(agent.pk, seq)
     return seq
 
 

@@ -365,15 +365,17 @@ def test_a_late_resend_of_a_forgotten_batch_is_not_stored_again(host):
     assert list(IngestBatch.objects.values_list("seq", flat=True)) == [3]
 
 
-@pytest.mark.parametrize(("batches", "samples", "took", "pause"), [
-    (200, 200_000, 0.1, filing.HEAVY_PASS_SECONDS - 0.1),  # heavy ingest, all pending taken: the next waits
-    (200, 200_000, filing.HEAVY_PASS_SECONDS + 0.2, 0.0),  # a pass slower than the pace: at once
-    (5, 5_000, 0.01, 0.0),         # light (an alert's samples): at once, as ever
-    (filing.BATCHES_PER_PASS, 400_000, 0.1, 0.0),       # full by batches: more is waiting
-    (400, filing.SAMPLES_PER_PASS, 0.1, 0.0),           # full by samples: more is waiting
+@pytest.mark.parametrize(("batches", "samples", "took", "recent", "pause"), [
+    (200, 200_000, 0.1, 0, filing.HEAVY_PASS_SECONDS - 0.1),  # heavy ingest, all pending taken: the next waits
+    (200, 200_000, filing.HEAVY_PASS_SECONDS + 0.2, 0, 0.0),  # a pass slower than the pace: at once
+    (5, 5_000, 0.01, 0, 0.0),         # light (an alert's samples): at once, as ever
+    (5, 5_000, 0.01, 50_000, 0.0),    # light, and so were the passes of the last second
+    (20, 20_000, 0.01, 90_000, filing.HEAVY_PASS_SECONDS - 0.01),  # small passes back to back, heavy ingest
+    (filing.BATCHES_PER_PASS, 400_000, 0.1, 0, 0.0),       # full by batches: more is waiting
+    (400, filing.SAMPLES_PER_PASS, 0.1, 0, 0.0),           # full by samples: more is waiting
 ])
-def test_a_heavy_pass_paces_the_next_and_a_light_or_full_one_does_not(batches, samples, took, pause):
-    assert filing._pause_after(batches, samples, took) == pytest.approx(pause)
+def test_a_heavy_pass_paces_the_next_and_a_light_or_full_one_does_not(batches, samples, took, recent, pause):
+    assert filing._pause_after(batches, samples, took, recent) == pytest.approx(pause)
 
 
 @pytest.mark.django_db

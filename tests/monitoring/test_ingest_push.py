@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from opsdesk.core.models.tokens import hash_token, new_raw_token
-from opsdesk.monitoring import filing, ingest, services
+from opsdesk.monitoring import filing, ingest, series_ids, services
 from opsdesk.monitoring.models import Agent, AgentKind, IngestBatch, Series
 from opsdesk.monitoring.routers import QUEUE, queue_apart
 from opsdesk.monitoring.store import get_store
@@ -59,7 +59,7 @@ def sample(name="cpu_usage_percent", labels=None, value=1.5, ts=T0):
 
 
 def filed_values(agent, name, labels) -> list[tuple[float, float]]:
-    key = filing.series_key(name, labels.items())
+    key = series_ids.series_key(name, labels.items())
     series = Series.objects.get(configuration_item_id=agent.configuration_item_id, key=key)
     data = get_store().query([(series.id, name, labels)], T0 - 60, T0 + 3600, step=0)[series.id]
     return list(zip(data.ts, data.avg, strict=True))

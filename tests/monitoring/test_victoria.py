@@ -1,28 +1,33 @@
 """The Prometheus-compatible metric store against a real VictoriaMetrics (Debian's
 `victoria-metrics`, started once per test session on a free port with a scratch data directory):
-pushed batches go through the push API and the filer, and come back from store.query with their
-values and labels; a store that cannot be reached leaves the batches unfiled and nothing written."""
+a host agent's pushed samples go from the push straight to it (forwarding.py), once, and come
+back from store.query with their values and labels, while filing keeps the series' last values
+from the digest; a store that cannot be reached or refuses makes the push answer 503 with nothing
+stored, and the filer's own writes (check results) stay unfiled then."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
+import cramjam
 import httpx
 import pytest
 from rest_framework.test import APIClient
 
 from opsdesk.core.models.tokens import new_raw_token
-from opsdesk.monitoring import filing
+from opsdesk.monitoring import filing, forwarding, ingest, services
 from opsdesk.monitoring.models import Chunk, IngestBatch, Series
 from opsdesk.monitoring.store import Points, _store_for, get_store
 from opsdesk.monitoring.store.victoria import MetricStoreError, VictoriaMetricsStore
-from tests.factories import make_agent
+from tests.factories import make_agent, make_rule
 
 # One VictoriaMetrics per session: keep this module's tests on one xdist worker.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("victoria-metrics")]
@@ -140,6 +145,8 @@ def test_pushed_samples_come_back_with_their_values_and_labels(metrics_url, api,
                  "value": 0.5 + i / 100, "ts": base + 20 * i + 0.25} for i in range(30)]
     push(api, {"seq": 1, "samples": samples[:40]})
     push(api, {"seq": 2, "samples": samples[40:]})
+    # In the store already; the queue holds each batch's digest (a series' newest sample: no
+    # rule watches these metrics), counted as the samples it stands for.
     assert filing.file_pending() == 60
     assert not IngestBatch.objects.filter(filed_at=None).exists()
     assert Chunk.objects.count() == 0  # the samples went to VictoriaMetrics, not the database
@@ -189,6 +196,155 @@ def test_a_series_with_no_samples_in_range_answers_empty(metrics_url, api):
     assert data[series.id].ts == [] and data[series.id + 1000].avg == []
 
 
+def _count(url: str, selector: str, at: float) -> int:
+    _flush(url)
+    answer = httpx.get(f"{url}/api/v1/query", params={"query": f"sum(count_over_time({selector}[2h]))",
+                                                      "time": f"{at:.3f}", "nocache": "1"})
+    result = answer.json()["data"]["result"]
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+def test_a_resent_batch_is_forwarded_once(metrics_url, api, agent):
+    base = _base()
+    columns = [["load1", {}, [base + 15 * i for i in range(10)], [float(i) for i in range(10)]]]
+    first = push(api, {"seq": 7, "columns": columns}).json()
+    # The same batch again (its answer was lost), in this process and after the process's
+    # memory of it went (a restart, another web process): answered alike, sent once.
+    assert push(api, {"seq": 7, "columns": columns}).json() == first == {"stored_up_to": 7}
+    forwarding.forget()
+    assert push(api, {"seq": 7, "columns": columns}).json() == first
+    assert IngestBatch.objects.filter(agent=agent).count() == 1
+    assert _count(metrics_url, "load1", base + 300) == 10
+    # The next batch is new without a look-up, and a batch after a gap is looked up and new.
+    push(api, {"seq": 8, "columns": [["load1", {}, [base + 150], [1.0]]]})
+    push(api, {"seq": 12, "columns": [["load1", {}, [base + 165], [2.0]]]})
+    assert _count(metrics_url, "load1", base + 300) == 12
+    assert sorted(IngestBatch.objects.values_list("seq", flat=True)) == [7, 8, 12]
+
+
+def test_the_digest_carries_every_sample_of_a_watched_metric(metrics_url, api, agent):
+    from opsdesk.monitoring.models import Alert
+
+    make_rule(agent.customer, item=agent.configuration_item, metric="cpu_usage_percent", threshold=90.0)
+    base = _base()
+    times = [base + 15 * i for i in range(10)]
+    push(api, {"seq": 1, "columns": [["cpu_usage_percent", {}, times, [10.0] * 4 + [95.0] + [10.0] * 5],
+                                     ["load1", {}, times, [1.0] * 10]]})
+    payload = IngestBatch.objects.get().payload
+    body = ingest.stored_body(payload)
+    assert body[ingest.IN_STORE] is True
+    assert [(name, len(ts)) for name, _labels, ts, _values in ingest.stored_columns(payload)] == [
+        ("cpu_usage_percent", 10)]
+    load = Series.objects.get(name="load1")
+    assert ingest.latest_samples(body) == [(load.id, times[-1], 1.0)]
+    assert filing.file_pending() == 20
+    assert (load.__class__.objects.get(id=load.id).last_ts) == times[-1]
+    # The rule saw the breach in the middle of the batch, though the series' last value is fine.
+    alert = Alert.objects.get()
+    assert alert.started_at.timestamp() == pytest.approx(times[4])
+    assert Series.objects.get(name="cpu_usage_percent").last_value == 10.0
+    assert _count(metrics_url, '{__name__=~"cpu_usage_percent|load1"}', base + 300) == 20
+
+
+def test_an_unreachable_store_refuses_the_push_and_stores_nothing(settings, api, agent):
+    settings.OPSDESK_METRICS_URL = f"http://opsdesk:secret-password@127.0.0.1:{_free_port()}"
+    _store_for.cache_clear()
+    try:
+        answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
+            {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json")
+        assert answer.status_code == 503
+        assert answer["Retry-After"] == "5"
+        detail = answer.json()["detail"]
+        assert "127.0.0.1" in detail and "secret-password" not in detail
+        assert not IngestBatch.objects.exists()
+        ok, note = get_store().health()
+        assert not ok and "secret-password" not in note
+        assert "secret-password" not in repr(get_store())
+    finally:
+        _store_for.cache_clear()
+
+
+def test_the_refusal_is_in_the_language_asked_for(settings, api):
+    settings.OPSDESK_METRICS_URL = f"http://127.0.0.1:{_free_port()}"
+    _store_for.cache_clear()
+    try:
+        answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
+            {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json",
+            HTTP_ACCEPT_LANGUAGE="zh-hans")
+        assert answer.status_code == 503
+        assert "指标存储" in answer.json()["detail"]
+    finally:
+        _store_for.cache_clear()
+
+
+def test_an_error_answer_refuses_the_push(victoria, settings, api):
+    # A stray path prefix: VictoriaMetrics answers 400 "unsupported path".
+    settings.OPSDESK_METRICS_URL = f"{victoria}/not-here"
+    _store_for.cache_clear()
+    try:
+        answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
+            {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json")
+        assert answer.status_code == 503
+        assert "answered 400" in answer.json()["detail"]
+        assert not IngestBatch.objects.exists()
+    finally:
+        _store_for.cache_clear()
+
+
+def test_a_batch_being_answered_is_refused_until_it_is_done(agent):
+    with forwarding.claim(agent.pk, 5) as new:
+        assert new
+        with pytest.raises(forwarding.Busy), forwarding.claim(agent.pk, 5):
+            pass
+        with forwarding.claim(agent.pk, 6):  # another batch is not held up
+            pass
+    with forwarding.claim(agent.pk, 5) as new:
+        assert new
+
+
+class _NoImport(http.server.BaseHTTPRequestHandler):
+    """Prometheus as far as a push is concerned: no /api/v1/import (404), remote write taken."""
+
+    received: list[tuple[str, dict, bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append((self.path, dict(self.headers), body))
+        self.send_response(404 if self.path == "/api/v1/import" else 204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_store_without_the_import_gets_the_samples_from_filing(settings, api, agent):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoImport)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.OPSDESK_METRICS_URL = f"http://127.0.0.1:{server.server_address[1]}"
+    _store_for.cache_clear()
+    _NoImport.received.clear()
+    try:
+        base = _base()
+        push(api, {"seq": 1, "columns": [["load1", {}, [base, base + 15], [1.0, 2.0]]]})
+        push(api, {"seq": 2, "columns": [["load1", {}, [base + 30], [3.0]]]})
+        # The first push learnt there is no import; neither batch is marked as in the store.
+        assert [path for path, _headers, _body in _NoImport.received] == ["/api/v1/import"]
+        assert not any(ingest.IN_STORE in ingest.stored_body(row) for row in
+                       IngestBatch.objects.values_list("payload", flat=True))
+        assert filing.file_pending() == 3
+        (path, headers, body), = _NoImport.received[1:]
+        assert path == "/api/v1/write" and headers["Content-Encoding"] == "snappy"
+        series = Series.objects.get()
+        expected = get_store().encode([Points(series_id=series.id, item_id=agent.configuration_item_id,
+                                              customer_id=agent.customer_id, name="load1", labels={},
+                                              ts=[base, base + 15, base + 30], values=[1.0, 2.0, 3.0])])
+        assert bytes(cramjam.snappy.decompress_raw(body)) == expected[0][0]
+    finally:
+        server.shutdown()
+        _store_for.cache_clear()
+
+
 def test_a_resent_sample_changes_nothing(metrics_url):
     base = _base()
     points = [Points(series_id=901, item_id=1, customer_id=1, name="m", labels={}, ts=[base, base + 1],
@@ -201,11 +357,18 @@ def test_a_resent_sample_changes_nothing(metrics_url):
     assert (data[901].avg, data[901].min, data[901].max) == ([2.0], [1.0], [3.0])
 
 
-def test_an_unreachable_store_leaves_the_batches_unfiled(settings, api):
+def _queued(agent) -> None:
+    """A batch the filer writes to the store (what a collector's check results and the samples
+    of stores without an import take): queued as the push's non-forwarding way queues it."""
+    services.accept_batch(agent, *ingest.checked(json.dumps(
+        {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": _base()}]}).encode()))
+
+
+def test_an_unreachable_store_leaves_the_filers_batches_unfiled(settings, agent):
     settings.OPSDESK_METRICS_URL = f"http://opsdesk:secret-password@127.0.0.1:{_free_port()}"
     _store_for.cache_clear()
     try:
-        push(api, {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": _base()}]})
+        _queued(agent)
         with pytest.raises(MetricStoreError) as caught:
             filing.file_pass()
         assert "secret-password" not in str(caught.value)
@@ -213,19 +376,15 @@ def test_an_unreachable_store_leaves_the_batches_unfiled(settings, api):
         # Nothing half-written: the series rows made in the pass went with its transaction.
         assert IngestBatch.objects.get().filed_at is None
         assert Series.objects.count() == 0
-        ok, note = get_store().health()
-        assert not ok and "secret-password" not in note
-        assert "secret-password" not in repr(get_store())
     finally:
         _store_for.cache_clear()
 
 
-def test_an_error_answer_leaves_the_batches_unfiled(victoria, settings, api):
-    # A stray path prefix: VictoriaMetrics answers 400 "unsupported path".
+def test_an_error_answer_leaves_the_filers_batches_unfiled(victoria, settings, agent):
     settings.OPSDESK_METRICS_URL = f"{victoria}/not-here"
     _store_for.cache_clear()
     try:
-        push(api, {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": _base()}]})
+        _queued(agent)
         with pytest.raises(MetricStoreError, match="answered 400"):
             filing.file_pass()
         assert IngestBatch.objects.get().filed_at is None

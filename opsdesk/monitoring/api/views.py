@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Any
@@ -21,9 +22,12 @@ from rest_framework.views import APIView
 
 from opsdesk.core.api.parsers import JSONParser
 from opsdesk.core.fast_routes import DECLINED, FastAnswer
-from opsdesk.monitoring import ingest, services
+from opsdesk.monitoring import forwarding, ingest, services
 from opsdesk.monitoring.api.authentication import AgentTokenAuthentication, IsAgent
 from opsdesk.monitoring.pushing_agents import pushing_agent
+from opsdesk.monitoring.store.base import MetricStoreError
+
+log = logging.getLogger(__name__)
 
 MAX_SAMPLES = 10_000
 MAX_LABELS = 32
@@ -200,6 +204,41 @@ def _throttled() -> exceptions.Throttled:
     return exceptions.Throttled(wait=1, detail=str(BEHIND))
 
 
+UNAVAILABLE = _("The metric store did not take the samples (%(reason)s): nothing was stored; send this batch "
+                "again shortly.")
+BUSY = _("This batch is being stored by an earlier request: send it again in a second.")
+UNAVAILABLE_RETRY_SECONDS = 5
+
+
+class StoreUnavailable(exceptions.APIException):
+    """503: the metric store did not take a forwarded batch, or the batch is being answered."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+    def __init__(self, detail: str, wait: int) -> None:
+        super().__init__(detail)
+        self.wait = wait  # DRF's exception handler answers it as Retry-After
+
+
+def _unavailable(exc: Exception) -> StoreUnavailable:
+    if isinstance(exc, forwarding.Busy):
+        return StoreUnavailable(str(BUSY), 1)
+    log.warning("a push was refused: %s", exc)
+    return StoreUnavailable(str(UNAVAILABLE) % {"reason": exc}, UNAVAILABLE_RETRY_SECONDS)
+
+
+def _unavailable_answer(environ: dict, exc: Exception) -> FastAnswer | None:
+    """The 503 as DRF's way answers it, for a request that asks for no language (see `_behind`)."""
+    if environ.get("HTTP_ACCEPT_LANGUAGE"):
+        return None
+    with translation.override(settings.LANGUAGE_CODE):
+        refused = _unavailable(exc)
+        detail = str(refused.detail)
+    return FastAnswer("503 Service Unavailable", orjson.dumps({"detail": detail}),
+                      (("Retry-After", str(refused.wait)),))
+
+
 def push_answer(environ: dict, body: bytes) -> bytes | FastAnswer | None:
     """A good batch from a known agent, stored: the 200's body; while filing is behind, the 429.
     None for anything else, with nothing stored: DRF's way (PushView.post) answers it with the 400,
@@ -213,9 +252,11 @@ def push_answer(environ: dict, body: bytes) -> bytes | FastAnswer | None:
     if services.filing_behind():
         return _behind(environ)
     try:
-        stored = services.accept_batch(agent, *ingest.checked(body))
+        stored = services.accept_push(agent, body)
     except ingest.Invalid:
         return None
+    except (MetricStoreError, forwarding.Busy) as exc:
+        return _unavailable_answer(environ, exc)
     return orjson.dumps({"stored_up_to": stored})
 
 
@@ -223,7 +264,9 @@ class PushView(APIView):
     """Stores one batch of samples as received, at once and once: a re-sent batch (same sequence
     number) answers the same and is not stored twice. A malformed batch is refused whole (400,
     naming the field and the sample's index) and nothing is stored. The samples reach charts
-    within seconds, when a worker files them.
+    within seconds, when a worker files them; with VictoriaMetrics as the metric store, a host
+    agent's samples are in it when the push answers (a 503 says it did not take them: nothing was
+    stored, send the batch again).
 
     The hot endpoint of the application (every agent, every interval): a good batch from a known
     agent is answered without DRF's request, negotiation, authentication and rendering machinery
@@ -260,6 +303,8 @@ class PushView(APIView):
         403: OpenApiResponse(DETAIL, description=_("An agent token is required.")),
         429: OpenApiResponse(DETAIL, description=_("Filing is behind: nothing was stored; send the batch again after "
                                                    "Retry-After seconds.")),
+        503: OpenApiResponse(DETAIL, description=_("The metric store did not take the samples: nothing was stored; "
+                                                   "send the batch again after Retry-After seconds.")),
     }, summary=_("Push a batch of samples"))
     def post(self, request):
         if not request.content_type.startswith("application/json"):
@@ -267,9 +312,11 @@ class PushView(APIView):
         if services.filing_behind():
             raise _throttled()
         try:
-            stored = services.accept_batch(request.auth, *ingest.checked(request.body))
+            stored = services.accept_push(request.auth, request.body)
         except ingest.Invalid as exc:
             raise exceptions.ValidationError(exc.errors) from None
+        except (MetricStoreError, forwarding.Busy) as exc:
+            raise _unavailable(exc) from None
         return Response({"stored_up_to": stored})
 
 
