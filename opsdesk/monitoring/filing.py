@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -30,6 +30,7 @@ from opsdesk.monitoring import ingest, last_values, series_ids
 from opsdesk.monitoring.models import Agent, Check, IngestBatch, StoreCursor
 from opsdesk.monitoring.series_ids import GroupKey
 from opsdesk.monitoring.store import Points, get_store
+from opsdesk.monitoring.store.base import MetricStoreError
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,41 @@ def file_pass(limit: int = BATCHES_PER_PASS, samples: int = SAMPLES_PER_PASS, *,
     least one batch); answers how many batches and samples. `defer_last_values`: see
     last_values.record."""
     with _without_gc():
-        return _file_pass(limit, samples, defer_last_values)
+        try:
+            return _file_pass(limit, samples, defer_last_values)
+        except _TROUBLE:
+            raise
+        except Exception:
+            # A batch that cannot be read fails every pass that takes it, for good, and all the
+            # batches behind it wait: it is set aside and the pass tried again. Anything else
+            # (a failing write, a bug in an alert rule's evaluation) is raised, and nothing set aside.
+            if not _set_aside_unreadable(limit):
+                raise
+            return _file_pass(limit, samples, defer_last_values)
+
+
+# The store or the database in trouble, not the batches: the pass is tried again later as it is.
+_TROUBLE = (MetricStoreError, OperationalError, InterfaceError)
+
+
+def _set_aside_unreadable(limit: int) -> list[int]:
+    """Mark the oldest unfiled batches that cannot be read or grouped as filed, their payloads kept
+    (for a day, as every filed row) to be looked at; answers their ids."""
+    rows = list(IngestBatch.objects.filter(filed_at=None).order_by("id")
+                .values_list("id", "agent_id", "payload")[:limit])
+    unreadable = []
+    for row in rows:
+        try:
+            _group([row])
+        except _TROUBLE:
+            raise
+        except Exception as exc:
+            log.error("batch %s (agent %s) cannot be read and is set aside, its payload kept for a day: %s: %s",
+                      row[0], row[1], type(exc).__name__, exc)
+            unreadable.append(row[0])
+    if unreadable:
+        IngestBatch.objects.filter(id__in=unreadable, filed_at=None).update(filed_at=timezone.now())
+    return unreadable
 
 
 def _within(counted: list[tuple[int, int]], samples: int) -> list[int]:
@@ -545,8 +580,10 @@ def _file_pending(budget_seconds: float) -> int:
         while time.monotonic() < deadline:
             began = time.monotonic()
             # While ingest goes on, the series' last values are written every few seconds, not
-            # every pass (last_values.py); the run's end writes what is left.
-            batches, samples = file_pass(defer_last_values=True)
+            # every pass (last_values.py); the run's end writes what is left. Not with tasks run
+            # eagerly (tests, OPSDESK_TASKS_EAGER), where a caller's transaction may hold the
+            # pass's commit, and with it what the pass kept.
+            batches, samples = file_pass(defer_last_values=not settings.CELERY_TASK_ALWAYS_EAGER)
             total += samples
             if batches:
                 last_filed = time.monotonic()

@@ -9,7 +9,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from opsdesk.core.models.tokens import hash_token, new_raw_token
-from opsdesk.monitoring import filing
+from opsdesk.monitoring import filing, ingest
 from opsdesk.monitoring.models import (
     Agent,
     AgentKind,
@@ -402,3 +402,35 @@ def test_the_pause_before_a_pass_ends_at_a_lull_and_lasts_while_batches_come(hos
     arriving[0] = True
     filing._gather(1.0)
     assert sum(slept) == pytest.approx(1.0) and len(slept) >= 9  # batches kept coming: the whole pause
+
+
+def test_a_batch_that_cannot_be_read_is_set_aside_and_the_others_filed(host, caplog):
+    agent, client = host
+    assert push(client, {"seq": 1, "columns": [["load1", {}, [T0], [1.0]]]}).status_code == 200
+    # A row no version of opsdesk can read (a disk's damage, a format gone): packed, then garbage.
+    broken = IngestBatch.objects.create(agent=agent, seq=2, samples=1, payload=ingest.PACKED + b"\xff\x00\x00\x00{")
+    assert push(client, {"seq": 3, "columns": [["load1", {}, [T0 + 30], [3.0]]]}).status_code == 200
+    assert filing.file_pending() == 2
+    broken.refresh_from_db()
+    assert broken.filed_at is not None
+    assert bytes(broken.payload).startswith(ingest.PACKED)  # kept to be looked at
+    assert f"batch {broken.id} (agent {agent.id}) cannot be read" in caplog.text
+    assert not IngestBatch.objects.filter(filed_at=None).exists()
+    assert Series.objects.get(name="load1").last_value == 3.0
+
+
+def test_a_pass_failing_for_another_reason_sets_nothing_aside(host, monkeypatch):
+    from opsdesk.monitoring.alerting import evaluate
+
+    _agent, client = host
+    assert push(client, {"seq": 1, "columns": [["load1", {}, [T0], [1.0]]]}).status_code == 200
+
+    def broken_rule_evaluation(*args, **kwargs):
+        raise RuntimeError("a bug in a rule's evaluation")
+
+    monkeypatch.setattr(evaluate, "on_filed", broken_rule_evaluation)
+    with pytest.raises(RuntimeError, match="a bug"):
+        filing.file_pass()
+    assert IngestBatch.objects.get().filed_at is None  # waits for the fix, whole
+    monkeypatch.undo()
+    assert filing.file_pass() == (1, 1)
