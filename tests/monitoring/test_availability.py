@@ -201,20 +201,23 @@ def test_a_weekly_window_in_shanghai_time_is_left_out_every_week(customer_a, ite
     assert result.seconds["critical"] == 4 * 7 * 24 * HOUR - 8 * HOUR
 
 
-def test_a_weekly_window_across_berlins_summer_time_keeps_its_utc_time(customer_a, item):
-    # The model keeps no time zone: a recurring window repeats at the same UTC time, so from
-    # Berlin's change to summer time (29 March 2026) it starts an hour later on the wall clock.
-    # Alerting (occurrence_at) and availability agree on every occurrence: it is one function.
+def test_a_weekly_window_across_berlins_summer_time_keeps_its_wall_clock_time(customer_a, item, settings):
+    # A recurring window repeats at the same wall-clock time in the site's zone: after Berlin's
+    # change to summer time (29 March 2026, 02:00) it starts an hour earlier in UTC. Alerting
+    # (occurrence_at) and availability agree on every occurrence: it is one function.
+    settings.OPSDESK_TIME_ZONE = "Europe/Berlin"
     check = with_history(item, [(T0, "critical")])
     first = dt.datetime(2026, 3, 15, 1, 0, tzinfo=BERLIN)  # 00:00 UTC
     created = window(customer_a, first, first + dt.timedelta(hours=2), recurrence="weekly")
-    start, end = dt.datetime(2026, 3, 14, tzinfo=UTC), dt.datetime(2026, 4, 12, tzinfo=UTC)
+    start, end = dt.datetime(2026, 3, 14, tzinfo=UTC), dt.datetime(2026, 4, 11, tzinfo=UTC)
     result = of_check(check, start, end)
 
     assert [compute.to_datetime(a).strftime("%m-%d %H:%M") for a, _ in result.maintenance] == [
-        "03-15 00:00", "03-22 00:00", "03-29 00:00", "04-05 00:00"]
-    assert [compute.to_datetime(a).astimezone(BERLIN).hour for a, _ in result.maintenance] == [1, 1, 1, 2]
-    assert result.seconds["maintenance"] == 4 * 2 * HOUR
+        "03-15 00:00", "03-22 00:00", "03-29 00:00", "04-04 23:00"]
+    assert [compute.to_datetime(a).astimezone(BERLIN).hour for a, _ in result.maintenance] == [1, 1, 1, 1]
+    # The night of the change: 01:00-03:00 on the wall clock is one hour long.
+    assert [round((b - a) / HOUR) for a, b in result.maintenance] == [2, 2, 1, 2]
+    assert result.seconds["maintenance"] == 7 * HOUR
     stored = MaintenanceWindow.objects.get(pk=created.pk)
     for a, b in result.maintenance:
         assert holds.occurrence_at(stored, compute.to_datetime(a)) is not None
@@ -229,7 +232,8 @@ def test_a_daily_window_repeats_until_its_last_day(customer_a, item):
     assert [compute.to_datetime(a).day for a, _ in result.maintenance] == [2, 3, 4]
 
 
-def test_a_monthly_window_on_the_31st_falls_on_the_last_day_of_shorter_months(customer_a):
+def test_a_monthly_window_on_the_31st_falls_on_the_last_day_of_shorter_months(customer_a, settings):
+    settings.OPSDESK_TIME_ZONE = "UTC"
     created = MaintenanceWindow(customer=customer_a, name="m", recurrence="monthly",
                                 starts_at=dt.datetime(2026, 1, 31, 20, tzinfo=UTC),
                                 ends_at=dt.datetime(2026, 1, 31, 22, tzinfo=UTC))

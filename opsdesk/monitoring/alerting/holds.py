@@ -13,7 +13,9 @@ import calendar
 import datetime as dt
 import re
 from collections.abc import Iterable
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
@@ -160,27 +162,45 @@ def _steps_before(first: dt.datetime, moment: dt.datetime, recurrence: str) -> i
     return (moment.year - first.year) * 12 + moment.month - first.month - 1
 
 
+def _wall(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """The moment's wall-clock time in `zone`, without a zone."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def _utc(wall: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """A wall-clock time of `zone` in UTC. One that a change to summer time skips is read with the
+    offset before the change (02:30 becomes 03:30 summer time); one that a change back repeats is
+    its first."""
+    return wall.replace(tzinfo=zone).astimezone(dt.UTC)
+
+
 def occurrences(window: MaintenanceWindow, start: dt.datetime,
                 end: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
-    """The occurrences of the window that overlap [start, end), oldest first. Recurring ones repeat
-    in UTC (the stored times), so a window keeps its UTC time across a daylight-saving change: the
-    one place that decides it, for alerting (occurrence_at) and availability alike."""
-    # In UTC whatever tzinfo the object carries, so an unsaved window repeats as a stored one does.
+    """The occurrences of the window that overlap [start, end), oldest first, in UTC. Recurring
+    ones repeat at the same wall-clock time in the site's time zone (OPSDESK_TIME_ZONE), as a
+    person means "every Sunday at 02:00" (and as Zabbix repeats its maintenance periods): across a
+    change to summer time their UTC time moves. The one place that decides it, for alerting
+    (occurrence_at) and availability alike."""
     first_start, first_end = window.starts_at.astimezone(dt.UTC), window.ends_at.astimezone(dt.UTC)
     if first_end <= first_start or end <= start:
         return []
     if not window.recurrence:
         return [(first_start, first_end)] if first_start < end and first_end > start else []
+    zone = ZoneInfo(settings.OPSDESK_TIME_ZONE)
+    wall_start, wall_end = _wall(first_start, zone), _wall(first_end, zone)
     length = first_end - first_start
     back = 1 + int(length / _SHORTEST_PERIOD[window.recurrence])
     found = []
-    k = max(0, _steps_before(first_start, start.astimezone(dt.UTC), window.recurrence) - back)
+    k = max(0, _steps_before(wall_start, _wall(start, zone), window.recurrence) - back)
     while True:
-        s = _shift(first_start, window.recurrence, k)
-        if s >= end or (window.repeat_until and s.date() > window.repeat_until):
+        wall = _shift(wall_start, window.recurrence, k)
+        if window.repeat_until and wall.date() > window.repeat_until:
             break
-        e = _shift(first_end, window.recurrence, k)
-        if e > start:
+        s = _utc(wall, zone)
+        if s >= end:
+            break
+        e = _utc(_shift(wall_end, window.recurrence, k), zone)
+        if e > start and e > s:
             found.append((s, e))
         k += 1
     return found
