@@ -106,3 +106,43 @@ def test_an_outage_ends_with_every_batch_stored_once_in_order(live_server, tmp_p
     filing.file_pending()  # where the queue is a database of its own, filing sets last_seq
     agent.refresh_from_db()
     assert agent.last_seq == 6
+
+
+@pytest.mark.xdist_group("victoria-metrics")
+def test_victoriametrics_away_ends_with_every_sample_in_it_once(live_server, tmp_path, victoria, settings):
+    """With VictoriaMetrics as the store the push forwards the samples itself: while it is away
+    the push answers 503 and stores nothing, the agent keeps its batches, and once it is back
+    they are replayed, every sample in VictoriaMetrics once."""
+    import time
+
+    from opsdesk.monitoring.store import _store_for
+    from tests.victoria import count
+
+    store_proxy = Proxy("127.0.0.1", int(urlsplit(victoria).port))
+    settings.OPSDESK_METRICS_URL = store_proxy.url
+    _store_for.cache_clear()
+    raw = new_raw_token()
+    agent = make_agent(CustomerFactory(), raw=raw)
+    began = time.time()
+    try:
+        AgentConfig(server=live_server.url, agent=agent.pk, token=raw).save(tmp_path)
+        runner = Runner(tmp_path, client=Client(timeout=5), collect_inventory=lambda: {"hostname": "x"})
+        runner.tick()
+        assert runner.spool.stats().pending == 0
+        store_proxy.close()  # VictoriaMetrics goes away
+        for _ in range(3):
+            runner.tick()
+        assert runner.spool.stats().pending == 3
+        assert list(IngestBatch.objects.filter(agent=agent).values_list("seq", flat=True)) == [1]
+        store_proxy.open()
+        runner.tick()
+        runner.tick()
+    finally:
+        store_proxy.close()
+        _store_for.cache_clear()
+    assert runner.spool.stats().pending == 0
+    rows = list(IngestBatch.objects.filter(agent=agent).order_by("pk").values_list("seq", "samples"))
+    assert [seq for seq, _samples in rows] == [1, 2, 3, 4, 5, 6]
+    sent = sum(samples for _seq, samples in rows)
+    assert sent > 60
+    assert count(victoria, f'{{ci="{agent.configuration_item_id}"}}', began - 5, time.time() + 5) == sent

@@ -10,11 +10,6 @@ from __future__ import annotations
 import http.server
 import itertools
 import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 
@@ -30,62 +25,13 @@ from opsdesk.monitoring.models import Chunk, IngestBatch, Series
 from opsdesk.monitoring.store import Points, _store_for, get_store
 from opsdesk.monitoring.store.victoria import MetricStoreError, VictoriaMetricsStore
 from tests.factories import make_agent, make_rule
+from tests.victoria import flush as _flush
+from tests.victoria import free_port as _free_port
 
 # One VictoriaMetrics per session: keep this module's tests on one xdist worker.
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("victoria-metrics")]
 
 URL = "/api/monitoring/push/"
-BINARY = "victoria-metrics"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="session")
-def victoria():
-    """The base URL of a VictoriaMetrics of our own."""
-    binary = shutil.which(BINARY) or next((p for p in (f"/usr/bin/{BINARY}",) if os.path.exists(p)), None)
-    if binary is None:
-        pytest.fail(f"{BINARY} is not installed: install the Debian package `victoria-metrics` "
-                    "(make test-deps does)", pytrace=False)
-    data = tempfile.mkdtemp(prefix="opsdesk-test-vm-")
-    port = _free_port()
-    log = open(f"{data}/vm.log", "wb")
-    proc = subprocess.Popen(
-        [binary, f"-storageDataPath={data}/data", f"-httpListenAddr=127.0.0.1:{port}", "-retentionPeriod=100y",
-         "-search.latencyOffset=0s", "-loggerLevel=WARN"], stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"{BINARY} exited with {proc.returncode}: {open(f'{data}/vm.log').read()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{BINARY} did not answer /health within 30 s")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        shutil.rmtree(data, ignore_errors=True)
-
-
-def _flush(url: str) -> None:
-    """Make what was written searchable now (VictoriaMetrics buffers new samples for a second or two)."""
-    assert httpx.get(f"{url}/internal/force_flush", timeout=10).status_code == 200
 
 
 _series_ids_from = itertools.count(1)
