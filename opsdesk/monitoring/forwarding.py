@@ -90,18 +90,23 @@ def queued(agent_id: int, seq: int) -> None:
 
 def forget() -> None:
     """Let go of what this process knows (tests: their rows and series were rolled back)."""
+    global _known_count
     with _lock:
         _highest_queued.clear()
     _known.clear()
     _layouts.clear()
+    _known_count = 0
     _watched.clear()
 
 
 # --- the series' ids and their lines' start ---------------------------------------------------
 
-# Per item: (name, *label pairs as sent) -> (series id, the start of its JSON line).
+# Per item: (name, *label pairs as sent) -> (series id, the start of its JSON line). At most
+# KNOWN_SERIES_LIMIT series in all (some 300 bytes each, with their items' layouts below): beyond,
+# the process starts again from none (a look-up per series on the next push of each agent).
 _known: dict[int, dict[Any, tuple[int, bytes]]] = {}
-KNOWN_ITEMS_LIMIT = 20_000
+KNOWN_SERIES_LIMIT = 200_000
+_known_count = 0
 
 
 def _line_start(series_id: int, item_id: int, customer_id: int, name: str, labels: dict[str, str]) -> bytes:
@@ -127,18 +132,19 @@ def series_of(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]
     if layout is not None and layout[0] == names and layout[1] == labels:
         return layout[2]
     found = _look_up(agent, columns)
-    if len(_layouts) >= KNOWN_ITEMS_LIMIT:
-        _layouts.clear()
     _layouts[item] = (names, labels, found)
     return found
 
 
 def _look_up(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]:
+    global _known_count
     item = agent.configuration_item_id
+    if _known_count + len(columns) > KNOWN_SERIES_LIMIT:
+        _known.clear()
+        _layouts.clear()
+        _known_count = 0
     known = _known.get(item)
     if known is None:
-        if len(_known) >= KNOWN_ITEMS_LIMIT:
-            _known.clear()
         known = _known[item] = {}
     found: list[Any] = []
     missing: list[int] = []
@@ -152,6 +158,7 @@ def _look_up(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]
         group_keys = {index: (item, columns[index][0], tuple(sorted(columns[index][1].items())))
                       for index in missing}
         ids = series_ids.resolve(group_keys.values(), {item: agent.customer_id})
+        _known_count += len(group_keys)
         for index, group_key in group_keys.items():
             name, labels = columns[index][0], columns[index][1]
             series_id = ids[group_key]
