@@ -10,11 +10,13 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.servers import stop, wait_ready
 
 BINARY = "victoria-metrics"
 
@@ -40,26 +42,10 @@ def victoria() -> Iterator[str]:
          "-search.latencyOffset=0s", "-loggerLevel=WARN"], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"{BINARY} exited with {proc.returncode}: {open(f'{data}/vm.log').read()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{BINARY} did not answer /health within 30 s")
-            time.sleep(0.1)
+        wait_ready(proc, f"{url}/health", Path(data, "vm.log"), BINARY)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
         shutil.rmtree(data, ignore_errors=True)
 

@@ -57,6 +57,18 @@ def metrics_url(victoria, settings, db):
     _store_for.cache_clear()
 
 
+@pytest.fixture
+def store_at(settings):
+    """Point opsdesk at another metric store for the test: `store_at(url)`."""
+
+    def point(url: str) -> None:
+        settings.OPSDESK_METRICS_URL = url
+        _store_for.cache_clear()
+
+    yield point
+    _store_for.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def forget_series_ids():
     """The filer keeps series ids in memory; rows of earlier tests were rolled back (and SQLite
@@ -205,49 +217,37 @@ def test_the_digest_carries_every_sample_of_a_watched_metric(metrics_url, api, a
     assert _count(metrics_url, '{__name__=~"cpu_usage_percent|load1"}', base + 300) == 20
 
 
-def test_an_unreachable_store_refuses_the_push_and_stores_nothing(settings, api, agent):
-    settings.OPSDESK_METRICS_URL = f"http://opsdesk:secret-password@127.0.0.1:{_free_port()}"
-    _store_for.cache_clear()
-    try:
-        answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
-            {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json")
-        assert answer.status_code == 503
-        assert answer["Retry-After"] == "5"
-        detail = answer.json()["detail"]
-        assert "127.0.0.1" in detail and "secret-password" not in detail
-        assert not IngestBatch.objects.exists()
-        ok, note = get_store().health()
-        assert not ok and "secret-password" not in note
-        assert "secret-password" not in repr(get_store())
-    finally:
-        _store_for.cache_clear()
+def test_an_unreachable_store_refuses_the_push_and_stores_nothing(store_at, api, agent):
+    store_at(f"http://opsdesk:secret-password@127.0.0.1:{_free_port()}")
+    answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
+        {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "5"
+    detail = answer.json()["detail"]
+    assert "127.0.0.1" in detail and "secret-password" not in detail
+    assert not IngestBatch.objects.exists()
+    ok, note = get_store().health()
+    assert not ok and "secret-password" not in note
+    assert "secret-password" not in repr(get_store())
 
 
-def test_the_refusal_is_in_the_language_asked_for(settings, api):
-    settings.OPSDESK_METRICS_URL = f"http://127.0.0.1:{_free_port()}"
-    _store_for.cache_clear()
-    try:
-        answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
-            {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json",
-            HTTP_ACCEPT_LANGUAGE="zh-hans")
-        assert answer.status_code == 503
-        assert "指标存储" in answer.json()["detail"]
-    finally:
-        _store_for.cache_clear()
+def test_the_refusal_is_in_the_language_asked_for(store_at, api):
+    store_at(f"http://127.0.0.1:{_free_port()}")
+    answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
+        {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert answer.status_code == 503
+    assert "指标存储" in answer.json()["detail"]
 
 
-def test_an_error_answer_refuses_the_push(victoria, settings, api):
+def test_an_error_answer_refuses_the_push(victoria, store_at, api):
     # A stray path prefix: VictoriaMetrics answers 400 "unsupported path".
-    settings.OPSDESK_METRICS_URL = f"{victoria}/not-here"
-    _store_for.cache_clear()
-    try:
-        answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
-            {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json")
-        assert answer.status_code == 503
-        assert "answered 400" in answer.json()["detail"]
-        assert not IngestBatch.objects.exists()
-    finally:
-        _store_for.cache_clear()
+    store_at(f"{victoria}/not-here")
+    answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [
+        {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json")
+    assert answer.status_code == 503
+    assert "answered 400" in answer.json()["detail"]
+    assert not IngestBatch.objects.exists()
 
 
 def test_a_batch_being_answered_is_refused_until_it_is_done(agent):
@@ -277,11 +277,10 @@ class _NoImport(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_store_without_the_import_gets_the_samples_from_filing(settings, api, agent):
+def test_a_store_without_the_import_gets_the_samples_from_filing(store_at, api, agent):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoImport)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    settings.OPSDESK_METRICS_URL = f"http://127.0.0.1:{server.server_address[1]}"
-    _store_for.cache_clear()
+    store_at(f"http://127.0.0.1:{server.server_address[1]}")
     _NoImport.received.clear()
     try:
         base = _base()
@@ -301,7 +300,6 @@ def test_a_store_without_the_import_gets_the_samples_from_filing(settings, api, 
         assert bytes(cramjam.snappy.decompress_raw(body)) == expected[0][0]
     finally:
         server.shutdown()
-        _store_for.cache_clear()
 
 
 def test_a_resent_sample_changes_nothing(metrics_url):
@@ -323,33 +321,25 @@ def _queued(agent) -> None:
         {"seq": 1, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": _base()}]}).encode()))
 
 
-def test_an_unreachable_store_leaves_the_filers_batches_unfiled(settings, agent):
-    settings.OPSDESK_METRICS_URL = f"http://opsdesk:secret-password@127.0.0.1:{_free_port()}"
-    _store_for.cache_clear()
-    try:
-        _queued(agent)
-        with pytest.raises(MetricStoreError) as caught:
-            filing.file_pass()
-        assert "secret-password" not in str(caught.value)
-        assert "127.0.0.1" in str(caught.value)
-        # Nothing half-written: the series rows made in the pass went with its transaction.
-        assert IngestBatch.objects.get().filed_at is None
-        assert Series.objects.count() == 0
-    finally:
-        _store_for.cache_clear()
+def test_an_unreachable_store_leaves_the_filers_batches_unfiled(store_at, agent):
+    store_at(f"http://opsdesk:secret-password@127.0.0.1:{_free_port()}")
+    _queued(agent)
+    with pytest.raises(MetricStoreError) as caught:
+        filing.file_pass()
+    assert "secret-password" not in str(caught.value)
+    assert "127.0.0.1" in str(caught.value)
+    # Nothing half-written: the series rows made in the pass went with its transaction.
+    assert IngestBatch.objects.get().filed_at is None
+    assert Series.objects.count() == 0
 
 
-def test_an_error_answer_leaves_the_filers_batches_unfiled(victoria, settings, agent):
-    settings.OPSDESK_METRICS_URL = f"{victoria}/not-here"
-    _store_for.cache_clear()
-    try:
-        _queued(agent)
-        with pytest.raises(MetricStoreError, match="answered 400"):
-            filing.file_pass()
-        assert IngestBatch.objects.get().filed_at is None
-        assert Series.objects.count() == 0
-    finally:
-        _store_for.cache_clear()
+def test_an_error_answer_leaves_the_filers_batches_unfiled(victoria, store_at, agent):
+    store_at(f"{victoria}/not-here")
+    _queued(agent)
+    with pytest.raises(MetricStoreError, match="answered 400"):
+        filing.file_pass()
+    assert IngestBatch.objects.get().filed_at is None
+    assert Series.objects.count() == 0
 
 
 def test_health(victoria):

@@ -18,6 +18,7 @@ from django.db import OperationalError
 
 from opsdesk.monitoring.models import Alert, AlertState
 from tests.factories import CustomerFactory
+from tests.servers import stop, wait_ready
 
 from .conftest import make_integration
 
@@ -85,27 +86,12 @@ def alertmanager(tmp_path: Path):
             stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"{BINARY} exited with {proc.returncode}: {(tmp_path / 'alertmanager.log').read_text()}")
-            try:
-                if httpx.get(f"{base}/-/ready", timeout=1).status_code == 200:
-                    return base
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{BINARY} was not ready within 30 s")
-            time.sleep(0.1)
+        wait_ready(proc, f"{base}/-/ready", tmp_path / "alertmanager.log", BINARY)
+        return base
 
     yield start
     for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, timeout=10)
 
 
 def _read(query):
