@@ -231,6 +231,24 @@ def test_an_unreachable_store_refuses_the_push_and_stores_nothing(store_at, api,
     assert "secret-password" not in repr(get_store())
 
 
+def test_refusals_are_logged_once_a_minute_with_how_many(store_at, api, caplog, monkeypatch):
+    from opsdesk.monitoring.api import views
+
+    monkeypatch.setattr(views, "_refusals", {"logged_at": -1e9, "since": 0})
+    store_at(f"http://127.0.0.1:{_free_port()}")
+    for seq in (1, 2, 3):
+        answer = api.post(URL, data=json.dumps({"seq": seq, "samples": [
+            {"name": "up", "labels": {}, "value": 1, "ts": _base()}]}), content_type="application/json")
+        assert answer.status_code == 503
+    logged = [r.getMessage() for r in caplog.records if r.name == "opsdesk.monitoring.api.views"]
+    assert len(logged) == 1 and "(0 more refused since the last message)" in logged[0]
+    monkeypatch.setattr(views, "REFUSALS_LOGGED_EVERY_SECONDS", 0.0)
+    api.post(URL, data=json.dumps({"seq": 4, "samples": [{"name": "up", "labels": {}, "value": 1, "ts": _base()}]}),
+             content_type="application/json")
+    logged = [r.getMessage() for r in caplog.records if r.name == "opsdesk.monitoring.api.views"]
+    assert len(logged) == 2 and "(2 more refused since the last message)" in logged[1]
+
+
 def test_the_refusal_is_in_the_language_asked_for(store_at, api):
     store_at(f"http://127.0.0.1:{_free_port()}")
     answer = api.post(URL, data=json.dumps({"seq": 1, "samples": [

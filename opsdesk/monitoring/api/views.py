@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from typing import Any
 
 import orjson
@@ -221,10 +222,26 @@ class StoreUnavailable(exceptions.APIException):
         self.wait = wait  # DRF's exception handler answers it as Retry-After
 
 
+# While the metric store is away every push is refused, a fleet's hundreds a second: the log
+# says so at most once a minute per process, with how many were refused in between.
+REFUSALS_LOGGED_EVERY_SECONDS = 60.0
+_refusals = {"logged_at": -1e9, "since": 0}
+
+
+def _log_refusal(exc: Exception) -> None:
+    now = time.monotonic()
+    if now - _refusals["logged_at"] < REFUSALS_LOGGED_EVERY_SECONDS:
+        _refusals["since"] += 1
+        return
+    more, _refusals["since"], _refusals["logged_at"] = _refusals["since"], 0, now
+    log.warning("pushes are refused: the metric store did not take their samples (%d more refused since the "
+                "last message): %s", more, exc)
+
+
 def _unavailable(exc: Exception) -> StoreUnavailable:
     if isinstance(exc, forwarding.Busy):
         return StoreUnavailable(str(BUSY), 1)
-    log.warning("a push was refused: %s", exc)
+    _log_refusal(exc)
     return StoreUnavailable(str(UNAVAILABLE) % {"reason": exc}, UNAVAILABLE_RETRY_SECONDS)
 
 
