@@ -359,6 +359,25 @@ def test_a_packed_row_keeps_every_number_exactly(api, agent):
     assert filed_values(agent, "node_load1", {}) == [(t, float(v)) for t, v in zip(times, values, strict=True)]
 
 
+def test_series_sharing_their_times_store_them_once_and_are_filed_alike(api, agent):
+    shared = [T0 + 15 * j for j in range(10)]
+    columns = [column(f"metric_{i}", {}, list(shared), [i + j / 10 for j in range(10)]) for i in range(3)]
+    columns.insert(1, column("other", {}, [t + 1 for t in shared], [9.0] * 10))  # the run is broken once
+    columns.append(column("back", {}, list(reversed(shared)), [float(j) for j in range(10)]))  # sorted, then shared
+    raw = json.dumps({"seq": 1, "columns": columns}).encode()
+    assert api.post(URL, data=raw, content_type="application/json").status_code == 200
+    payload = bytes(IngestBatch.objects.get().payload)
+    # Times written for metric_0, other and metric_1 only: 3 x 10 + 5 x 10 doubles and the header.
+    header = int.from_bytes(payload[1:5], "little")
+    assert len(payload) == 5 + header + 8 * (3 * 10 + 5 * 10)
+    stored = ingest.stored_columns(payload)
+    assert [c[2] for c in stored] == [shared, [t + 1 for t in shared], shared, shared, shared]
+    assert stored[4][3] == [float(9 - j) for j in range(10)]
+    filing.file_pass()
+    assert filed_values(agent, "metric_2", {}) == [(t, 2 + j / 10) for j, t in enumerate(shared)]
+    assert filed_values(agent, "back", {}) == [(t, float(9 - j)) for j, t in enumerate(shared)]
+
+
 def test_a_series_sent_out_of_time_order_is_filed_in_order(api, agent):
     body = {"seq": 1, "columns": [column(times=[T0 + 30, T0, T0 + 15], values=[3.0, 1.0, 2.0])]}
     assert push(api, body).status_code == 200
