@@ -746,6 +746,7 @@ def main() -> int:
         if direct_twice:
             log("case: VictoriaMetrics directly, before the opsdesk cases")
             cases["vm_direct_before"] = vm_direct(vm, size, args.senders, args.seed, run=2)
+        if "sqlite" in only:
             log("case: SQLite")
             cases["sqlite"] = run_child(args, "")["sql"]
         if "postgres" in only or "vm" in only:
