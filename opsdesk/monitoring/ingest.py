@@ -369,7 +369,8 @@ def packed(head: dict[str, Any], columns: Iterable[tuple[str, dict, list, list]]
     # An agent reads all its series at the same moments: a series whose times are those of the
     # series before is stored without them (a fourth field, 1, in its header entry). A 1,000-sample
     # batch of 100 series then takes 12.8 KB instead of 20.7, and PostgreSQL's insert of it 40 µs
-    # of the server's CPU instead of 55-60 (docs/performance.md, round seven).
+    # of the server's CPU instead of 55-60 (docs/performance.md, round seven: within the noise of
+    # the whole benchmark's rates, though).
     previous: list | None = None
     for name, labels, times, values in columns:
         if len(times) > 1 and times != sorted(times):
