@@ -16,7 +16,7 @@ import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -87,7 +87,7 @@ class _Pass:
             group = groups[key] = (array("d"), array("d"))
         return (*group, key)
 
-    def keys(self) -> set[GroupKey] | Any:
+    def keys(self) -> Iterable[GroupKey]:
         """Every series of the pass, written or not."""
         return self.groups.keys() | self.in_store.keys() if self.in_store else self.groups.keys()
 

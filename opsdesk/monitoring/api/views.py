@@ -6,6 +6,9 @@ import logging
 import math
 import re
 import time
+from collections.abc import Callable
+from functools import partial
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -188,17 +191,21 @@ PUSH_PATH = "/api/monitoring/push/"
 BEHIND = _("Samples are being filed more slowly than they arrive: send this batch again in a second.")
 
 
-def _behind(environ: dict) -> FastAnswer | None:
-    """The 429 of a push while filing is behind, as DRF's way answers it (PushView.post), for a
-    request that asks for no language (agents): the site's language then, as Django's locale
-    middleware would choose. A request that asks for one is answered by Django's way. Under
-    back-pressure every push is refused for a while, and Django's handling cost each of them
-    3-4 ms of CPU (a quarter of the web process' work in a PostgreSQL run of bench/ingest.py)."""
+def _fast_refusal(environ: dict, make: Callable[[], exceptions.APIException]) -> FastAnswer | None:
+    """A refused push (the 429 while filing is behind, the 503 of a store that did not take the
+    samples) answered as DRF's way answers `make()`'s error (PushView.post), for a request that
+    asks for no language (agents): the site's language then, as Django's locale middleware would
+    choose. A request that asks for one is answered by Django's way. While pushes are refused,
+    every push is, and Django's handling cost each of them 3-4 ms of CPU (a quarter of the web
+    process' work in a PostgreSQL run of bench/ingest.py under back-pressure)."""
     if environ.get("HTTP_ACCEPT_LANGUAGE"):
         return None
     with translation.override(settings.LANGUAGE_CODE):
-        detail = str(_throttled().detail)
-    return FastAnswer("429 Too Many Requests", orjson.dumps({"detail": detail}), (("Retry-After", "1"),))
+        error = make()
+        detail = str(error.detail)
+    status = HTTPStatus(error.status_code)
+    return FastAnswer(f"{status.value} {status.phrase}", orjson.dumps({"detail": detail}),
+                      (("Retry-After", str(error.wait)),))
 
 
 def _throttled() -> exceptions.Throttled:
@@ -245,17 +252,6 @@ def _unavailable(exc: Exception) -> StoreUnavailable:
     return StoreUnavailable(str(UNAVAILABLE) % {"reason": exc}, UNAVAILABLE_RETRY_SECONDS)
 
 
-def _unavailable_answer(environ: dict, exc: Exception) -> FastAnswer | None:
-    """The 503 as DRF's way answers it, for a request that asks for no language (see `_behind`)."""
-    if environ.get("HTTP_ACCEPT_LANGUAGE"):
-        return None
-    with translation.override(settings.LANGUAGE_CODE):
-        refused = _unavailable(exc)
-        detail = str(refused.detail)
-    return FastAnswer("503 Service Unavailable", orjson.dumps({"detail": detail}),
-                      (("Retry-After", str(refused.wait)),))
-
-
 def push_answer(environ: dict, body: bytes) -> bytes | FastAnswer | None:
     """A good batch from a known agent, stored: the 200's body; while filing is behind, the 429.
     None for anything else, with nothing stored: DRF's way (PushView.post) answers it with the 400,
@@ -267,13 +263,13 @@ def push_answer(environ: dict, body: bytes) -> bytes | FastAnswer | None:
     if agent is None:
         return None
     if services.filing_behind():
-        return _behind(environ)
+        return _fast_refusal(environ, _throttled)
     try:
         stored = services.accept_push(agent, body)
     except ingest.Invalid:
         return None
     except (MetricStoreError, forwarding.Busy) as exc:
-        return _unavailable_answer(environ, exc)
+        return _fast_refusal(environ, partial(_unavailable, exc))
     return orjson.dumps({"stored_up_to": stored})
 
 
