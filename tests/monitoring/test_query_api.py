@@ -246,6 +246,16 @@ def test_a_check_disabled_through_the_api_is_pending(admin_api, customer_a):
     assert Check.objects.get(pk=check.pk).enabled is False
 
 
+@pytest.mark.parametrize("body", [[[None]], [], 7, "disable"])
+def test_an_action_given_no_json_object_is_refused_and_nothing_done(admin_api, customer_a, body):
+    # Found by schemathesis: an action's form read a JSON list as if it were an object (a 500).
+    check = make_check_in_state(ConfigurationItemFactory(customer=customer_a), "critical")
+    response = admin_api.post(f"/api/monitoring/checks/{check.pk}/disable/", body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["A JSON object is required."]}
+    assert Check.objects.get(pk=check.pk).enabled is True
+
+
 def test_both_are_in_the_schema(admin_api):
     schema = admin_api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     query_op = schema["paths"]["/api/monitoring/query/"]["get"]

@@ -4,8 +4,11 @@ writes through the domain services, and each named action of the registry entry 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -51,6 +54,8 @@ def _action_handler(entry: registry.ModelEntry, act: registry.Action):
     @extend_schema(request=body, responses={200: serializer_for(entry)}, summary=str(act.label))
     def handler(self, request, pk=None):
         obj = self.get_object()  # scoped lookup, then can(user, action, obj)
+        if not isinstance(request.data, Mapping):  # a JSON list or number: a form reads fields by name
+            raise ValidationError({"non_field_errors": [_("A JSON object is required.")]})
         form = act.form(request.data) if act.form is not None else forms.Form({})
         if not form.is_valid():
             raise ValidationError(form.errors.as_data())
