@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 from opsdesk.core import services
 from opsdesk.core.models import Role
 from tests.factories import CustomerFactory, TeamFactory, UserFactory
+from tests.queue_later import later  # noqa: F401 (a fixture: forwarded digests held until the test inserts them)
 from tests.victoria import victoria  # noqa: F401 (a fixture, for the tests of both back ends and the agent)
 
 

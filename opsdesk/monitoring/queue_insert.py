@@ -14,14 +14,21 @@ the caller's transaction would commit (or roll back) with that transaction inste
 
 from __future__ import annotations
 
+import logging
+import multiprocessing.util
+import os
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import connections
+from django.db import connections, transaction
 
 from opsdesk.core.binary_sql import binary_cursor
 from opsdesk.monitoring.models import IngestBatch
 from opsdesk.monitoring.routers import queue_database
+
+log = logging.getLogger(__name__)
 
 _BATCH = IngestBatch._meta.db_table
 _COLUMNS = "(agent_id, seq, samples, payload, received_at, filed_at)"
@@ -88,3 +95,114 @@ def _insert_rows(alias: str, rows: list[QueueRow]) -> set[tuple[int, int]]:
         cursor.execute(f"INSERT INTO {_BATCH} {_COLUMNS} VALUES {values} "
                        f"ON CONFLICT (agent_id, seq) DO NOTHING RETURNING agent_id, seq", params)
         return {(agent_id, seq) for agent_id, seq in cursor.fetchall()}
+
+
+# --- rows that may wait ------------------------------------------------------------------------
+#
+# A forwarded batch's digest (forwarding.py) stands for samples the metric store holds already:
+# the push has answered once the store took them, and the digest only feeds last values and alert
+# rules. Its row waits up to LATER_SECONDS here and goes in with every other one that came
+# meanwhile, in one statement from a thread of its own: a row each push, even shared by the
+# threads that meet, was a third of the web process' CPU of a forwarded push and most of the
+# database's (bench/ingest.py; docs/performance.md, "Round eight"). A process that stops writes
+# what waits as it exits; one killed loses at most LATER_SECONDS of digests (the store itself
+# keeps its newest samples in memory about as long). While the database fails the rows are kept
+# and tried again, up to LATER_MOST_WAITING (the oldest are dropped beyond, with an error in the
+# log: the samples are in the store, only their last values and alert rules miss them).
+
+LATER_SECONDS = 0.2
+LATER_RETRY_SECONDS = 5.0
+LATER_MOST_WAITING = 5_000
+LATER_ROWS_PER_STATEMENT = 500
+
+_later: list[tuple[QueueRow, Callable[[], None]]] = []
+_later_keys: set[tuple[int, int]] = set()
+_later_lock = threading.Lock()
+
+
+class _Writer:
+    """The thread of a process that inserts the rows that wait (made on the first, in the process
+    that has them: never before a fork)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.ready = threading.Event()
+        self.failing = False
+        threading.Thread(target=self.run, name="opsdesk-queue-later", daemon=True).start()
+        multiprocessing.util.Finalize(None, flush_later, exitpriority=10)  # as the process exits
+
+    def wake(self) -> None:
+        self.ready.set()
+
+    def run(self) -> None:
+        alias = queue_database()
+        while True:
+            self.ready.wait()
+            time.sleep(LATER_SECONDS)  # the rows that come meanwhile go in the same statement
+            self.ready.clear()
+            try:
+                flush_later()
+            except Exception:
+                connections[alias].close()
+                if not self.failing:  # once per outage, not at every try
+                    log.exception("forwarded batches' digests could not be queued; tried again every %s s",
+                                  LATER_RETRY_SECONDS)
+                self.failing = True
+                time.sleep(LATER_RETRY_SECONDS)
+                self.ready.set()
+            else:
+                if self.failing:
+                    log.warning("forwarded batches' digests are queued again")
+                self.failing = False
+                connections[alias].close_if_unusable_or_obsolete()
+
+
+_writer: _Writer | None = None
+
+
+def insert_later(row: QueueRow, then: Callable[[], None]) -> None:
+    """Have the row inserted within LATER_SECONDS, then call `then` (after its commit; once per
+    statement for each distinct callable)."""
+    global _writer
+    with _later_lock:
+        _later.append((row, then))
+        _later_keys.add((row.agent_id, row.seq))
+        if len(_later) > LATER_MOST_WAITING:
+            dropped = _later[:len(_later) - LATER_MOST_WAITING]
+            del _later[:len(dropped)]
+            _later_keys.difference_update((each.agent_id, each.seq) for each, _then in dropped)
+            log.error("%d forwarded batches' digests were dropped: their samples are in the metric store, their "
+                      "last values and alert rules miss them (the queue's database is failing)", len(dropped))
+        if _writer is None or _writer.pid != os.getpid():
+            _writer = _Writer()
+        writer = _writer
+    writer.wake()
+
+
+def waiting_later(agent_id: int, seq: int) -> bool:
+    """Whether the batch's row waits to be inserted."""
+    return (agent_id, seq) in _later_keys
+
+
+def flush_later() -> int:
+    """Insert every row that waits, now; answers how many went in. Raises what the database
+    raised, the rows kept for the next try."""
+    with _later_lock:
+        taken = _later[:]
+        del _later[:]
+    if not taken:
+        return 0
+    alias = queue_database()
+    try:
+        with transaction.atomic(using=alias):
+            for start in range(0, len(taken), LATER_ROWS_PER_STATEMENT):
+                _insert_rows(alias, [row for row, _then in taken[start:start + LATER_ROWS_PER_STATEMENT]])
+    except BaseException:
+        with _later_lock:
+            _later[:0] = taken
+        raise
+    with _later_lock:
+        _later_keys.difference_update((row.agent_id, row.seq) for row, _then in taken)
+    for then in {id(then): then for _row, then in taken}.values():
+        then()
+    return len(taken)

@@ -227,7 +227,13 @@ def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], co
         # The row counts the samples it stands for: filing paces its passes by them.
         samples = sum(len(column[2]) for column in columns)
         head = {**head, ingest.IN_STORE: True, ingest.FORWARDED: samples}
-        _queue(agent, seq, samples, ingest.packed(head, watched, latest))
+        payload = ingest.packed(head, watched, latest)
+        alias = queue_database()
+        if connections[alias].in_atomic_block:  # inside the caller's transaction: with it
+            _queue(agent, seq, samples, payload)
+        else:  # the samples are in the store: the digest may wait a moment (queue_insert.insert_later)
+            now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
+            queue_insert.insert_later(queue_insert.QueueRow(agent.pk, seq, samples, payload, now), _wake_filer)
         forwarding.queued(agent.pk, seq)
     return seq
 

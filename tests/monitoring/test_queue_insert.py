@@ -120,3 +120,67 @@ def test_a_push_inside_a_transaction_inserts_alone_and_rolls_back_with_it(custom
         transaction.set_rollback(True, using=queue_database())
     assert statements.seen == [[1]] and not queue_insert._waiting
     assert IngestBatch.objects.count() == 0
+
+
+# --- rows that may wait (forwarded batches' digests) -------------------------------------------
+
+def test_rows_that_wait_go_in_one_statement_then_their_callbacks_once(customer_a, later, monkeypatch):
+    agent = make_agent(customer_a, raw=new_raw_token())
+    seen: list[list[int]] = []
+    original = queue_insert._insert_rows
+    monkeypatch.setattr(queue_insert, "_insert_rows", lambda alias, rows: seen.append([r.seq for r in rows])
+                        or original(alias, rows))
+    called: list[str] = []
+    wake_filer = lambda: called.append("filer")  # noqa: E731
+    for seq in (1, 2, 3):
+        queue_insert.insert_later(row(agent.pk, seq), wake_filer)
+    assert later.wakes == 3
+    assert queue_insert.waiting_later(agent.pk, 2) and not queue_insert.waiting_later(agent.pk, 4)
+    assert not IngestBatch.objects.exists()
+    assert queue_insert.flush_later() == 3
+    assert seen == [[1, 2, 3]]
+    assert called == ["filer"]
+    assert sorted(IngestBatch.objects.values_list("seq", flat=True)) == [1, 2, 3]
+    assert not queue_insert.waiting_later(agent.pk, 2)
+    assert queue_insert.flush_later() == 0
+
+
+def test_rows_that_wait_are_kept_while_the_database_fails(customer_a, later, monkeypatch):
+    from django.db import OperationalError
+
+    agent = make_agent(customer_a, raw=new_raw_token())
+    queue_insert.insert_later(row(agent.pk, 1), lambda: None)
+    original = queue_insert._insert_rows
+
+    def failing(alias, rows):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(queue_insert, "_insert_rows", failing)
+    with pytest.raises(OperationalError):
+        queue_insert.flush_later()
+    queue_insert.insert_later(row(agent.pk, 2), lambda: None)
+    assert queue_insert.waiting_later(agent.pk, 1)
+    monkeypatch.setattr(queue_insert, "_insert_rows", original)  # the database is back
+    assert [r.seq for r, _then in queue_insert._later] == [1, 2]
+    assert queue_insert.flush_later() == 2
+    assert sorted(IngestBatch.objects.values_list("seq", flat=True)) == [1, 2]
+
+
+def test_beyond_the_bound_the_oldest_waiting_rows_are_dropped_and_said(customer_a, later, monkeypatch, caplog):
+    monkeypatch.setattr(queue_insert, "LATER_MOST_WAITING", 3)
+    agent = make_agent(customer_a, raw=new_raw_token())
+    for seq in range(1, 6):
+        queue_insert.insert_later(row(agent.pk, seq), lambda: None)
+    assert [r.seq for r, _then in queue_insert._later] == [3, 4, 5]
+    assert not queue_insert.waiting_later(agent.pk, 1) and queue_insert.waiting_later(agent.pk, 3)
+    assert "1 forwarded batches' digests were dropped" in caplog.text
+
+
+def test_the_writer_thread_inserts_waiting_rows_within_moments(customer_a, monkeypatch):
+    monkeypatch.setattr(queue_insert, "_writer", None)  # this process' own thread, started by the first row
+    agent = make_agent(customer_a, raw=new_raw_token())
+    woken = threading.Event()
+    queue_insert.insert_later(row(agent.pk, 1), woken.set)
+    assert woken.wait(10)
+    assert list(IngestBatch.objects.values_list("seq", flat=True)) == [1]
+    assert not queue_insert.waiting_later(agent.pk, 1)

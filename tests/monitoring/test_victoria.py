@@ -20,7 +20,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from opsdesk.core.models.tokens import new_raw_token
-from opsdesk.monitoring import filing, forwarding, ingest, services
+from opsdesk.monitoring import filing, forwarding, ingest, queue_insert, services
 from opsdesk.monitoring.models import Chunk, IngestBatch, Series
 from opsdesk.monitoring.store import Points, _store_for, get_store
 from opsdesk.monitoring.store.victoria import MetricStoreError, VictoriaMetricsStore
@@ -381,3 +381,21 @@ def test_healthz_reports_the_metric_store(metrics_url, client, settings):
     answer = client.get("/healthz")
     assert answer.status_code == 503
     assert answer.json()["components"]["metric_store"]["status"] == "error"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_outside_a_transaction_the_digest_waits_and_a_resend_meanwhile_is_known(metrics_url, api, agent, later):
+    base = _base()
+    columns = [["load1", {}, [base + 15 * i for i in range(10)], [float(i) for i in range(10)]]]
+    assert push(api, {"seq": 3, "columns": columns}).json() == {"stored_up_to": 3}
+    # The samples are in the store when the push answers; the digest's row waits for the writer.
+    assert _count(metrics_url, "load1", base + 300) == 10
+    assert later.wakes == 1 and not IngestBatch.objects.exists()
+    forwarding.forget()  # a re-send this process does not remember: known by the row that waits
+    assert push(api, {"seq": 3, "columns": columns}).json() == {"stored_up_to": 3}
+    assert later.wakes == 1
+    assert _count(metrics_url, "load1", base + 300) == 10
+    assert queue_insert.flush_later() == 1
+    filing.file_pending()  # (the flush woke the filer: in tests it may have filed it already)
+    assert IngestBatch.objects.get().filed_at is not None
+    assert Series.objects.get(name="load1").last_value == 9.0
