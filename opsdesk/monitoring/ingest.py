@@ -522,6 +522,8 @@ def _good_column_list(columns: Any) -> bool:
     good, total = _good_names, 0
     numbers: list[list] = []
     append = numbers.append
+    shared: list = []  # the times of the series before
+    unsure = False
     for item in columns:
         if type(item) is not list or len(item) != 4:
             return False
@@ -530,7 +532,12 @@ def _good_column_list(columns: Any) -> bool:
             return False
         if type(times) is not list or type(values) is not list or len(times) != len(values) or not times:
             return False
-        append(times)
+        # An agent reads its series at the same moments: times equal to the series' before are
+        # numbers already checked (one C comparison instead of checking each), unless they hold a
+        # 0 or 1, which `false` and `true` equal.
+        if times != shared or unsure:
+            append(times)
+            shared, unsure = times, 0 in times or 1 in times
         append(values)
         total += len(times)
     # All the batch's numbers in one C loop: a quarter less than two per series.

@@ -258,6 +258,11 @@ def test_a_columns_batch_is_stored_packed_and_filed_as_sent(api, agent):
     ([column(values=[1.5, math.nan])], ["0", "values", "1"], "The number must be finite."),
     ([column(times=[T0, "later"])], ["0", "times", "1"], "A number is required."),
     ([column(times=[], values=[])], ["0", "times"], "A non-empty list of numbers is required."),
+    # Times equal to the series' before are not checked again, but true equals 1 and false 0.
+    ([column(times=[1, 0], values=[1.0, 2.0]), column(times=[True, 0], values=[1.0, 2.0])], ["1", "times", "0"],
+     "A number is required."),
+    ([column(times=[1.0, 0.0], values=[1.0, 2.0]), column(times=[1.0, False], values=[1.0, 2.0])],
+     ["1", "times", "1"], "A number is required."),
     ([column(), column(name="9lives")], ["1", "name"], "The name must match [a-zA-Z_:][a-zA-Z0-9_:]*."),
     ([column(labels={"cpu": 0})], ["0", "labels"], "Label values must be strings."),
     ([["cpu", {}, [T0]]], ["0", "non_field_errors"], "A series must be a list of its name, labels, times and values."),
@@ -287,6 +292,7 @@ def _column_mutations(rng: random.Random) -> list:
             [rng.choice(["", "9x", 5, None, ["a"]]), *good[1:]],
             [good[0], rng.choice([[], {"a": 1}, {"bad-key": "x"}, None]), *good[2:]],
             [*good[:2], rng.choice([[], [T0, None], "T0", [T0, True], [math.inf, T0]]), good[3]],
+            [*good[:2], rng.choice([[0, 1], [False, True], [0.0, True], [False, 1.0]]), [1.0, 2.0]],
             [*good[:3], rng.choice([[1.0], [1.0, "2"], [1.0, False], [1.0, math.nan], [1.0, 2**70], [1.0, 10**400]])],
             good[:3], "series", 7]
 
