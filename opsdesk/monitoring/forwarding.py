@@ -37,6 +37,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -121,7 +123,7 @@ def _line_start(series_id: int, item_id: int, customer_id: int, name: str, label
     from opsdesk.monitoring.store.victoria import labels_of
 
     metric = dict(labels_of(series_id, item_id, customer_id, name, labels))
-    return b'{"metric":' + orjson.dumps(metric) + b',"values":'
+    return b'{"metric":' + orjson.dumps(metric) + b',"values":['
 
 
 # Per item: its last batch's names and labels, and what series_of answered for them. An agent
@@ -187,30 +189,50 @@ def millis(times: Sequence[float]) -> list[int]:
     return list(map(math.floor, map(_half, map(_thousand, times))))
 
 
-def lines(found: Sequence[tuple[int, bytes]], columns: Sequence[Column]) -> bytes:
-    """VictoriaMetrics' JSON lines for the columns: one line per series."""
+_start_of, _times_of, _values_of = itemgetter(1), itemgetter(2), itemgetter(3)
+
+
+def common_times(columns: Sequence[Column]) -> list | None:
+    """The times every column has, if they all have the same (an agent reads all its series at
+    the same moments: the usual batch), else None. One C loop of list comparisons."""
+    times = list(map(_times_of, columns))
+    return times[0] if times and times.count(times[0]) == len(times) else None
+
+
+def lines(found: Sequence[tuple[int, bytes]], columns: Sequence[Column], common: list | None = None) -> bytes:
+    """VictoriaMetrics' JSON lines for the columns: one line per series. Each line's start (its
+    labels, up to `"values":[`) is kept per series; the values of all series are written by one
+    orjson call and cut apart at `],[` (only numbers are in them, checked); with times common to
+    all series the lines are joined by one C call: a quarter of writing each series' values
+    and times on its own."""
     dumps = orjson.dumps
+    if common is not None:
+        pieces = dumps(list(map(_values_of, columns)))[2:-2].split(b"],[")
+        if len(pieces) == len(columns):
+            text = b'],"timestamps":' + dumps(millis(common)) + b"}\n"
+            return b"".join(chain.from_iterable(zip(map(_start_of, found), pieces, repeat(text))))
     parts: list[bytes] = []
     append = parts.append
-    # An agent reads all its series at the same moments, so a batch's series mostly share their
-    # times: those of the series before are compared (one C loop) and their text used again.
+    # Series mostly share their times with the series before: compared (one C loop), and their
+    # text used again.
     times: list = []
     text = b""
     for (_series_id, start), column in zip(found, columns, strict=True):
         append(start)
-        append(dumps(column[3]))
+        append(dumps(column[3])[1:-1])
         if column[2] != times:
             times = column[2]
-            text = b',"timestamps":' + dumps(millis(times)) + b"}\n"
+            text = b'],"timestamps":' + dumps(millis(times)) + b"}\n"
         append(text)
     return b"".join(parts)
 
 
-def send(store: LineStore, agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]:
+def send(store: LineStore, agent: Agent, columns: Sequence[Column], common: list | None = None,
+         ) -> list[tuple[int, bytes]]:
     """The columns' samples into the store (raising MetricStoreError, or LinesRefused); answers
-    each column's series id and line start (series_of)."""
+    each column's series id and line start (series_of). `common`: common_times(columns)."""
     found = series_of(agent, columns)
-    store.import_lines(lines(found, columns), sum(len(column[2]) for column in columns))
+    store.import_lines(lines(found, columns, common), sum(map(len, map(_times_of, columns))))
     return found
 
 
@@ -232,12 +254,18 @@ def watched_names() -> frozenset[str]:
 
 
 Latest = tuple[list[int], list[float], list[float]]
+_id_of = _name_of = itemgetter(0)
 
 
-def digest(found: Sequence[tuple[int, bytes]], columns: Sequence[Column],
-           watched: frozenset[str]) -> tuple[list[Column], Latest]:
+def digest(found: Sequence[tuple[int, bytes]], columns: Sequence[Column], watched: frozenset[str],
+           common: list | None = None) -> tuple[list[Column], Latest]:
     """What filing needs of forwarded columns: every sample of a watched metric (the columns),
-    and each other series' newest sample by series id (ids, times, values)."""
+    and each other series' newest sample by series id (ids, times, values). `common`:
+    common_times(columns)."""
+    if common is not None and watched.isdisjoint(map(_name_of, columns)):  # the usual batch: C loops
+        newest = common.index(max(common))
+        return [], (list(map(_id_of, found)), [common[newest]] * len(columns),
+                    list(map(itemgetter(newest), map(_values_of, columns))))
     kept: list[Column] = []
     ids: list[int] = []
     times: list[float] = []

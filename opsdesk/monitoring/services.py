@@ -222,8 +222,9 @@ def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], co
     with forwarding.claim(agent.pk, seq) as new:
         if not new:
             return seq
-        found = forwarding.send(store, agent, columns)
-        watched, latest = forwarding.digest(found, columns, forwarding.watched_names())
+        common = forwarding.common_times(columns)
+        found = forwarding.send(store, agent, columns, common)
+        watched, latest = forwarding.digest(found, columns, forwarding.watched_names(), common)
         # The row counts the samples it stands for: filing paces its passes by them.
         samples = sum(len(column[2]) for column in columns)
         head = {**head, ingest.IN_STORE: True, ingest.FORWARDED: samples}
