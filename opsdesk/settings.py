@@ -14,6 +14,7 @@ from pathlib import Path
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk import env
+from opsdesk.core.lean_imports import import_drf_without_unused_extras
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -357,3 +358,6 @@ CELERY_BEAT_SCHEDULE.update({
     # Replies and notices whose wake-up was lost, whose retry is due or whose sender died.
     "servicedesk-mail-sweep": {"task": "opsdesk.servicedesk.mail.tasks.sweep_outgoing", "schedule": 30.0},
 })
+
+# --- memory: DRF without the optional extras opsdesk does not use (opsdesk/core/lean_imports.py) ---
+import_drf_without_unused_extras(DATABASES["default"]["ENGINE"])

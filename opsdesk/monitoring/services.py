@@ -230,13 +230,19 @@ def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], co
         head = {**head, ingest.IN_STORE: True, ingest.FORWARDED: samples}
         payload = ingest.packed(head, watched, latest)
         alias = queue_database()
-        if connections[alias].in_atomic_block:  # inside the caller's transaction: with it
-            _queue(agent, seq, samples, payload)
-        else:  # the samples are in the store: the digest may wait a moment (queue_insert.insert_later)
+        if _digest_may_wait(alias):  # the samples are in the store: see queue_insert.insert_later
             now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
             queue_insert.insert_later(queue_insert.QueueRow(agent.pk, seq, samples, payload, now), _wake_filer)
+        else:
+            _queue(agent, seq, samples, payload)
         forwarding.queued(agent.pk, seq)
     return seq
+
+
+def _digest_may_wait(alias: str) -> bool:
+    """Whether a forwarded batch's digest may wait to be queued: not inside a transaction (the
+    caller's, a test's), which the row must commit or roll back with."""
+    return not connections[alias].in_atomic_block
 
 
 # --- results and inventories ---------------------------------------------------------------------
