@@ -7,7 +7,8 @@ Samples: pg_connections (sum of numbackends), pg_max_connections, pg_connections
 pg_database_size_bytes{database}, pg_transactions_per_second (commits + rollbacks),
 pg_deadlocks_per_second, pg_long_running_queries (active longer than `slow_query_seconds`),
 pg_in_recovery (1 on a replica); on a replica pg_replication_lag_seconds (0 when it has replayed
-all it received); on a primary, per replica, pg_replication_lag_seconds{replica} and
+all it received; none while it has replayed nothing since it started) and pg_replication_lag_bytes
+(received, not yet replayed); on a primary, per replica, pg_replication_lag_seconds{replica} and
 pg_replication_lag_bytes{replica}.
 Thresholds: `warning` / `critical` on connections used in percent of max_connections (above);
 `lag_warning` / `lag_critical` on the replication lag in seconds (above).
@@ -68,9 +69,12 @@ SELECT datname, pg_database_size(datname) FROM pg_database
  WHERE datallowconn AND NOT datistemplate AND has_database_privilege(datname, 'CONNECT')
    AND (cardinality(%s::text[]) = 0 OR datname = ANY(%s::text[]))
 """
+# The seconds are unknown (NULL) while nothing has been replayed since the replica started; the
+# bytes received and not yet replayed are known then too.
 REPLICA_LAG = """
 SELECT CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
-            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END
+            ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END,
+       pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())::float8
 """
 PRIMARY_LAG = """
 SELECT coalesce(application_name, '') || coalesce('@' || host(client_addr), ''),
@@ -151,9 +155,10 @@ async def _replication(conn: Any, outcome: Outcome, in_recovery: bool) -> float 
     """The replication lag in seconds (the worst replica's on a primary), or None without replication."""
     if in_recovery:
         cursor = await conn.execute(REPLICA_LAG)
-        (lag,) = await cursor.fetchone()
+        lag, behind = await cursor.fetchone()
         lag = float(lag) if lag is not None else None
         outcome.sample("pg_replication_lag_seconds", lag)
+        outcome.sample("pg_replication_lag_bytes", behind)
         return lag
     cursor = await conn.execute(PRIMARY_LAG)
     worst = None

@@ -162,6 +162,58 @@ def redis_pair(tmp_path_factory) -> tuple[int, int]:
     master.stop()
 
 
+def _postgres_programs() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        pytest.fail("initdb is not installed: install the Debian package `postgresql` (make test-deps does)",
+                    pytrace=False)
+    return found[-1].parent
+
+
+@pytest.fixture(scope="session")
+def postgres_pair() -> tuple[int, int]:
+    """A PostgreSQL primary and its streaming replica of our own (initdb, pg_basebackup -R), on free
+    ports: the local server's replication is not ours to change. PostgreSQL refuses to run as
+    root, so as root (CI) they run as the `postgres` user, in a directory it owns."""
+    import shutil
+    import tempfile
+
+    bin_dir = _postgres_programs()
+    as_user: list[str] = []
+    home = Path(tempfile.mkdtemp(prefix="opsdesk-pg-pair-"))
+    if os.geteuid() == 0:
+        # setpriv execs the program itself (runuser would stand between, and signals with it).
+        as_user = [need("setpriv", "util-linux"), "--reuid=postgres", "--regid=postgres", "--clear-groups"]
+        shutil.chown(home, "postgres", "postgres")
+    primary_port, replica_port = free_port(), free_port()
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            pytest.fail(f"{args[0]} failed: {done.stdout[-1000:]}{done.stderr[-1000:]}", pytrace=False)
+
+    def server(name: str, data: Path, port: int) -> Daemon:
+        daemon = Daemon(f"postgres {name}", [*as_user, str(bin_dir / "postgres"), "-D", str(data), "-p", str(port),
+                                              "-k", str(home), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+                                              "-c", "wal_level=replica", "-c", "max_wal_senders=4"],
+                        home / f"{name}.log")
+        daemon.wait_until(lambda: accepts_tcp(port) and subprocess.run(
+            [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True).returncode == 0,
+            seconds=60)
+        return daemon
+
+    # initdb's trust authentication allows replication connections from 127.0.0.1 too.
+    run(str(bin_dir / "initdb"), "-D", str(home / "primary"), "-U", "postgres", "-A", "trust", "--no-sync")
+    primary = server("primary", home / "primary", primary_port)
+    run(str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres",
+        "-D", str(home / "replica"), "-R", "-X", "stream", "--no-sync")
+    replica = server("replica", home / "replica", replica_port)
+    yield primary_port, replica_port
+    replica.stop()
+    primary.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def local_postgres() -> int:
     require_tcp(5432, "PostgreSQL")

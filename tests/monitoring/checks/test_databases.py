@@ -106,3 +106,53 @@ def test_redis_failures(redis_pair, closed_port):
     assert "wrong-pass-1" not in wrong.message
     missing = run_check("redis", "127.0.0.1", port=master_port)
     assert (missing.state, missing.code) == ("critical", "auth_failed"), missing.message
+
+
+def _sql(port: int, statement: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+        cursor = conn.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+def _wait_for(condition, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_postgresql_replication_seen_from_both_sides_and_a_lagging_replica(postgres_pair):
+    primary_port, replica_port = postgres_pair
+    primary = run_check("postgresql", "127.0.0.1", port=primary_port, user="postgres")
+    assert (primary.state, primary.params["role"]) == ("ok", "primary"), primary.message
+    assert value(primary, "pg_in_recovery") == 0
+    [lag_bytes] = samples(primary, "pg_replication_lag_bytes")
+    assert lag_bytes.labels["replica"].endswith("@127.0.0.1") and lag_bytes.value >= 0
+    replica = run_check("postgresql", "127.0.0.1", port=replica_port, user="postgres", lag_warning=5)
+    assert (replica.state, replica.params["role"]) == ("ok", "replica"), replica.message
+    assert value(replica, "pg_in_recovery") == 1
+    assert value(replica, "pg_replication_lag_seconds") == 0  # it has replayed all it received
+
+    # A commit the replica replays, then it stops replaying while the primary commits again: it
+    # falls behind, seen from both sides.
+    _sql(primary_port, "CREATE TABLE IF NOT EXISTS lag_probe (n int)")
+    _wait_for(lambda: _sql(replica_port, "SELECT to_regclass('lag_probe') IS NOT NULL")[0][0])
+    _sql(replica_port, "SELECT pg_wal_replay_pause()")
+    try:
+        time.sleep(1.2)
+        _sql(primary_port, "INSERT INTO lag_probe VALUES (1)")
+        _wait_for(lambda: _sql(replica_port, "SELECT pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn()")[0][0])
+        lagging = run_check("postgresql", "127.0.0.1", port=replica_port, user="postgres", lag_warning=0.5,
+                            lag_critical=1.0)
+        assert (lagging.state, lagging.code) == ("critical", "threshold"), lagging.message
+        assert value(lagging, "pg_replication_lag_seconds") >= 1.0
+        assert value(lagging, "pg_replication_lag_bytes") > 0
+        assert "replication lag" in lagging.message
+        _wait_for(lambda: value(run_check("postgresql", "127.0.0.1", port=primary_port, user="postgres"),
+                                "pg_replication_lag_bytes", replica=lag_bytes.labels["replica"]) > 0)
+    finally:
+        _sql(replica_port, "SELECT pg_wal_replay_resume()")
+    _wait_for(lambda: value(run_check("postgresql", "127.0.0.1", port=replica_port, user="postgres"),
+                            "pg_replication_lag_seconds") == 0)
