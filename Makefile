@@ -24,11 +24,14 @@ $(DEV_STAMP): $(STAMP) pyproject.toml
 # every message is translated, and the real peers the monitoring tests talk to on 127.0.0.1
 # (an SNMP agent, Prometheus exporters, a Zabbix agent, VictoriaMetrics, openssl for a
 # self-signed certificate, Dovecot for the mail intake). The tests start their own instances on free ports; the packages'
-# own services are not used. Fonts let the screenshots render Chinese.
+# own services are not used. Fonts let the screenshots render Chinese. PostgreSQL, MariaDB and Redis
+# are used both ways: the machine's own servers on their usual ports, and a primary and a replica
+# of each that the tests start from the same programs.
 TEST_PACKAGES := chromium gettext snmpd snmp prometheus-node-exporter prometheus-redis-exporter \
-  zabbix-agent victoria-metrics openssl fonts-wqy-microhei prometheus-alertmanager dovecot-imapd
+  zabbix-agent victoria-metrics openssl fonts-wqy-microhei prometheus-alertmanager dovecot-imapd \
+  postgresql mariadb-server redis-server
 TEST_COMMANDS := chromium xgettext snmpd prometheus-node-exporter prometheus-redis-exporter \
-  zabbix_agentd victoria-metrics openssl prometheus-alertmanager dovecot
+  zabbix_agentd victoria-metrics openssl prometheus-alertmanager dovecot pg_ctlcluster mariadbd redis-server
 test-deps: $(DEV_STAMP)
 	@for c in $(TEST_COMMANDS); do command -v $$c >/dev/null || missing=1; done; [ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -3,8 +3,9 @@ are in one xdist group, so one worker starts them) on free ports of 127.0.0.1.
 
 Debian programs (`make test-deps` installs them; a missing one fails the fixture naming its
 package): snmpd, prometheus-node-exporter, prometheus-redis-exporter, zabbix_agentd, and
-redis-server for a master and replica of our own. The local PostgreSQL (5432), MariaDB (3306) and
-Redis (6379) of the test machine are used as they are. The web, DNS and silent TCP servers are
+redis-server, PostgreSQL's initdb and postgres, and mariadbd for a primary and a replica of each
+of our own. The local PostgreSQL (5432), MariaDB (3306) and Redis (6379) of the test machine are
+used as they are. The web, DNS and silent TCP servers are
 in peers.py."""
 
 from __future__ import annotations
@@ -208,9 +209,65 @@ def postgres_pair() -> tuple[int, int]:
     run(str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary_port), "-U", "postgres",
         "-D", str(home / "replica"), "-R", "-X", "stream", "--no-sync")
     replica = server("replica", home / "replica", replica_port)
+
+    def streaming() -> bool:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=primary_port, user="postgres", dbname="postgres") as conn:
+            return conn.execute("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming' "
+                                "AND replay_lsn IS NOT NULL").fetchone()[0] > 0
+
+    replica.wait_until(streaming, seconds=30)
     yield primary_port, replica_port
     replica.stop()
     primary.stop()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb_pair() -> tuple[int, int]:
+    """A MariaDB primary (binary log on) and its replica of our own, on free ports, root without a
+    password on both: the local server's replication is not ours to change."""
+    import shutil
+    import tempfile
+
+    import pymysql
+
+    install, server = need("mariadb-install-db", "mariadb-server"), need("mariadbd", "mariadb-server")
+    home = Path(tempfile.mkdtemp(prefix="opsdesk-mariadb-pair-"))
+    as_root = ["--user=root"] if os.geteuid() == 0 else []  # mariadbd refuses root unless told
+    ports = {"primary": free_port(), "replica": free_port()}
+    daemons: dict[str, Daemon] = {}
+    for number, (name, port) in enumerate(ports.items(), start=1):
+        done = subprocess.run([install, "--no-defaults", f"--datadir={home / name}", "--skip-test-db",
+                               "--auth-root-authentication-method=normal", *as_root],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            pytest.fail(f"mariadb-install-db failed: {done.stdout[-1000:]}{done.stderr[-1000:]}", pytrace=False)
+        extra = ["--log-bin=primary-bin"] if name == "primary" else ["--read-only"]
+        daemons[name] = Daemon(f"mariadb {name}", [
+            server, "--no-defaults", f"--datadir={home / name}", f"--port={port}", "--bind-address=127.0.0.1",
+            f"--socket={home / name}.sock", f"--pid-file={home / name}.pid", f"--server-id={number}",
+            "--innodb-buffer-pool-size=16M", "--skip-log-error", *extra, *as_root], home / f"{name}.log")
+        daemons[name].wait_until(lambda port=port: accepts_tcp(port), seconds=60)
+
+    def replica_status() -> dict:
+        conn = pymysql.connect(host="127.0.0.1", port=ports["replica"], user="root",
+                               cursorclass=pymysql.cursors.DictCursor)
+        with conn, conn.cursor() as cursor:
+            cursor.execute("SHOW SLAVE STATUS")
+            return cursor.fetchone() or {}
+
+    conn = pymysql.connect(host="127.0.0.1", port=ports["replica"], user="root")
+    with conn, conn.cursor() as cursor:
+        cursor.execute(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={ports['primary']}, "
+                       "MASTER_USER='root', MASTER_PASSWORD=''")
+        cursor.execute("START SLAVE")
+    daemons["replica"].wait_until(lambda: replica_status().get("Slave_IO_Running") == "Yes"
+                                  and replica_status().get("Slave_SQL_Running") == "Yes", seconds=30)
+    yield ports["primary"], ports["replica"]
+    for daemon in reversed(daemons.values()):
+        daemon.stop()
     shutil.rmtree(home, ignore_errors=True)
 
 

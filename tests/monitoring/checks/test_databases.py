@@ -156,3 +156,34 @@ def test_postgresql_replication_seen_from_both_sides_and_a_lagging_replica(postg
         _sql(replica_port, "SELECT pg_wal_replay_resume()")
     _wait_for(lambda: value(run_check("postgresql", "127.0.0.1", port=replica_port, user="postgres"),
                             "pg_replication_lag_seconds") == 0)
+
+
+def _mysql(port: int, statement: str) -> None:
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="root")
+    with conn, conn.cursor() as cursor:
+        cursor.execute(statement)
+
+
+def test_mysql_replication_seen_on_the_replica_and_a_stopped_one_is_critical(mariadb_pair):
+    primary_port, replica_port = mariadb_pair
+    primary = run_check("mysql", "127.0.0.1", port=primary_port, user="root")
+    assert (primary.state, primary.code) == ("ok", "ok"), primary.message
+    assert not samples(primary, "mysql_replication_lag_seconds")  # a primary replicates from nobody
+    _mysql(primary_port, "CREATE DATABASE IF NOT EXISTS lag_probe")
+    replica = run_check("mysql", "127.0.0.1", port=replica_port, user="root", lag_warning=30)
+    assert (replica.state, replica.code) == ("ok", "ok"), replica.message
+    assert value(replica, "mysql_replication_running") == 1
+    assert 0 <= value(replica, "mysql_replication_lag_seconds") < 30
+    # Its lag against a threshold below it (0 s is above -1): the threshold reads the replica's lag.
+    strict = run_check("mysql", "127.0.0.1", port=replica_port, user="root", lag_warning=-1)
+    assert (strict.state, strict.code) == ("warning", "threshold"), strict.message
+    _mysql(replica_port, "STOP SLAVE SQL_THREAD")
+    try:
+        stopped = run_check("mysql", "127.0.0.1", port=replica_port, user="root")
+        assert (stopped.state, stopped.code) == ("critical", "replication_stopped"), stopped.message
+        assert value(stopped, "mysql_replication_running") == 0
+    finally:
+        _mysql(replica_port, "START SLAVE SQL_THREAD")
+    _wait_for(lambda: run_check("mysql", "127.0.0.1", port=replica_port, user="root").state == "ok")
