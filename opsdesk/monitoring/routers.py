@@ -33,6 +33,30 @@ def migrate_the_queue(sender: Any, using: str, **kwargs: Any) -> None:
     from django.core.management import call_command
 
     call_command("migrate", database=QUEUE, interactive=False, verbosity=0)
+    move_batches_left_behind()
+
+
+def move_batches_left_behind() -> int:
+    """Move the batches of an install from before the queue had a SQLite file of its own into it:
+    they were in the main database's table, which nothing reads since (its unfiled batches would
+    never be filed). Filed ones go too (a re-send of one is known by it for a day). Then that
+    table goes. Each statement commits on its own: run again after a crash in between, the move
+    adds none twice (an agent's sequence number is unique in the queue). Answers how many moved."""
+    main = connections["default"]
+    table = "monitoring_ingestbatch"
+    if table not in main.introspection.table_names():
+        return 0
+    columns = "agent_id, seq, samples, payload, received_at, filed_at"
+    with main.cursor() as cursor:
+        cursor.execute("ATTACH DATABASE %s AS queue", [str(settings.DATABASES[QUEUE]["NAME"])])
+        try:
+            cursor.execute(f"INSERT OR IGNORE INTO queue.{table} ({columns}) "
+                           f"SELECT {columns} FROM main.{table} ORDER BY id")
+            moved = cursor.rowcount
+            cursor.execute(f"DROP TABLE main.{table}")
+        finally:
+            cursor.execute("DETACH DATABASE queue")
+    return moved
 
 
 class IngestQueueRouter:

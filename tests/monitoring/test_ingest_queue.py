@@ -81,6 +81,38 @@ def test_setup_puts_the_queue_in_a_file_of_its_own_and_a_push_does_not_wait_for_
         assert db.execute("SELECT seq, samples, filed_at FROM monitoring_ingestbatch").fetchall() == [(1, 1, None)]
 
 
+# Run on every tier, as the one above.
+def test_an_install_from_before_the_queue_had_its_file_has_its_batches_moved_there(tmp_path):
+    environ = _sqlite_environ(tmp_path)
+    command = [sys.executable, "-m", "opsdesk.cli"]
+    result = subprocess.run([*command, "setup"], env=environ, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    data = tmp_path / "data"
+    main, queue = data / "opsdesk.sqlite3", data / "opsdesk-ingest-queue.sqlite3"
+    # As an older install left it: the queue's table in the main database, with an unfiled batch,
+    # a filed one, and one the queue has already (a move that crashed before dropping the table).
+    with sqlite3.connect(queue) as db:
+        (schema,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'monitoring_ingestbatch'").fetchone()
+        db.execute("INSERT INTO monitoring_ingestbatch (agent_id, seq, samples, payload, received_at, filed_at) "
+                   "VALUES (5, 3, 1, X'01', '2026-11-01 00:00:03', NULL)")
+    with sqlite3.connect(main) as db:
+        db.execute(schema)
+        db.executemany("INSERT INTO monitoring_ingestbatch (agent_id, seq, samples, payload, received_at, filed_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       [(5, 1, 2, b"filed", "2026-11-01 00:00:01", "2026-11-01 00:00:02"),
+                        (5, 2, 3, b"unfiled", "2026-11-01 00:00:02", None),
+                        (5, 3, 9, b"again", "2026-11-01 00:00:03", None)])
+    for _run in range(2):  # and again: nothing left to move
+        migrated = subprocess.run([*command, "manage", "migrate", "--no-input"], env=environ, capture_output=True,
+                                  text=True, timeout=120)
+        assert migrated.returncode == 0, migrated.stderr
+    assert "monitoring_ingestbatch" not in _tables(main)
+    with sqlite3.connect(queue) as db:
+        rows = db.execute("SELECT agent_id, seq, samples, payload, filed_at IS NULL FROM monitoring_ingestbatch "
+                          "ORDER BY seq").fetchall()
+    assert rows == [(5, 1, 2, b"filed", 0), (5, 2, 3, b"unfiled", 1), (5, 3, 1, b"\x01", 1)]
+
+
 @SQLITE_ONLY
 @pytest.mark.django_db
 def test_a_pass_after_a_crash_between_its_commit_and_the_queues_mark_files_nothing_twice(customer_a):
