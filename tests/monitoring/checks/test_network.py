@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import pytest
@@ -143,3 +144,44 @@ def test_dns_answers_nxdomain_and_timeout(dns_port):
     assert (no_aaaa.state, no_aaaa.code) == ("critical", "dns_no_answer")
     silent = run_check("dns", SILENT_NAME, server="127.0.0.1", port=dns_port, timeout=0.5)
     assert (silent.state, silent.code) == ("critical", "timeout")
+
+
+_PING_AS_NOBODY = """
+import asyncio, json
+from opsdesk.monitoring import checks
+from opsdesk.monitoring.checks import ping
+from opsdesk.monitoring.checks.base import CheckSpec, execute
+spec = CheckSpec(id=1, type="ping", target="127.0.0.1", params={"count": 3, "packet_interval": 0.05}, timeout=5.0,
+                 secrets={})
+result = asyncio.run(execute(checks.get("ping"), spec, {}))
+print(json.dumps({"mode": ping.privileged_mode(), "state": result.state, "code": result.code,
+                  "message": result.message,
+                  "loss": [s.value for s in result.samples if s.name == "ping_packet_loss_percent"]}))
+"""
+
+
+def _ping_in_a_namespace_as_nobody(group_range: str | None) -> dict:
+    """The ping check run by `nobody` (no raw sockets) in a network namespace of its own, whose
+    net.ipv4.ping_group_range is ours to set (it is per namespace), with its loopback up."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    allow = f'echo "{group_range}" > /proc/sys/net/ipv4/ping_group_range && ' if group_range else ""
+    script = (f"ip link set lo up && {allow}exec {shutil.which('setpriv')} --reuid=nobody --regid=nogroup "
+              f'--clear-groups "$0" -c "$1"')
+    done = subprocess.run([shutil.which("unshare"), "-n", "sh", "-c", script, sys.executable, _PING_AS_NOBODY],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: making a network namespace and becoming `nobody`")
+def test_ping_with_unprivileged_icmp_sockets_and_without_them():
+    allowed = _ping_in_a_namespace_as_nobody("0 2147483647")
+    assert allowed["mode"] is False  # an unprivileged (SOCK_DGRAM) socket: nobody has no raw ones
+    assert (allowed["state"], allowed["code"], allowed["loss"]) == ("ok", "ok", [0.0]), allowed["message"]
+    refused = _ping_in_a_namespace_as_nobody(None)  # the kernel's default: "1 0", nobody's group not in it
+    assert (refused["state"], refused["code"]) == ("unknown", "ping_not_permitted")
+    assert "net.ipv4.ping_group_range" in refused["message"]
