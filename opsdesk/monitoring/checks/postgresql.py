@@ -4,7 +4,7 @@ Params: port, database to connect to, user (the password is the secret `password
 The user needs the pg_monitor role to see other sessions' queries and the replicas.
 
 Samples: pg_connections (sum of numbackends), pg_max_connections, pg_connections_used_percent,
-pg_database_size_bytes{database}, pg_transactions_per_second (commits + rollbacks),
+pg_database_size_bytes{database}, pg_transactions_per_second (commits + rollbacks, summed over the databases),
 pg_deadlocks_per_second, pg_long_running_queries (active longer than `slow_query_seconds`),
 pg_in_recovery (1 on a replica); on a replica pg_replication_lag_seconds (0 when it has replayed
 all it received; none while it has replayed nothing since it started) and pg_replication_lag_bytes
@@ -27,6 +27,7 @@ from .base import (
     array,
     counter_rate,
     failure,
+    forget_counters,
     gettext_noop,
     integer,
     login,
@@ -56,12 +57,15 @@ OVERVIEW = """
 SELECT (SELECT sum(numbackends) FROM pg_stat_database)::bigint,
        current_setting('max_connections')::int,
        pg_is_in_recovery(),
-       (SELECT sum(xact_commit + xact_rollback) FROM pg_stat_database)::float8,
-       (SELECT sum(deadlocks) FROM pg_stat_database)::float8,
        (SELECT count(*) FROM pg_stat_activity
          WHERE state <> 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
            AND now() - query_start > make_interval(secs => %s)),
        current_setting('server_version')
+"""
+# Counted per database, and the rates summed over the databases of both runs: a sum of the
+# counters fell whenever a database was dropped (and went without a rate on that run).
+COUNTERS = """
+SELECT datid, (xact_commit + xact_rollback)::float8, deadlocks::float8 FROM pg_stat_database
 """
 # Sizes only of databases the user may connect to: pg_database_size refuses the others.
 SIZES = """
@@ -123,14 +127,14 @@ async def _collect(spec: CheckSpec, memo: dict, conn: Any) -> CheckResult:
     outcome = Outcome()
     now = time.monotonic()
     cursor = await conn.execute(OVERVIEW, (param(spec, "slow_query_seconds", SCHEMA),))
-    backends, max_connections, in_recovery, transactions, deadlocks, long_running, version = \
-        await cursor.fetchone()
+    backends, max_connections, in_recovery, long_running, version = await cursor.fetchone()
     used = backends / max_connections * 100 if max_connections else None
     outcome.sample("pg_connections", backends)
     outcome.sample("pg_max_connections", max_connections)
     outcome.sample("pg_connections_used_percent", used)
-    outcome.sample("pg_transactions_per_second", counter_rate(memo, "transactions", transactions, now))
-    outcome.sample("pg_deadlocks_per_second", counter_rate(memo, "deadlocks", deadlocks, now))
+    transactions, deadlocks = await _rates(conn, memo, now)
+    outcome.sample("pg_transactions_per_second", transactions)
+    outcome.sample("pg_deadlocks_per_second", deadlocks)
     outcome.sample("pg_long_running_queries", long_running)
     outcome.sample("pg_in_recovery", int(in_recovery))
     databases = param(spec, "databases", SCHEMA)
@@ -149,6 +153,23 @@ async def _collect(spec: CheckSpec, memo: dict, conn: Any) -> CheckResult:
     lag_text = f", replication lag {lag:.1f} s" if lag is not None else ""
     return outcome.result(f"PostgreSQL {version} {role}, {backends}/{max_connections} connections{lag_text}",
                           connections=backends, max_connections=max_connections, role=role)
+
+
+async def _rates(conn: Any, memo: dict, now: float) -> tuple[float | None, float | None]:
+    """Transactions and deadlocks per second, summed over the databases seen by this run and the
+    one before (none on a first run)."""
+    cursor = await conn.execute(COUNTERS)
+    transactions: list[float] = []
+    deadlocks: list[float] = []
+    keys = []
+    for datid, xacts, locks in await cursor.fetchall():
+        keys += [("transactions", datid), ("deadlocks", datid)]
+        for rates, key, value in ((transactions, keys[-2], xacts), (deadlocks, keys[-1], locks)):
+            rate = counter_rate(memo, key, value or 0.0, now)
+            if rate is not None:
+                rates.append(rate)
+    forget_counters(memo, keys)
+    return (sum(transactions) if transactions else None), (sum(deadlocks) if deadlocks else None)
 
 
 async def _replication(conn: Any, outcome: Outcome, in_recovery: bool) -> float | None:

@@ -108,10 +108,10 @@ def test_redis_failures(redis_pair, closed_port):
     assert (missing.state, missing.code) == ("critical", "auth_failed"), missing.message
 
 
-def _sql(port: int, statement: str) -> list[tuple]:
+def _sql(port: int, statement: str, dbname: str = "postgres") -> list[tuple]:
     import psycopg
 
-    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
+    with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname=dbname, autocommit=True) as conn:
         cursor = conn.execute(statement)
         return cursor.fetchall() if cursor.description else []
 
@@ -187,3 +187,19 @@ def test_mysql_replication_seen_on_the_replica_and_a_stopped_one_is_critical(mar
     finally:
         _mysql(replica_port, "START SLAVE SQL_THREAD")
     _wait_for(lambda: run_check("mysql", "127.0.0.1", port=replica_port, user="root").state == "ok")
+
+
+def test_postgresql_rates_go_on_when_a_database_is_dropped(postgres_pair):
+    primary_port, _replica = postgres_pair
+    _sql(primary_port, "DROP DATABASE IF EXISTS short_lived")
+    _sql(primary_port, "CREATE DATABASE short_lived")
+    for _ in range(50):  # transactions of its own, more than a check run makes
+        _sql(primary_port, "SELECT 1", dbname="short_lived")
+    memo: dict = {}
+    run_check("postgresql", "127.0.0.1", memo=memo, port=primary_port, user="postgres")
+    # Its counters go with it: a sum over all databases fell, and was taken for a reset.
+    _sql(primary_port, "DROP DATABASE short_lived")
+    time.sleep(0.1)
+    after = run_check("postgresql", "127.0.0.1", memo=memo, port=primary_port, user="postgres")
+    assert value(after, "pg_transactions_per_second") > 0  # the first run's own queries, at least
+    assert value(after, "pg_deadlocks_per_second") == 0
