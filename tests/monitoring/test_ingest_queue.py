@@ -35,6 +35,17 @@ def _sqlite_environ(tmp_path: Path) -> dict[str, str]:
     return environ
 
 
+COMMAND = [sys.executable, "-m", "opsdesk.cli"]
+
+
+def _set_up_sqlite(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """`opsdesk setup` in a data directory of its own: its environment and the directory."""
+    environ = _sqlite_environ(tmp_path)
+    result = subprocess.run([*COMMAND, "setup"], env=environ, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return environ, tmp_path / "data"
+
+
 def _tables(path: Path) -> set[str]:
     with sqlite3.connect(path) as db:
         return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -62,18 +73,14 @@ holder.execute("ROLLBACK")
 
 # Run on every tier: the processes it starts use SQLite whatever database the suite is on.
 def test_setup_puts_the_queue_in_a_file_of_its_own_and_a_push_does_not_wait_for_the_main_database(tmp_path):
-    environ = _sqlite_environ(tmp_path)
-    command = [sys.executable, "-m", "opsdesk.cli"]
-    result = subprocess.run([*command, "setup"], env=environ, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    data = tmp_path / "data"
+    environ, data = _set_up_sqlite(tmp_path)
     assert "monitoring_ingestbatch" in _tables(data / "opsdesk-ingest-queue.sqlite3")
     assert "monitoring_ingestbatch" not in _tables(data / "opsdesk.sqlite3")
     assert "monitoring_agent" in _tables(data / "opsdesk.sqlite3")
     # The main database's busy timeout is 5 s (OPSDESK_SQLITE_TIMEOUT_SECONDS): a push that waited
     # for its lock would take that long and then fail.
     environ["OPSDESK_SQLITE_TIMEOUT_SECONDS"] = "2"
-    pushed = subprocess.run([*command, "manage", "shell", "-c", _PUSH_WHILE_LOCKED], env=environ,
+    pushed = subprocess.run([*COMMAND, "manage", "shell", "-c", _PUSH_WHILE_LOCKED], env=environ,
                             capture_output=True, text=True, timeout=120)
     assert pushed.returncode == 0, pushed.stderr
     assert float(pushed.stdout.split("stored in")[1]) < 1.0
@@ -83,11 +90,7 @@ def test_setup_puts_the_queue_in_a_file_of_its_own_and_a_push_does_not_wait_for_
 
 # Run on every tier, as the one above.
 def test_an_install_from_before_the_queue_had_its_file_has_its_batches_moved_there(tmp_path):
-    environ = _sqlite_environ(tmp_path)
-    command = [sys.executable, "-m", "opsdesk.cli"]
-    result = subprocess.run([*command, "setup"], env=environ, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    data = tmp_path / "data"
+    environ, data = _set_up_sqlite(tmp_path)
     main, queue = data / "opsdesk.sqlite3", data / "opsdesk-ingest-queue.sqlite3"
     # As an older install left it: the queue's table in the main database, with an unfiled batch,
     # a filed one, and one the queue has already (a move that crashed before dropping the table).
@@ -103,7 +106,7 @@ def test_an_install_from_before_the_queue_had_its_file_has_its_batches_moved_the
                         (5, 2, 3, b"unfiled", "2026-11-01 00:00:02", None),
                         (5, 3, 9, b"again", "2026-11-01 00:00:03", None)])
     for _run in range(2):  # and again: nothing left to move
-        migrated = subprocess.run([*command, "manage", "migrate", "--no-input"], env=environ, capture_output=True,
+        migrated = subprocess.run([*COMMAND, "manage", "migrate", "--no-input"], env=environ, capture_output=True,
                                   text=True, timeout=120)
         assert migrated.returncode == 0, migrated.stderr
     assert "monitoring_ingestbatch" not in _tables(main)
