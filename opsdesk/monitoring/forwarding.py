@@ -227,12 +227,12 @@ def lines(found: Sequence[tuple[int, bytes]], columns: Sequence[Column], common:
     return b"".join(parts)
 
 
-def send(store: LineStore, agent: Agent, columns: Sequence[Column], common: list | None = None,
+def send(store: LineStore, agent: Agent, columns: Sequence[Column], samples: int, common: list | None = None,
          ) -> list[tuple[int, bytes]]:
-    """The columns' samples into the store (raising MetricStoreError, or LinesRefused); answers
-    each column's series id and line start (series_of). `common`: common_times(columns)."""
+    """The columns' `samples` samples into the store (raising MetricStoreError, or LinesRefused);
+    answers each column's series id and line start (series_of). `common`: common_times(columns)."""
     found = series_of(agent, columns)
-    store.import_lines(lines(found, columns, common), sum(map(len, map(_times_of, columns))))
+    store.import_lines(lines(found, columns, common), samples)
     return found
 
 

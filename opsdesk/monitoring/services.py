@@ -187,10 +187,16 @@ def _accept(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
     return seq
 
 
-def _queue(agent: Agent, seq: int, samples: int, payload: bytes) -> bool:
+def _queue(agent: Agent, seq: int, samples: int, payload: bytes, *, may_wait: bool = False) -> bool:
+    """Queue the batch's row. `may_wait`: its samples are in the metric store already (a forwarded
+    batch's digest), so outside a transaction the row may wait a moment (queue_insert.insert_later)."""
     alias = queue_database()
     now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
-    stored = queue_insert.insert(queue_insert.QueueRow(agent.pk, seq, samples, payload, now))
+    row = queue_insert.QueueRow(agent.pk, seq, samples, payload, now)
+    if may_wait and _digest_may_wait(alias):
+        queue_insert.insert_later(row, _wake_filer)
+        return True
+    stored = queue_insert.insert(row)
     if stored:
         transaction.on_commit(_wake_filer, using=alias)
     return stored
@@ -222,19 +228,13 @@ def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], co
     with forwarding.claim(agent.pk, seq) as new:
         if not new:
             return seq
-        common = forwarding.common_times(columns)
-        found = forwarding.send(store, agent, columns, common)
-        watched, latest = forwarding.digest(found, columns, forwarding.watched_names(), common)
         # The row counts the samples it stands for: filing paces its passes by them.
         samples = sum(len(column[2]) for column in columns)
+        common = forwarding.common_times(columns)
+        found = forwarding.send(store, agent, columns, samples, common)
+        watched, latest = forwarding.digest(found, columns, forwarding.watched_names(), common)
         head = {**head, ingest.IN_STORE: True, ingest.FORWARDED: samples}
-        payload = ingest.packed(head, watched, latest)
-        alias = queue_database()
-        if _digest_may_wait(alias):  # the samples are in the store: see queue_insert.insert_later
-            now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
-            queue_insert.insert_later(queue_insert.QueueRow(agent.pk, seq, samples, payload, now), _wake_filer)
-        else:
-            _queue(agent, seq, samples, payload)
+        _queue(agent, seq, samples, ingest.packed(head, watched, latest), may_wait=True)
         forwarding.queued(agent.pk, seq)
     return seq
 

@@ -163,9 +163,9 @@ async def _rates(conn: Any, memo: dict, now: float) -> tuple[float | None, float
     deadlocks: list[float] = []
     keys = []
     for datid, xacts, locks in await cursor.fetchall():
-        keys += [("transactions", datid), ("deadlocks", datid)]
-        for rates, key, value in ((transactions, keys[-2], xacts), (deadlocks, keys[-1], locks)):
-            rate = counter_rate(memo, key, value or 0.0, now)
+        for name, value, rates in (("transactions", xacts, transactions), ("deadlocks", locks, deadlocks)):
+            keys.append((name, datid))
+            rate = counter_rate(memo, keys[-1], value or 0.0, now)
             if rate is not None:
                 rates.append(rate)
     forget_counters(memo, keys)

@@ -120,10 +120,7 @@ def _read_answer(sock: socket.socket) -> tuple[int, bytes, bool]:
     if b"content-length" in fields:
         length = int(fields[b"content-length"])
         while len(rest) < length:
-            chunk = sock.recv(RECEIVE)
-            if not chunk:
-                raise ProtocolError("the peer closed the connection within an answer")
-            rest += chunk
+            rest += _more(sock)
         return status, rest[:length], keep
     if fields.get(b"transfer-encoding", b"").lower() == b"chunked":
         return status, _read_chunked(sock, rest), keep
