@@ -330,6 +330,32 @@ def test_the_rollup_upsert_works_on_this_database(series):
     assert (row.min, row.max, row.count) == (-1.0, 5.0, 2)
 
 
+def test_deleting_a_series_deletes_its_chunks_and_rollups(series):
+    # The database holds no constraint for them (migration monitoring 0010): Django's delete must.
+    other = Series.objects.create(customer=series.customer, configuration_item=series.configuration_item,
+                                  name="mem", labels={}, key="other")
+    write(series, [T0], [1.0])
+    write(other, [T0], [2.0])
+    SQLStore().roll_up()
+    series.delete()
+    assert set(Chunk.objects.values_list("series_id", flat=True)) == {other.id}
+    assert set(Rollup.objects.values_list("series_id", flat=True)) == {other.id}
+
+
+def test_a_pass_for_a_series_deleted_meanwhile_files_and_its_chunk_expires(series, settings):
+    # A filer that found the series' id before it was deleted still writes; nothing reads the
+    # chunk (queries go by the series of an item), and retention removes it as any other.
+    settings.OPSDESK_METRICS_RAW_DAYS = 7
+    gone = Series.objects.get(pk=series.pk)
+    series.delete()
+    write(gone, [T0], [3.0])
+    store = SQLStore()
+    assert store.roll_up() == 1
+    assert store.query([(gone.id, "cpu", {})], T0 - 60, T0 + 60)[gone.id].avg == [3.0]
+    assert store.expire(T0 + 8 * 86400)["expired_chunks"] == 1
+    assert not Chunk.objects.filter(series_id=gone.id).exists()
+
+
 def test_a_filed_batch_lets_its_body_go_and_its_row_is_forgotten_after_a_day(host):
     import datetime as dt
 

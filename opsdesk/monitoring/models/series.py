@@ -50,7 +50,12 @@ class Chunk(models.Model):
     of doubles (see store.chunks). Filing writes one chunk per series per pass; compaction merges
     a series' chunks of one block (2 hours) into one."""
 
-    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No constraint in the database: its check cost PostgreSQL a look-up and a row lock of the
+    # series (with its WAL record) for every chunk, about half of what a chunk's insert costs
+    # (docs/performance.md, round nine). Deleting a series through Django still deletes its chunks;
+    # a chunk filed for a series deleted meanwhile is read by no one and expires with the others.
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="+", db_index=False,
+                               db_constraint=False)
     start = models.FloatField()
     end = models.FloatField()
     count = models.PositiveIntegerField()
@@ -64,7 +69,8 @@ class Chunk(models.Model):
 class Rollup(models.Model):
     """Min, max, sum and count of one series over one bucket of `step` seconds (300 or 3600)."""
 
-    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="+", db_index=False)
+    series = models.ForeignKey(Series, on_delete=models.CASCADE, related_name="+", db_index=False,
+                               db_constraint=False)  # as Chunk.series: written in thousands a pass
     step = models.PositiveIntegerField()
     ts = models.BigIntegerField()
     min = models.FloatField()
