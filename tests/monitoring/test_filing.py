@@ -266,6 +266,47 @@ def test_rollups_hold_min_avg_max_per_bucket_and_merge_later_samples(series):
     assert month.step == ONE_HOUR and month.avg == [18.0 / 5]
 
 
+def test_rollups_of_chunks_across_bucket_edges_match_a_sample_by_sample_sum(series):
+    import random
+
+    rng = random.Random(7)
+    reference: dict[tuple[int, int], list[float]] = {}
+    moment = T0 - 0.5
+    for _chunk in range(40):
+        ts, values = [], []
+        for _sample in range(rng.randint(1, 30)):
+            moment += rng.choice([0.25, 1.0, 15.0, 299.75, 300.0, 3600.0])
+            ts.append(moment)
+            values.append(round(rng.uniform(-50, 50), 2))
+        write(series, ts, values)
+        for t, v in zip(ts, values, strict=True):
+            for step in (FIVE_MINUTES, ONE_HOUR):
+                bucket = reference.setdefault((step, int(t) - int(t) % step), [v, v, 0.0, 0])
+                bucket[0], bucket[1] = min(bucket[0], v), max(bucket[1], v)
+                bucket[2] += v
+                bucket[3] += 1
+    SQLStore().roll_up()
+    stored = {(r.step, r.ts): (r.min, r.max, r.sum, r.count) for r in Rollup.objects.filter(series=series)}
+    assert stored.keys() == reference.keys()
+    for key, (low, high, total, count) in reference.items():
+        assert stored[key][0:2] == (low, high) and stored[key][3] == count, key
+        assert stored[key][2] == pytest.approx(total, abs=1e-6), key
+
+
+def test_housekeeping_rolls_up_pass_after_pass_until_caught_up(series, monkeypatch):
+    from opsdesk.monitoring.store import sql
+
+    monkeypatch.setattr(sql, "ROLLUP_CHUNKS_PER_PASS", 2)
+    for minute in range(5):
+        write(series, [T0 + minute * 60], [1.0])
+    assert SQLStore().housekeeping(T0 + 600)["rolled_up"] == 5
+    assert Rollup.objects.get(series=series, step=ONE_HOUR).count == 5
+    for minute in range(5, 10):
+        write(series, [T0 + minute * 60], [1.0])
+    assert SQLStore().housekeeping(T0 + 600, budget_seconds=0)["rolled_up"] == 2  # the next run goes on
+    assert SQLStore().roll_up_all() == 3
+
+
 def test_compaction_merges_a_finished_block_and_keeps_samples_and_rollups_right(series):
     store = SQLStore()
     for minute in range(10):
@@ -279,6 +320,26 @@ def test_compaction_merges_a_finished_block_and_keeps_samples_and_rollups_right(
     # The merged chunk kept the first one's id, which the roll-up already passed: not counted again.
     assert store.roll_up() == 0
     assert Rollup.objects.get(series=series, step=ONE_HOUR).count == 10
+
+
+def test_compaction_merges_a_blocks_second_hour_and_many_series_in_one_pass(series):
+    # PostgreSQL's CAST rounds: a block's second hour was taken for the next block and never merged.
+    other = Series.objects.create(customer=series.customer, configuration_item=series.configuration_item,
+                                  name="mem", labels={}, key="other")
+    store = SQLStore()
+    for which in (series, other):
+        for minute in (70, 80, 90, 119):  # T0 is a block's start: all in its second hour
+            write(which, [T0 + minute * 60, T0 + minute * 60 + 30], [float(minute), float(minute) + 0.5])
+    write(series, [T0 + 2 * ONE_HOUR + 60], [9.0])  # the next block: stays as it is
+    store.roll_up()
+    assert store.compact(T0 + 5 * ONE_HOUR) == 6
+    assert store.compact(T0 + 5 * ONE_HOUR) == 0
+    assert Chunk.objects.filter(series=other).count() == 1
+    merged = Chunk.objects.filter(series=series).order_by("start")
+    assert [(c.start, c.end, c.count) for c in merged] == [
+        (T0 + 70 * 60, T0 + 119 * 60 + 30, 8), (T0 + 2 * ONE_HOUR + 60, T0 + 2 * ONE_HOUR + 60, 1)]
+    data = store.query([(other.id, "mem", {})], T0, T0 + 2 * ONE_HOUR)[other.id]
+    assert data.avg == [70.0, 70.5, 80.0, 80.5, 90.0, 90.5, 119.0, 119.5]
 
 
 def test_compaction_leaves_chunks_not_yet_rolled_up(series):

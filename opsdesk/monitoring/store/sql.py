@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -25,21 +26,13 @@ from opsdesk.monitoring.store.base import FIVE_MINUTES, ONE_HOUR, RAW, Points, S
 
 BLOCK_SECONDS = 2 * ONE_HOUR
 ROLLUP_STEPS = (FIVE_MINUTES, ONE_HOUR)
-ROLLUP_CHUNKS_PER_PASS = 20_000
+ROLLUP_CHUNKS_PER_PASS = 100_000
+HOUSEKEEPING_BUDGET_SECONDS = 45.0  # of a run: the worker starts one a minute
 COMPACT_GROUPS_PER_PASS = 2_000
 DELETE_BATCH = 20_000
 
 _CHUNK = Chunk._meta.db_table
 _ROLLUP = Rollup._meta.db_table
-
-
-def _upsert_rollups_sql() -> str:
-    # SQLite's two-argument min()/max() are PostgreSQL's LEAST()/GREATEST().
-    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("min", "max")
-    return (f"INSERT INTO {_ROLLUP} (series_id, step, ts, min, max, sum, count) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-            f"ON CONFLICT (series_id, step, ts) DO UPDATE SET "
-            f"min = {least}({_ROLLUP}.min, excluded.min), max = {greatest}({_ROLLUP}.max, excluded.max), "
-            f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count")
 
 
 def _sorted(ts: Sequence[float], values: Sequence[float]) -> tuple[Sequence[float], Sequence[float]]:
@@ -51,6 +44,66 @@ def _sorted(ts: Sequence[float], values: Sequence[float]) -> tuple[Sequence[floa
         return ts, values
     pairs = sorted(zip(listed, values, strict=True))
     return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+def _per_bucket(ts: Sequence[float], values: Sequence[float], step: int):
+    """A chunk's samples (in time order, as every chunk is kept) summed up per bucket of `step`
+    seconds: (bucket start, min, max, sum, count). A chunk within one bucket, as most are, takes
+    four C calls; one that spans several is cut at each bucket's end by bisection, not sample by
+    sample (which was 1 µs a sample and step: roll-ups could not keep up with filing)."""
+    first, last = int(ts[0]), int(ts[-1])
+    if first - first % step == last - last % step:
+        yield first - first % step, min(values), max(values), sum(values), len(values)
+        return
+    start, size = 0, len(ts)
+    while start < size:
+        moment = int(ts[start])
+        bucket = moment - moment % step
+        stop = bisect_left(ts, bucket + step, start)
+        part = values[start:stop]
+        yield bucket, min(part), max(part), sum(part), stop - start
+        start = stop
+
+
+def _upsert_rollups(rows: list[tuple[int, int, int, float, float, float, int]]) -> None:
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One statement for the pass (a statement a bucket was most of a pass' time); the
+            # buckets are distinct, as ON CONFLICT DO UPDATE needs within one statement.
+            columns = list(zip(*rows, strict=True))
+            cursor.execute(
+                f"INSERT INTO {_ROLLUP} (series_id, step, ts, min, max, sum, count) "
+                f"SELECT * FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::float8[], %s::float8[], "
+                f"%s::float8[], %s::int[]) "
+                f"ON CONFLICT (series_id, step, ts) DO UPDATE SET "
+                f"min = LEAST({_ROLLUP}.min, excluded.min), max = GREATEST({_ROLLUP}.max, excluded.max), "
+                f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count",
+                [list(column) for column in columns])
+            return
+        # SQLite's two-argument min()/max() are PostgreSQL's LEAST()/GREATEST().
+        cursor.executemany(
+            f"INSERT INTO {_ROLLUP} (series_id, step, ts, min, max, sum, count) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+            f"ON CONFLICT (series_id, step, ts) DO UPDATE SET "
+            f"min = min({_ROLLUP}.min, excluded.min), max = max({_ROLLUP}.max, excluded.max), "
+            f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count", rows)
+
+
+def _rewrite_chunks(rows: list[tuple[int, float, float, int, bytes]]) -> None:
+    """Chunks' new start, end, count and data, by id, in one statement."""
+    if not rows:
+        return
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids, starts, ends, counts, data = (list(column) for column in zip(*rows, strict=True))
+            cursor.execute(
+                f"UPDATE {_CHUNK} AS c SET start = v.start, \"end\" = v.\"end\", count = v.count, data = v.data "
+                f"FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::int[], %s::bytea[]) "
+                f"AS v(id, start, \"end\", count, data) WHERE c.id = v.id", [ids, starts, ends, counts, data])
+            return
+        cursor.executemany(f"UPDATE {_CHUNK} SET start = %s, \"end\" = %s, count = %s, data = %s WHERE id = %s",
+                           [(start, end, count, data, chunk_id) for chunk_id, start, end, count, data in rows])
 
 
 class SQLStore:
@@ -158,74 +211,119 @@ class SQLStore:
 
     # --- housekeeping -------------------------------------------------------------------------
 
-    def housekeeping(self, now: float | None = None) -> dict[str, int]:
+    def housekeeping(self, now: float | None = None,
+                     budget_seconds: float = HOUSEKEEPING_BUDGET_SECONDS) -> dict[str, int]:
+        """Roll-ups, then compaction, pass after pass until done or the budget is spent (the next
+        run, a minute later, goes on where this one stopped), then expiry. One pass of each a run
+        fell behind filing as soon as it wrote more than a pass' chunks a minute: 200 agents
+        pushing every 30 s did."""
         now = time.time() if now is None else now
-        done = {"rolled_up": self.roll_up(), "compacted": self.compact(now)}
+        deadline = time.monotonic() + budget_seconds
+        done = {"rolled_up": self.roll_up_all(deadline), "compacted": 0}
+        while time.monotonic() < deadline:
+            merged = self.compact(now)
+            done["compacted"] += merged
+            if not merged:
+                break
         done.update(self.expire(now))
         return done
+
+    def roll_up_all(self, deadline: float | None = None) -> int:
+        """Roll up pass after pass until nothing is left or the monotonic deadline has passed."""
+        total = 0
+        while True:
+            done = self.roll_up()
+            total += done
+            if done < ROLLUP_CHUNKS_PER_PASS or (deadline is not None and time.monotonic() >= deadline):
+                return total
 
     def roll_up(self) -> int:
         """Fold chunks added since the last pass into their 5-minute and hourly buckets."""
         with transaction.atomic():
             cursor_row, _created = StoreCursor.objects.select_for_update().get_or_create(name="rollup")
-            chunks = list(Chunk.objects.filter(id__gt=cursor_row.value).order_by("id")
-                          .values_list("id", "series_id", "data")[:ROLLUP_CHUNKS_PER_PASS])
-            if not chunks:
-                return 0
+            # Read as a stream: a pass holds its buckets, not its chunks' bytes. The more chunks a
+            # pass takes, the more of them share a bucket's upsert (a series' chunks of one minute
+            # do): 20,000 a pass rolled up 8,000 chunks a second on PostgreSQL, 100,000 95,000.
+            chunks = (Chunk.objects.filter(id__gt=cursor_row.value).order_by("id")
+                      .values_list("id", "series_id", "data")[:ROLLUP_CHUNKS_PER_PASS].iterator(chunk_size=5_000))
             buckets: dict[tuple[int, int, int], list[float]] = {}
-            for _id, series_id, data in chunks:
+            last_id, taken = 0, 0
+            for chunk_id, series_id, data in chunks:
+                last_id, taken = chunk_id, taken + 1
                 ts, values = packing.unpack(data)
+                if not ts:
+                    continue
                 for step in ROLLUP_STEPS:
-                    for t, v in zip(ts, values, strict=True):
-                        key = (series_id, step, int(t) - int(t) % step)
+                    for bucket, low, high, total, count in _per_bucket(ts, values, step):
+                        key = (series_id, step, bucket)
                         into = buckets.get(key)
                         if into is None:
-                            buckets[key] = [v, v, v, 1]
+                            buckets[key] = [low, high, total, count]
                         else:
-                            if v < into[0]:
-                                into[0] = v
-                            if v > into[1]:
-                                into[1] = v
-                            into[2] += v
-                            into[3] += 1
-            rows = [(s, step, t, b[0], b[1], b[2], b[3]) for (s, step, t), b in buckets.items()]
-            with connection.cursor() as cursor:
-                cursor.executemany(_upsert_rollups_sql(), rows)
-            cursor_row.value = chunks[-1][0]
+                            if low < into[0]:
+                                into[0] = low
+                            if high > into[1]:
+                                into[1] = high
+                            into[2] += total
+                            into[3] += count
+            if not taken:
+                return 0
+            _upsert_rollups([(s, step, t, b[0], b[1], b[2], b[3]) for (s, step, t), b in buckets.items()])
+            cursor_row.value = last_id
             cursor_row.save(update_fields=["value"])
-        return len(chunks)
+        return taken
 
     def compact(self, now: float) -> int:
-        """Merge the chunks of each series' finished two-hour blocks (already rolled up) into one."""
+        """Merge the chunks of each series' finished two-hour blocks (already rolled up) into one;
+        answers how many chunks were merged away. A pass takes up to COMPACT_GROUPS_PER_PASS
+        (series, block) groups in one transaction: one read per block, one update, batched
+        deletes (a transaction and three statements a group took 2.6 ms a group on PostgreSQL)."""
         rolled = StoreCursor.objects.filter(name="rollup").values_list("value", flat=True).first() or 0
         finished_before = now - now % BLOCK_SECONDS - BLOCK_SECONDS
+        # The block of a start time rounded down on both databases: PostgreSQL's CAST rounds to the
+        # nearest, which put a chunk of a block's second hour in the next block, where the merge
+        # never found it (nor anything after it, when such groups filled the pass).
+        block = (f"CAST(FLOOR(start / {BLOCK_SECONDS}) AS BIGINT)" if connection.vendor == "postgresql"
+                 else f"CAST(start / {BLOCK_SECONDS} AS INTEGER)")  # SQLite's CAST truncates
         with connection.cursor() as cursor:
             cursor.execute(
-                f"SELECT series_id, CAST(start / {BLOCK_SECONDS} AS BIGINT) AS block FROM {_CHUNK} "
+                f"SELECT series_id, {block} AS block FROM {_CHUNK} "
                 f"WHERE id <= %s AND \"end\" < %s GROUP BY series_id, block HAVING COUNT(*) > 1 LIMIT %s",
                 [rolled, finished_before, COMPACT_GROUPS_PER_PASS])
             groups = cursor.fetchall()
-        merged = 0
-        for series_id, block in groups:
-            with transaction.atomic():
-                low, high = block * BLOCK_SECONDS, (block + 1) * BLOCK_SECONDS
-                parts = list(Chunk.objects.select_for_update().filter(
-                    series_id=series_id, id__lte=rolled, start__gte=low, start__lt=high).order_by("id"))
-                if len(parts) < 2:
-                    continue
-                ts: list[float] = []
-                values: list[float] = []
-                for part in parts:
-                    part_ts, part_values = packing.unpack(part.data)
-                    ts.extend(part_ts)
-                    values.extend(part_values)
-                ts, values = _sorted(ts, values)
-                first = parts[0]
-                first.start, first.end, first.count, first.data = ts[0], ts[-1], len(ts), packing.pack(ts, values)
-                first.save(update_fields=["start", "end", "count", "data"])
-                Chunk.objects.filter(id__in=[p.id for p in parts[1:]]).delete()
-                merged += len(parts) - 1
-        return merged
+        if not groups:
+            return 0
+        by_block: dict[int, list[int]] = defaultdict(list)
+        for series_id, number in groups:
+            by_block[number].append(series_id)
+        updates: list[tuple[int, float, float, int, bytes]] = []
+        gone: list[int] = []
+        with transaction.atomic():
+            for number, series_ids in by_block.items():
+                low, high = number * BLOCK_SECONDS, (number + 1) * BLOCK_SECONDS
+                parts: dict[int, list[tuple[int, bytes]]] = defaultdict(list)
+                for chunk_id, series_id, data in (
+                        Chunk.objects.select_for_update()
+                        .filter(series_id__in=series_ids, id__lte=rolled, start__gte=low, start__lt=high)
+                        .order_by("id").values_list("id", "series_id", "data")):
+                    parts[series_id].append((chunk_id, data))
+                for chunks in parts.values():
+                    if len(chunks) < 2:
+                        continue
+                    ts: list[float] = []
+                    values: list[float] = []
+                    for _chunk_id, data in chunks:
+                        part_ts, part_values = packing.unpack(data)
+                        ts.extend(part_ts)
+                        values.extend(part_values)
+                    ts, values = _sorted(ts, values)
+                    # The first keeps its id, which the roll-up cursor has passed: not counted again.
+                    updates.append((chunks[0][0], ts[0], ts[-1], len(ts), packing.pack(ts, values)))
+                    gone += [chunk_id for chunk_id, _data in chunks[1:]]
+            _rewrite_chunks(updates)
+            for first in range(0, len(gone), DELETE_BATCH):
+                Chunk.objects.filter(id__in=gone[first:first + DELETE_BATCH]).delete()
+        return len(gone)
 
     def expire(self, now: float) -> dict[str, int]:
         """Delete raw chunks past their retention that are rolled up (a chunk the roll-up has not
