@@ -342,6 +342,18 @@ def test_compaction_merges_a_blocks_second_hour_and_many_series_in_one_pass(seri
     assert data.avg == [70.0, 70.5, 80.0, 80.5, 90.0, 90.5, 119.0, 119.5]
 
 
+def test_compaction_looks_back_a_day_of_blocks_only(series):
+    from opsdesk.monitoring.store import sql
+
+    store = SQLStore()
+    for minute in (1, 2):
+        write(series, [T0 + minute * 60], [1.0])
+    store.roll_up()
+    a_day_later = T0 + (sql.COMPACT_LOOKBACK_BLOCKS + 1) * sql.BLOCK_SECONDS
+    assert store.compact(a_day_later + sql.BLOCK_SECONDS) == 0  # its block is past the look-back
+    assert store.compact(a_day_later) == 1  # the block is the earliest looked at
+
+
 def test_compaction_leaves_chunks_not_yet_rolled_up(series):
     store = SQLStore()
     write(series, [T0], [1.0])

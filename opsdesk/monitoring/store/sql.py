@@ -29,6 +29,10 @@ ROLLUP_STEPS = (FIVE_MINUTES, ONE_HOUR)
 ROLLUP_CHUNKS_PER_PASS = 100_000
 HOUSEKEEPING_BUDGET_SECONDS = 45.0  # of a run: the worker starts one a minute
 COMPACT_GROUPS_PER_PASS = 2_000
+# Blocks compaction looks back over: the scan for groups to merge reads these blocks' chunks by the
+# `chunk_end` index, not the whole raw retention at every pass. Older blocks' small chunks (an
+# agent's replay of a long outage, a worker down for longer) stay as they are until they expire.
+COMPACT_LOOKBACK_BLOCKS = 12
 DELETE_BATCH = 20_000
 
 _CHUNK = Chunk._meta.db_table
@@ -288,8 +292,10 @@ class SQLStore:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT series_id, {block} AS block FROM {_CHUNK} "
-                f"WHERE id <= %s AND \"end\" < %s GROUP BY series_id, block HAVING COUNT(*) > 1 LIMIT %s",
-                [rolled, finished_before, COMPACT_GROUPS_PER_PASS])
+                f"WHERE id <= %s AND \"end\" < %s AND \"end\" >= %s "
+                f"GROUP BY series_id, block HAVING COUNT(*) > 1 LIMIT %s",
+                [rolled, finished_before, finished_before - COMPACT_LOOKBACK_BLOCKS * BLOCK_SECONDS,
+                 COMPACT_GROUPS_PER_PASS])
             groups = cursor.fetchall()
         if not groups:
             return 0
