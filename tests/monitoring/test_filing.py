@@ -369,9 +369,10 @@ def test_retention_deletes_raw_samples_and_rollups_past_their_time(series, setti
     write(series, [T0], [1.0])
     write(series, [T0 + 8 * 86400], [2.0])
     store.roll_up()
-    Rollup.objects.create(series=series, step=ONE_HOUR, ts=int(T0 - 400 * 86400), min=0, max=0, sum=0, count=1)
+    for step in (FIVE_MINUTES, ONE_HOUR):  # each step's are expired (they are looked up by step)
+        Rollup.objects.create(series=series, step=step, ts=int(T0 - 400 * 86400), min=0, max=0, sum=0, count=1)
     done = store.expire(T0 + 8 * 86400 + 60)
-    assert done == {"expired_chunks": 1, "expired_rollups": 1}
+    assert done == {"expired_chunks": 1, "expired_rollups": 2}
     assert list(Chunk.objects.values_list("start", flat=True)) == [T0 + 8 * 86400]
     assert Rollup.objects.filter(ts__lt=T0 - 300 * 86400).count() == 0
 
