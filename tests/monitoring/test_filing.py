@@ -377,6 +377,21 @@ def test_retention_deletes_raw_samples_and_rollups_past_their_time(series, setti
     assert Rollup.objects.filter(ts__lt=T0 - 300 * 86400).count() == 0
 
 
+def test_a_short_range_past_the_raw_retention_is_drawn_from_the_rollups(series, settings, monkeypatch):
+    # A custom range of a few hours a month ago: its raw samples are gone, its rollups are not.
+    settings.OPSDESK_METRICS_RAW_DAYS = 7
+    store = SQLStore()
+    write(series, [T0 + 60, T0 + 120, T0 + 360], [1.0, 3.0, 5.0])
+    store.roll_up()
+    now = T0 + 30 * 86400
+    monkeypatch.setattr("opsdesk.monitoring.store.sql.time.time", lambda: now)
+    assert store.expire(now)["expired_chunks"] == 1
+    data = store.query([(series.id, "cpu", {})], T0, T0 + 6 * ONE_HOUR)[series.id]
+    assert (data.step, data.ts, data.avg, data.max) == (FIVE_MINUTES, [T0, T0 + 300], [2.0, 5.0], [3.0, 5.0])
+    recent = store.query([(series.id, "cpu", {})], now - 6 * ONE_HOUR, now)[series.id]
+    assert recent.step == RAW  # within the retention: raw samples, as before
+
+
 def test_old_chunks_wait_for_the_roll_up_before_they_expire(series, settings):
     settings.OPSDESK_METRICS_RAW_DAYS = 7
     store = SQLStore()

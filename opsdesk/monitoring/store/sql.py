@@ -34,6 +34,8 @@ COMPACT_GROUPS_PER_PASS = 2_000
 # agent's replay of a long outage, a worker down for longer) stay as they are until they expire.
 COMPACT_LOOKBACK_BLOCKS = 12
 DELETE_BATCH = 20_000
+# Up to when raw samples may have been deleted (the last expiry's bound): charts before it use rollups.
+RAW_EXPIRED = "raw-expired-before"
 
 _CHUNK = Chunk._meta.db_table
 _ROLLUP = Rollup._meta.db_table
@@ -145,6 +147,11 @@ class SQLStore:
               step: int | None = None) -> dict[int, SeriesData]:
         ids = [item[0] for item in series]
         chosen = choose_step(start, end, step)
+        if chosen == RAW and start < time.time() - settings.OPSDESK_METRICS_RAW_DAYS * 86400 and start < (
+                StoreCursor.objects.filter(name=RAW_EXPIRED).values_list("value", flat=True).first() or 0):
+            # A short range where expiry has deleted raw samples (a custom range last month): its
+            # 5-minute rollups are what is left of it.
+            chosen = FIVE_MINUTES
         if chosen == RAW:
             return self._raw(ids, start, end)
         return self._rollups(ids, start, end, chosen)
@@ -351,6 +358,7 @@ class SQLStore:
                     break
                 model.objects.filter(id__in=ids).delete()
                 expired[key] += len(ids)
+        StoreCursor.objects.update_or_create(name=RAW_EXPIRED, defaults={"value": int(raw_before)})
         return expired
 
     def health(self) -> tuple[bool, str]:
