@@ -186,6 +186,10 @@ OTP_TOTP_ISSUER = "opsdesk"
 OPSDESK_METRICS_URL = env.env_secret("OPSDESK_METRICS_URL")
 OPSDESK_METRICS_RAW_DAYS = env.env_int("OPSDESK_METRICS_RAW_DAYS", 7, minimum=1, maximum=3650)
 OPSDESK_METRICS_ROLLUP_DAYS = env.env_int("OPSDESK_METRICS_ROLLUP_DAYS", 365, minimum=1, maximum=36500)
+# The 5-minute rollups may be kept shorter than the hourly ones (they are 12 times as many rows);
+# charts of older ranges then use the hourly rollups. Never longer than those.
+OPSDESK_METRICS_ROLLUP_5M_DAYS = min(env.env_int("OPSDESK_METRICS_ROLLUP_5M_DAYS", OPSDESK_METRICS_ROLLUP_DAYS,
+                                                 minimum=1, maximum=36500), OPSDESK_METRICS_ROLLUP_DAYS)
 SESSION_COOKIE_AGE = env.env_int("OPSDESK_SESSION_HOURS", 12, minimum=1) * 3600
 SESSION_COOKIE_HTTPONLY = True
 

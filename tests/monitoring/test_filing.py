@@ -392,6 +392,21 @@ def test_a_short_range_past_the_raw_retention_is_drawn_from_the_rollups(series, 
     assert recent.step == RAW  # within the retention: raw samples, as before
 
 
+def test_five_minute_rollups_may_be_kept_shorter_and_charts_then_use_the_hourly_ones(series, settings, monkeypatch):
+    settings.OPSDESK_METRICS_RAW_DAYS = 7
+    settings.OPSDESK_METRICS_ROLLUP_5M_DAYS = 30
+    settings.OPSDESK_METRICS_ROLLUP_DAYS = 365
+    store = SQLStore()
+    write(series, [T0 + 60, T0 + 360], [2.0, 4.0])
+    store.roll_up()
+    now = T0 + 60 * 86400
+    monkeypatch.setattr("opsdesk.monitoring.store.sql.time.time", lambda: now)
+    assert store.expire(now) == {"expired_chunks": 1, "expired_rollups": 2}  # both 5-minute buckets
+    assert list(Rollup.objects.values_list("step", flat=True)) == [ONE_HOUR]
+    data = store.query([(series.id, "cpu", {})], T0, T0 + 6 * ONE_HOUR)[series.id]
+    assert (data.step, data.ts, data.avg) == (ONE_HOUR, [T0], [3.0])
+
+
 def test_old_chunks_wait_for_the_roll_up_before_they_expire(series, settings):
     settings.OPSDESK_METRICS_RAW_DAYS = 7
     store = SQLStore()

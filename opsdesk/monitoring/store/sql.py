@@ -36,6 +36,7 @@ COMPACT_LOOKBACK_BLOCKS = 12
 DELETE_BATCH = 20_000
 # Up to when raw samples may have been deleted (the last expiry's bound): charts before it use rollups.
 RAW_EXPIRED = "raw-expired-before"
+FIVE_MINUTES_EXPIRED = "5m-expired-before"  # the same for the 5-minute rollups
 
 _CHUNK = Chunk._meta.db_table
 _ROLLUP = Rollup._meta.db_table
@@ -112,6 +113,14 @@ def _rewrite_chunks(rows: list[tuple[int, float, float, int, bytes]]) -> None:
                            [(start, end, count, data, chunk_id) for chunk_id, start, end, count, data in rows])
 
 
+def _expired_there(cursor: str, start: float, days: int) -> bool:
+    """Whether expiry may have deleted some of what is kept `days` days from `start` on (the clock
+    answers first, so a recent range costs no query)."""
+    if start >= time.time() - days * 86400:
+        return False
+    return start < (StoreCursor.objects.filter(name=cursor).values_list("value", flat=True).first() or 0)
+
+
 class SQLStore:
     name = "sql"
     needs_labels = False
@@ -147,11 +156,13 @@ class SQLStore:
               step: int | None = None) -> dict[int, SeriesData]:
         ids = [item[0] for item in series]
         chosen = choose_step(start, end, step)
-        if chosen == RAW and start < time.time() - settings.OPSDESK_METRICS_RAW_DAYS * 86400 and start < (
-                StoreCursor.objects.filter(name=RAW_EXPIRED).values_list("value", flat=True).first() or 0):
-            # A short range where expiry has deleted raw samples (a custom range last month): its
-            # 5-minute rollups are what is left of it.
+        # A range where expiry has deleted what its resolution reads (a custom range of a few hours
+        # last month) is drawn from what is left of it: 5-minute rollups, or hourly ones.
+        if chosen == RAW and _expired_there(RAW_EXPIRED, start, settings.OPSDESK_METRICS_RAW_DAYS):
             chosen = FIVE_MINUTES
+        if chosen == FIVE_MINUTES and _expired_there(FIVE_MINUTES_EXPIRED, start,
+                                                     settings.OPSDESK_METRICS_ROLLUP_5M_DAYS):
+            chosen = ONE_HOUR
         if chosen == RAW:
             return self._raw(ids, start, end)
         return self._rollups(ids, start, end, chosen)
@@ -344,13 +355,14 @@ class SQLStore:
         reached yet, after a backlog or an agent's late replay, waits for it: its samples would
         otherwise be lost for good), and rollups past theirs."""
         raw_before = now - settings.OPSDESK_METRICS_RAW_DAYS * 86400
-        rollup_before = now - settings.OPSDESK_METRICS_ROLLUP_DAYS * 86400
+        rollups_before = {FIVE_MINUTES: now - settings.OPSDESK_METRICS_ROLLUP_5M_DAYS * 86400,
+                          ONE_HOUR: now - settings.OPSDESK_METRICS_ROLLUP_DAYS * 86400}
         rolled = StoreCursor.objects.filter(name="rollup").values_list("value", flat=True).first() or 0
         expired = {"expired_chunks": 0, "expired_rollups": 0}
         # Rollups by step: the `rollup_step_ts` index leads with the step, so `ts < x` alone read
         # every rollup row at every run (a year of 5-minute buckets is 105,120 rows a series).
         for key, model, condition in (("expired_chunks", Chunk, {"end__lt": raw_before, "id__lte": rolled}),
-                                      *(("expired_rollups", Rollup, {"step": step, "ts__lt": rollup_before})
+                                      *(("expired_rollups", Rollup, {"step": step, "ts__lt": rollups_before[step]})
                                         for step in ROLLUP_STEPS)):
             while True:
                 ids = list(model.objects.filter(**condition).values_list("id", flat=True)[:DELETE_BATCH])
@@ -359,6 +371,8 @@ class SQLStore:
                 model.objects.filter(id__in=ids).delete()
                 expired[key] += len(ids)
         StoreCursor.objects.update_or_create(name=RAW_EXPIRED, defaults={"value": int(raw_before)})
+        StoreCursor.objects.update_or_create(name=FIVE_MINUTES_EXPIRED,
+                                             defaults={"value": int(rollups_before[FIVE_MINUTES])})
         return expired
 
     def health(self) -> tuple[bool, str]:
