@@ -405,6 +405,7 @@ def test_five_minute_rollups_may_be_kept_shorter_and_charts_then_use_the_hourly_
     assert list(Rollup.objects.values_list("step", flat=True)) == [ONE_HOUR]
     data = store.query([(series.id, "cpu", {})], T0, T0 + 6 * ONE_HOUR)[series.id]
     assert (data.step, data.ts, data.avg) == (ONE_HOUR, [T0], [3.0])
+    assert store.averages([(series.id, "cpu", {})], T0, T0 + 6 * ONE_HOUR) == {series.id: 3.0}  # trends
 
 
 def test_old_chunks_wait_for_the_roll_up_before_they_expire(series, settings):

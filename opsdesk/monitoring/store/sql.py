@@ -223,6 +223,9 @@ class SQLStore:
             data = self._raw(ids, start, end)
             return {i: sum(d.avg) / len(d.avg) for i, d in data.items() if d.avg}
         step = FIVE_MINUTES if end - start <= 8 * 24 * ONE_HOUR else ONE_HOUR
+        if step == FIVE_MINUTES and _expired_there(FIVE_MINUTES_EXPIRED, start,
+                                                   settings.OPSDESK_METRICS_ROLLUP_5M_DAYS):
+            step = ONE_HOUR  # the 5-minute rollups are kept shorter than this range goes back
         totals: dict[int, list[float]] = defaultdict(lambda: [0.0, 0])
         rows = (Rollup.objects.filter(series_id__in=ids, step=step, ts__gte=start, ts__lte=end)
                 .values_list("series_id", "sum", "count"))
