@@ -75,26 +75,22 @@ def _per_bucket(ts: Sequence[float], values: Sequence[float], step: int):
 def _upsert_rollups(rows: list[tuple[int, int, int, float, float, float, int]]) -> None:
     if not rows:
         return
+    postgres = connection.vendor == "postgresql"
+    # SQLite's two-argument min()/max() are PostgreSQL's LEAST()/GREATEST().
+    least, greatest = ("LEAST", "GREATEST") if postgres else ("min", "max")
+    merge = (f"ON CONFLICT (series_id, step, ts) DO UPDATE SET "
+             f"min = {least}({_ROLLUP}.min, excluded.min), max = {greatest}({_ROLLUP}.max, excluded.max), "
+             f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count")
+    insert = f"INSERT INTO {_ROLLUP} (series_id, step, ts, min, max, sum, count)"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if postgres:
             # One statement for the pass (a statement a bucket was most of a pass' time); the
             # buckets are distinct, as ON CONFLICT DO UPDATE needs within one statement.
-            columns = list(zip(*rows, strict=True))
-            cursor.execute(
-                f"INSERT INTO {_ROLLUP} (series_id, step, ts, min, max, sum, count) "
-                f"SELECT * FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::float8[], %s::float8[], "
-                f"%s::float8[], %s::int[]) "
-                f"ON CONFLICT (series_id, step, ts) DO UPDATE SET "
-                f"min = LEAST({_ROLLUP}.min, excluded.min), max = GREATEST({_ROLLUP}.max, excluded.max), "
-                f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count",
-                [list(column) for column in columns])
+            cursor.execute(f"{insert} SELECT * FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::float8[], "
+                           f"%s::float8[], %s::float8[], %s::int[]) {merge}",
+                           [list(column) for column in zip(*rows, strict=True)])
             return
-        # SQLite's two-argument min()/max() are PostgreSQL's LEAST()/GREATEST().
-        cursor.executemany(
-            f"INSERT INTO {_ROLLUP} (series_id, step, ts, min, max, sum, count) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-            f"ON CONFLICT (series_id, step, ts) DO UPDATE SET "
-            f"min = min({_ROLLUP}.min, excluded.min), max = max({_ROLLUP}.max, excluded.max), "
-            f"sum = {_ROLLUP}.sum + excluded.sum, count = {_ROLLUP}.count + excluded.count", rows)
+        cursor.executemany(f"{insert} VALUES (%s, %s, %s, %s, %s, %s, %s) {merge}", rows)
 
 
 def _rewrite_chunks(rows: list[tuple[int, float, float, int, bytes]]) -> None:
@@ -373,9 +369,8 @@ class SQLStore:
                     break
                 model.objects.filter(id__in=ids).delete()
                 expired[key] += len(ids)
-        StoreCursor.objects.update_or_create(name=RAW_EXPIRED, defaults={"value": int(raw_before)})
-        StoreCursor.objects.update_or_create(name=FIVE_MINUTES_EXPIRED,
-                                             defaults={"value": int(rollups_before[FIVE_MINUTES])})
+        for name, bound in ((RAW_EXPIRED, raw_before), (FIVE_MINUTES_EXPIRED, rollups_before[FIVE_MINUTES])):
+            StoreCursor.objects.update_or_create(name=name, defaults={"value": int(bound)})
         return expired
 
     def health(self) -> tuple[bool, str]:
