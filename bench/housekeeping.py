@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -96,6 +97,63 @@ def write_passes(series: list[int], shape: Shape, passes: int, start: float) -> 
     return samples
 
 
+class WriterProbe:
+    """Another process writing a row every 5 ms while the roll-ups run, as the filer does (on
+    SQLite it waits while anything else holds the one writer); the longest a write took. A
+    process of its own, so that this one's interpreter lock is not in its times."""
+
+    SCRIPT = """
+import json, sys, time
+settings = json.loads(sys.argv[1])
+if settings["vendor"] == "sqlite":
+    import sqlite3
+    db = sqlite3.connect(settings["name"], timeout=60, isolation_level=None)
+    begin = "BEGIN IMMEDIATE"
+    upsert = ("INSERT INTO monitoring_storecursor (name, value) VALUES ('bench-writer-probe', ?) "
+              "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+else:
+    import psycopg
+    db = psycopg.connect(settings["dsn"], autocommit=True)
+    begin = "BEGIN"
+    upsert = ("INSERT INTO monitoring_storecursor (name, value) VALUES ('bench-writer-probe', %s) "
+              "ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+longest, writes = 0.0, 0
+print("ready", flush=True)
+while not sys.stdin.closed:
+    began = time.perf_counter()
+    db.execute(begin)
+    db.execute(upsert, (writes,))
+    db.execute("COMMIT")
+    longest, writes = max(longest, time.perf_counter() - began), writes + 1
+    import select
+    if select.select([sys.stdin], [], [], 0.005)[0]:
+        break
+print(json.dumps({"longest_s": longest, "writes": writes}), flush=True)
+"""
+
+    def __enter__(self) -> WriterProbe:
+        from django.db import connection
+
+        params = connection.get_connection_params()
+        if connection.vendor == "sqlite":
+            settings = {"vendor": "sqlite", "name": str(params["database"])}
+        else:
+            settings = {"vendor": "postgresql", "dsn": " ".join(
+                f"{key}={value}" for key, value in params.items()
+                if key in ("host", "port", "dbname", "user", "password") and value)}
+        self.proc = subprocess.Popen([sys.executable, "-c", self.SCRIPT, json.dumps(settings)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.proc.stdin.write("stop\n")
+        self.proc.stdin.close()
+        found = json.loads(self.proc.stdout.readline())
+        self.proc.wait(timeout=30)
+        self.longest_s, self.writes = found["longest_s"], found["writes"]
+
+
 def measure_shape(series: list[int], shape: Shape, passes: int, start: float) -> dict[str, Any]:
     from opsdesk.monitoring.models import Chunk, StoreCursor
     from opsdesk.monitoring.store.sql import BLOCK_SECONDS, SQLStore
@@ -108,11 +166,12 @@ def measure_shape(series: list[int], shape: Shape, passes: int, start: float) ->
     store = SQLStore()
     cpu_started, started = cpu_ns(backend), time.perf_counter()
     rolled = 0
-    while True:
-        done = store.roll_up_all()
-        rolled += done
-        if not done:
-            break
+    with WriterProbe() as probe:
+        while True:
+            done = store.roll_up_all()
+            rolled += done
+            if not done:
+                break
     seconds = time.perf_counter() - started
     cpu_s = (cpu_ns(backend) - cpu_started) / 1e9
     if rolled != chunks:
@@ -132,6 +191,7 @@ def measure_shape(series: list[int], shape: Shape, passes: int, start: float) ->
     BENCH.log(f"{shape.name}: {merged} chunks merged away in {compact_s:.2f} s, {left} left")
     return {"chunks": chunks, "samples": samples, "seconds": round(seconds, 2), "cpu_s": round(cpu_s, 2),
             "chunks_per_s": round(chunks / seconds), "samples_per_s": round(samples / seconds),
+            "writer_wait_max_ms": round(probe.longest_s * 1000, 1), "writer_probe_writes": probe.writes,
             "compacted_chunks": merged, "compact_s": round(compact_s, 2),
             "compact_cpu_s": round((cpu_ns(backend) - cpu_compacting) / 1e9, 2),
             "compact_chunks_per_s": round(merged / compact_s) if compact_s else None, "chunks_left": left}
@@ -160,7 +220,9 @@ def main() -> int:
         agents = cases["agents"]
         return {"quick": args.quick, "database": database, "series": size.series, "passes": size.passes,
                 "rollup_chunks_per_s": agents["chunks_per_s"], "rollup_samples_per_s": agents["samples_per_s"],
-                "rollup_dense_samples_per_s": cases["dense"]["samples_per_s"], "cases": cases}
+                "rollup_dense_samples_per_s": cases["dense"]["samples_per_s"],
+                "rollup_writer_wait_max_ms": max(case["writer_wait_max_ms"] for case in cases.values()),
+                "cases": cases}
 
     print(json.dumps(BENCH.run(args.keep, run)), flush=True)
     return 0

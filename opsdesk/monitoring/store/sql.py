@@ -15,6 +15,7 @@ import time
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -117,6 +118,32 @@ def _expired_there(cursor: str, start: float, days: int) -> bool:
     return start < (StoreCursor.objects.filter(name=cursor).values_list("value", flat=True).first() or 0)
 
 
+# PostgreSQL: chunk ids come from a sequence, so with several filers (worker processes) a
+# transaction may commit ids below those of one that committed before it. A roll-up pass that
+# read past such a gap would move its cursor over chunks committed a moment later, and they would
+# never be rolled up. So every writer of chunks holds this lock shared until it commits, and a
+# roll-up pass takes it exclusively for a moment to read the highest id: every id up to it is then
+# committed (a transaction that took lower ids has ended; one that starts later takes higher ones).
+# SQLite has one writer, whose new rows always come after every committed one.
+_CHUNK_WRITERS_LOCK = 0x6F70_7364_6368_6B73 - 2**63  # "opsdchks", as a signed 64-bit key
+
+
+def _writing_chunks() -> None:
+    """Hold the chunk writers' lock, shared, until the transaction ends (PostgreSQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [_CHUNK_WRITERS_LOCK])
+
+
+def _committed_chunks_bound() -> int | None:
+    """The highest chunk id below which every chunk is committed (PostgreSQL; None on SQLite)."""
+    if connection.vendor != "postgresql":
+        return None
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHUNK_WRITERS_LOCK])
+        cursor.execute(f"SELECT max(id) FROM {_CHUNK}")
+        return cursor.fetchone()[0] or 0
+
+
 class SQLStore:
     name = "sql"
     needs_labels = False
@@ -133,18 +160,24 @@ class SQLStore:
         if not rows:
             return
         if connection.vendor == "postgresql":
-            # COPY: one stream instead of a statement per chunk (a pass writes one per series,
-            # 20,000 in the ingest benchmark: 0.9 s as statements, a tenth of that copied), in
-            # binary: as text, each chunk's bytes went hex-escaped both ways.
-            with binary_cursor() as cursor, cursor.copy(
-                    f"COPY {_CHUNK} (series_id, start, \"end\", count, data) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(["int8", "float8", "float8", "int4", "bytea"])
-                for row in rows:
-                    copy.write_row(row)
+            with transaction.atomic(savepoint=False):
+                _writing_chunks()
+                self._copy(rows)
             return
         with connection.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO {_CHUNK} (series_id, start, \"end\", count, data) VALUES (%s, %s, %s, %s, %s)", rows)
+
+    @staticmethod
+    def _copy(rows: list[tuple[int, float, float, int, bytes]]) -> None:
+        # COPY: one stream instead of a statement per chunk (a pass writes one per series, 20,000
+        # in the ingest benchmark: 0.9 s as statements, a tenth of that copied), in binary: as
+        # text, each chunk's bytes went hex-escaped both ways.
+        with binary_cursor() as cursor, cursor.copy(
+                f"COPY {_CHUNK} (series_id, start, \"end\", count, data) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "float8", "float8", "int4", "bytea"])
+            for row in rows:
+                copy.write_row(row)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -259,18 +292,31 @@ class SQLStore:
                 return total
 
     def roll_up(self) -> int:
-        """Fold chunks added since the last pass into their 5-minute and hourly buckets."""
-        with transaction.atomic():
-            cursor_row, _created = StoreCursor.objects.select_for_update().get_or_create(name="rollup")
-            # Read as a stream: a pass holds its buckets, not its chunks' bytes. The more chunks a
-            # pass takes, the more of them share a bucket's upsert (a series' chunks of one minute
-            # do): 20,000 a pass rolled up 24,000 chunks a second on PostgreSQL, 100,000 77,000-95,000
-            # (bench/housekeeping.py, one sample a chunk).
-            chunks = (Chunk.objects.filter(id__gt=cursor_row.value).order_by("id")
-                      .values_list("id", "series_id", "data")[:ROLLUP_CHUNKS_PER_PASS].iterator(chunk_size=5_000))
-            buckets: dict[tuple[int, int, int], list[float]] = {}
-            last_id, taken = 0, 0
-            for chunk_id, series_id, data in chunks:
+        """Fold chunks added since the last pass into their 5-minute and hourly buckets; answers
+        how many chunks the pass took.
+
+        The chunks are read and summed up before the write transaction, which then only upserts
+        the buckets and moves the cursor: on SQLite, whose one writer the filer waits for, a pass
+        of 100,000 chunks held it 0.7-1.5 s while it read and summed. A pass that finds the cursor
+        moved meanwhile (another worker's pass) drops its sums; the next one goes on from there."""
+        start = StoreCursor.objects.filter(name="rollup").values_list("value", flat=True).first() or 0
+        bound = _committed_chunks_bound()
+        chunks = Chunk.objects.filter(id__gt=start)
+        if bound is not None:
+            chunks = chunks.filter(id__lte=bound)
+        # Read as a stream: a pass holds its buckets, not its chunks' bytes. The more chunks a pass
+        # takes, the more of them share a bucket's upsert (a series' chunks of one minute do):
+        # 20,000 a pass rolled up 24,000 chunks a second on PostgreSQL, 100,000 77,000-95,000
+        # (bench/housekeeping.py, one sample a chunk).
+        rows = (chunks.order_by("id").values_list("id", "series_id", "data")[:ROLLUP_CHUNKS_PER_PASS]
+                .iterator(chunk_size=5_000))
+        buckets: dict[tuple[int, int, int], list[float]] = {}
+        last_id, taken = 0, 0
+        # PostgreSQL streams through a cursor inside a (reading) transaction: outside one it must
+        # be declared WITH HOLD, and the server copies the whole result first. On SQLite a
+        # transaction would be the writer's (IMMEDIATE): its reads need none.
+        with transaction.atomic() if connection.vendor == "postgresql" else nullcontext():
+            for chunk_id, series_id, data in rows:
                 last_id, taken = chunk_id, taken + 1
                 ts, values = packing.unpack(data)
                 if not ts:
@@ -288,7 +334,11 @@ class SQLStore:
                                 into[1] = high
                             into[2] += total
                             into[3] += count
-            if not taken:
+        if not taken:
+            return 0
+        with transaction.atomic():
+            cursor_row, _created = StoreCursor.objects.select_for_update().get_or_create(name="rollup")
+            if cursor_row.value != start:
                 return 0
             _upsert_rollups([(s, step, t, b[0], b[1], b[2], b[3]) for (s, step, t), b in buckets.items()])
             cursor_row.value = last_id
