@@ -1,10 +1,16 @@
-"""snmp: an SNMP v2c or v3 agent with pysnmp (asyncio): the system group, the interface table with
-per-interface traffic rates, and custom OIDs.
+"""snmp: an SNMP v1, v2c or v3 agent with pysnmp (asyncio): the system group, the interface table
+with per-interface traffic rates, and custom OIDs.
 
-Secrets: v2c `community`; v3 `user` (or `username`), `auth_protocol` (MD5, SHA, SHA224, SHA256,
+Secrets: v1 and v2c `community`; v3 `user` (or `username`), `auth_protocol` (MD5, SHA, SHA224, SHA256,
 SHA384, SHA512; default SHA), `auth_key` (or `password`), `priv_protocol` (DES, 3DES, AES, AES192,
 AES256, AES192C, AES256C; default AES) and `priv_key`. Secrets that name a user make it v3 even
 where `version` says 2c (a template's check applied with an SNMPv3 credential).
+
+SNMPv1 (`version` "1", for old devices: UPSes, printers, PDUs, early switches) has no GETBULK and
+no 64-bit counters: the interface table is walked with GETNEXT, a row a request, and its rates
+come from the 32-bit ifInOctets/ifOutOctets (wrap-safe as below). A v1 agent answers a request
+naming an object it lacks with noSuchName for the whole request: that object is set aside (a
+custom OID reported missing, a table column ended) and the request asked again without it.
 
 Samples:
   snmp_info{sys_name, sys_descr} 1, snmp_uptime_seconds (sysUpTime);
@@ -65,7 +71,7 @@ AUTH_FAILURES = {"UnknownUserName", "WrongDigest", "DecryptionError", "Authentic
                  "UnknownSecurityName", "UnsupportedSecurityLevel", "NotInTimeWindow", "UnknownCommunityName"}
 
 SCHEMA = schema({
-    "version": string(gettext_noop("SNMP version"), "2c", enum=["2c", "3"]),
+    "version": string(gettext_noop("SNMP version"), "2c", enum=["1", "2c", "3"]),
     "port": integer(gettext_noop("Port"), 161, 1, 65535),
     "retries": integer(gettext_noop("Retries"), 1, 0, 5),
     "interfaces": boolean(gettext_noop("Read the interface table"), True),
@@ -128,8 +134,10 @@ def _auth(spec: CheckSpec) -> tuple[Any, str]:
 
     secrets = spec.secrets
     user = secrets.get("user") or secrets.get("username")
-    if version(spec) == "2c":
-        return hlapi.CommunityData(secrets.get("community") or "public", mpModel=1), "v2c"
+    if version(spec) in ("1", "2c"):
+        v1 = version(spec) == "1"
+        return hlapi.CommunityData(secrets.get("community") or "public", mpModel=0 if v1 else 1), \
+            "v1" if v1 else "v2c"
     if not user:
         raise SnmpFailure(result("unknown", "bad_params", "SNMP v3 needs a user in the credentials"))
     # A v3 credential kept as a plain secret holds the authentication pass phrase.
@@ -149,10 +157,16 @@ def _auth(spec: CheckSpec) -> tuple[Any, str]:
 
 def version(spec: CheckSpec) -> str:
     """"3" when asked for, or when the credential names a user (an SNMPv3 credential applied to a
-    check that says 2c, as a template's does); "2c" otherwise."""
-    if param(spec, "version", SCHEMA) == "3" or spec.secrets.get("user") or spec.secrets.get("username"):
+    check that says 2c or 1, as a template's does); else "1" when asked for, and "2c"."""
+    asked = param(spec, "version", SCHEMA)
+    if asked == "3" or spec.secrets.get("user") or spec.secrets.get("username"):
         return "3"
-    return "2c"
+    return "1" if asked == "1" else "2c"
+
+
+def _no_such_name(status: Any) -> bool:
+    """SNMPv1's error for a request naming an object the agent lacks (v2c and v3 answer per object)."""
+    return bool(status) and str(status.prettyPrint()) == "noSuchName"
 
 
 # --- Requests -------------------------------------------------------------------------------
@@ -166,7 +180,7 @@ class Session:
             kind = type(indication).__name__
             where = f"{self.spec.target}:{param(self.spec, 'port', SCHEMA)}"
             if kind == "RequestTimedOut":
-                hint = "the community is not accepted" if version(self.spec) == "2c" \
+                hint = "the community is not accepted" if version(self.spec) != "3" \
                     else "the credentials are not accepted"
                 raise SnmpFailure(result("critical", "timeout", f"no SNMP answer from {where} ({what}): the agent "
                                          f"is down, unreachable, or {hint}", timeout=self.spec.timeout))
@@ -184,30 +198,55 @@ class Session:
                                      f"({what})", error=name))
 
     async def get(self, oids: list[str], what: str) -> list[tuple[tuple[int, ...], Any]]:
-        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd
-
         answers: list[tuple[tuple[int, ...], Any]] = []
         for start in range(0, len(oids), 20):  # agents answer tooBig to very long requests
-            indication, status, index, varbinds = await get_cmd(
-                self.engine, self.auth, self.transport, ContextData(),
-                *[ObjectType(ObjectIdentity(oid)) for oid in oids[start:start + 20]], lookupMib=False)
-            self._check(indication, status, index, what)
-            answers += [(tuple(name), value) for name, value in varbinds]
+            answers += await self._get(oids[start:start + 20], what)
         return answers
 
+    async def _get(self, oids: list[str], what: str) -> list[tuple[tuple[int, ...], Any]]:
+        """The values of `oids`, in order; one an SNMPv1 agent lacks is answered NoSuchObject, as
+        v2c and v3 agents answer it themselves."""
+        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, get_cmd
+        from pysnmp.proto.rfc1905 import noSuchObject
+
+        asked = list(range(len(oids)))
+        while asked:
+            indication, status, index, varbinds = await get_cmd(
+                self.engine, self.auth, self.transport, ContextData(),
+                *[ObjectType(ObjectIdentity(oids[i])) for i in asked], lookupMib=False)
+            if not indication and _no_such_name(status) and 0 < int(index) <= len(asked):
+                del asked[int(index) - 1]
+                continue
+            self._check(indication, status, index, what)
+            found = {i: (tuple(name), value) for i, (name, value) in zip(asked, varbinds, strict=True)}
+            break
+        else:
+            found = {}
+        return [found.get(i) or (tuple(int(part) for part in oid.split(".")), noSuchObject)
+                for i, oid in enumerate(oids)]
+
     async def walk(self, columns: dict[str, tuple[int, ...]], max_rows: int) -> dict[str, dict[tuple, Any]]:
-        """Reads table columns side by side with GETBULK: {column: {index: value}}."""
-        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, bulk_cmd
+        """Reads table columns side by side with GETBULK (GETNEXT, a row a request, on SNMPv1):
+        {column: {index: value}}."""
+        from pysnmp.hlapi.v3arch.asyncio import ContextData, ObjectIdentity, ObjectType, bulk_cmd, next_cmd
         from pysnmp.proto.rfc1905 import EndOfMibView
 
+        v1 = version(self.spec) == "1"
         tables: dict[str, dict[tuple, Any]] = {name: {} for name in columns}
         cursors = dict(columns)
         while cursors:
             names = list(cursors)
-            repetitions = max(2, min(25, 60 // len(names)))
-            indication, status, index, varbinds = await bulk_cmd(
-                self.engine, self.auth, self.transport, ContextData(), 0, repetitions,
-                *[ObjectType(ObjectIdentity(".".join(map(str, cursors[n])))) for n in names], lookupMib=False)
+            asked = [ObjectType(ObjectIdentity(".".join(map(str, cursors[n])))) for n in names]
+            if v1:
+                indication, status, index, varbinds = await next_cmd(
+                    self.engine, self.auth, self.transport, ContextData(), *asked, lookupMib=False)
+                if not indication and _no_such_name(status) and 0 < int(index) <= len(names):
+                    del cursors[names[int(index) - 1]]  # that column runs to the end of the agent's MIB
+                    continue
+            else:
+                repetitions = max(2, min(25, 60 // len(names)))
+                indication, status, index, varbinds = await bulk_cmd(
+                    self.engine, self.auth, self.transport, ContextData(), 0, repetitions, *asked, lookupMib=False)
             self._check(indication, status, index, "interface table")
             active = set(names)
             for position, (name, value) in enumerate(varbinds):

@@ -1,4 +1,4 @@
-"""snmp against a real snmpd: v2c and v3 (SHA/AES), the system group, interface rates, a custom
+"""snmp against a real snmpd: v1, v2c and v3 (SHA/AES), the system group, interface rates, a custom
 counter that resets and wraps, and wrong credentials."""
 
 from __future__ import annotations
@@ -45,6 +45,30 @@ def test_v2c_reads_the_system_group_and_interfaces(snmp_agent):
     assert kept.state == "ok"
     missing = _v2c(snmp_agent, interfaces=True, expect_up=["eth-none"])
     assert (missing.state, missing.code) == ("critical", "interface_down")
+
+
+def test_v1_walks_the_interfaces_with_getnext_and_rates_from_32_bit_counters(snmp_agent):
+    memo: dict = {}
+    first = _v2c(snmp_agent, memo=memo, version="1", interface_include="^lo$")
+    assert (first.state, first.code) == ("ok", "ok"), first.message
+    assert samples(first, "snmp_info")[0].labels["sys_name"] == SYS_NAME
+    assert value(first, "snmp_if_oper_status", interface="lo") == 1
+    # SNMPv1 has no Counter64: the loopback's rate comes from the 32-bit ifInOctets.
+    assert ("if", (1,), "in", 32) in memo["counters"]
+    assert not any(key[-1] == 64 for key in memo["counters"])
+    time.sleep(0.3)
+    second = _v2c(snmp_agent, memo=memo, version="1", interface_include="^lo$")
+    assert value(second, "snmp_if_in_bits_per_second", interface="lo") >= 0
+
+
+def test_v1_reports_a_missing_oid_and_still_reads_the_others(snmp_agent):
+    """A v1 agent refuses a whole GET naming an object it lacks (noSuchName)."""
+    oids = [{"name": "nothing", "oid": "1.3.6.1.4.1.99998.1.0"},
+            {"name": "uptime_ticks", "oid": "1.3.6.1.2.1.1.3.0", "critical": 1}]
+    result = _v2c(snmp_agent, version="1", interfaces=False, oids=oids)
+    assert (result.state, result.code) == ("critical", "threshold"), result.message
+    assert value(result, "snmp_uptime_ticks") > 1
+    assert "nothing (1.3.6.1.4.1.99998.1.0): no such object" in result.message
 
 
 def test_v3_with_sha_and_aes(snmp_agent):
