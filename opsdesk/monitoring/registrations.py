@@ -21,6 +21,7 @@ from opsdesk.monitoring.api.query import query_urls
 from opsdesk.monitoring.api.views import PUSH_PATH, push_answer, push_urls
 from opsdesk.monitoring.availability import panels as availability_panels
 from opsdesk.monitoring.availability.api import availability_urls
+from opsdesk.monitoring.check_form import CheckForm
 from opsdesk.monitoring.demo import load_monitoring
 from opsdesk.monitoring.models import Agent, Check, CheckState, CheckStateChange, EnrolmentToken, Series
 from opsdesk.monitoring.template_services import create_check, update_check
@@ -128,7 +129,7 @@ registry.register(ModelEntry(
     search_fields=["name", "configuration_item__name", "target"], filterset=CheckFilterSet,
     select_related=("configuration_item", "customer"), detail_exclude=("last_params", "changed_at"),
     readonly_fields=("enabled", "state", "state_since", "last_run_at", "last_code", "last_message", "last_params"),
-    create=create_check, update=update_check,
+    create=create_check, update=update_check, form=CheckForm,
     actions=[
         Action("enable", _("Enable"), services.enable_check, roles=STAFF, icon="bi-play-circle",
                available=lambda c: not c.enabled),

@@ -57,24 +57,30 @@ def _unknown_type(name: Any) -> str:
 
 def params_problems(type_name: str, params: Any) -> list[str]:
     """What is wrong with a check's parameters, each message naming the parameter."""
+    return [message for _key, message in params_errors(type_name, params)]
+
+
+def params_errors(type_name: str, params: Any) -> list[tuple[str, str]]:
+    """(parameter, message naming it) for what is wrong with a check's parameters; the parameter is
+    "" where the message is about them all (the check form shows each under its field)."""
     from opsdesk.cmdb.attributes import _message
 
     check_type = _check_type(type_name)
     if check_type is None:
         return []  # the type's own error says it
     if not isinstance(params, dict):
-        return [_("The parameters must be a JSON object.")]
+        return [("", _("The parameters must be a JSON object."))]
     schema = check_type.params_schema
     problems = []
     for error in sorted(validator_for(schema).iter_errors(params),
                         key=lambda e: [str(p) for p in e.absolute_path]):
         if error.validator == "additionalProperties":
             extra = ", ".join(sorted(set(error.instance) - set(error.schema.get("properties", {}))))
-            problems.append(_("%(field)s is not a parameter of this check type (%(type)s).")
-                            % {"field": extra, "type": type_name})
+            problems.append(("", _("%(field)s is not a parameter of this check type (%(type)s).")
+                             % {"field": extra, "type": type_name}))
             continue
-        _key, message = _message(error, schema)
-        problems.append(message)
+        key, message = _message(error, schema)
+        problems.append((key.split(".")[0], message))
     return problems
 
 

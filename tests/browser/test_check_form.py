@@ -1,0 +1,63 @@
+"""Adding a check in a real browser: choosing the type brings that type's parameters in as fields
+(htmx, no reload), the values chosen are saved as the check's parameters; the same form in zh-Hans."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from opsdesk.core.models import Role
+from opsdesk.monitoring.models import Check
+from tests.browser.test_flow import translation_of
+from tests.factories import ConfigurationItemFactory, CustomerFactory, UserFactory
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+
+@pytest.fixture
+def switch():
+    UserFactory(username="ada", role=Role.ADMIN)
+    return ConfigurationItemFactory(customer=CustomerFactory(code="ACME", name="Acme 阿克米"), name="core-sw01")
+
+
+def test_the_chosen_types_parameters_come_in_as_fields_and_are_saved(page, log_in, shot, switch):
+    log_in(page, "ada")
+    page.goto(f"/monitoring/checks/add/?configuration_item={switch.pk}")
+    expect(page.locator("#check-params")).to_contain_text("Choose a type to see its parameters.")
+    page.fill("#id_name", "SNMP")
+    page.select_option("#id_type", "snmp")
+    expect(page.locator("#check-params legend")).to_contain_text("SNMP device")
+    expect(page.locator("#id_param_port")).to_have_value("161")
+    expect(page.locator("#id_name")).to_have_value("SNMP")  # the rest of the form stays as typed
+    page.select_option("#id_param_version", "1")
+    page.fill("#id_param_port", "1161")
+    page.uncheck("#id_param_interfaces")
+    page.fill("#id_param_expect_up", "Gi0/1\nGi0/2")
+    shot(page, "snmp")
+    with page.expect_navigation():
+        page.click("#save")
+    expect(page.locator("main h1")).to_contain_text("SNMP")
+    check = Check.objects.get(configuration_item=switch)
+    assert check.type == "snmp"
+    assert check.params == {"version": "1", "port": 1161, "interfaces": False, "expect_up": ["Gi0/1", "Gi0/2"]}
+
+    # Another type: its own parameters, from its defaults.
+    page.goto(f"/monitoring/checks/{check.pk}/edit/")
+    expect(page.locator("#id_param_port")).to_have_value("1161")
+    page.select_option("#id_type", "tcp")
+    expect(page.locator("#check-params legend")).to_contain_text("TCP port")
+    expect(page.locator("#id_param_port")).to_have_value("")
+    expect(page.locator("#id_param_version")).to_have_count(0)
+
+    with page.expect_navigation():
+        page.select_option("#language-select", "zh-hans")
+    page.goto(f"/monitoring/checks/add/?configuration_item={switch.pk}")
+    expect(page.locator("#check-params")).to_contain_text(translation_of("Choose a type to see its parameters."))
+    page.select_option("#id_type", "snmp")
+    expect(page.locator("#check-params")).to_contain_text(translation_of("SNMP version"))
+    default_port = translation_of("Default: %(value)s") % {"value": 161}
+    expect(page.locator("#check-params")).to_contain_text(default_port)
+    shot(page, "snmp-zh")
