@@ -183,3 +183,25 @@ class CheckForm(ScopedModelForm):
     def service_data(self) -> dict[str, Any]:
         data = {name: value for name, value in super().service_data().items() if not name.startswith(PREFIX)}
         return {**data, "params": self.params}
+
+
+def parameter_rows(check: Check) -> list[dict[str, Any]] | None:
+    """The check's parameters as a person reads them, for its page: every parameter of its type, in
+    the schema's order, titled in the person's language, its default said as such. None for a
+    type the collector does not know."""
+    check_type = check_types().get(check.type)
+    if check_type is None:
+        return None
+    params = check.params if isinstance(check.params, dict) else {}
+    rows = []
+    for key, prop in check_type.params_schema["properties"].items():
+        given = key in params and params[key] is not None
+        value = params[key] if given else prop.get("default")
+        if isinstance(value, (list, dict)) and value and not all(isinstance(v, (str, int, float)) for v in value):
+            shown = json.dumps(value, ensure_ascii=False)
+        elif value in (None, "", [], {}):
+            shown = "—"
+        else:
+            shown = _shown(value)
+        rows.append({"key": key, "title": capfirst(property_title(key, prop)), "value": shown, "default": not given})
+    return rows

@@ -336,6 +336,18 @@ def item_charts_panel(request, item: ConfigurationItem) -> dict | None:
 
 # --- a check's own page -------------------------------------------------------------------------
 
+def check_parameters_panel(request, check: Check) -> dict | None:
+    """A check's type and parameters, titled in the person's language (the page's own rows would
+    show the type's code and the parameters as JSON)."""
+    from opsdesk.monitoring.check_form import parameter_rows
+    from opsdesk.monitoring.template_services import check_types
+
+    rows = parameter_rows(check)
+    if rows is None:
+        return None
+    return {"type_label": _(check_types()[check.type].label), "rows": rows}
+
+
 def check_panel(request, check: Check) -> dict | None:
     """A check's chart and its latest state changes."""
     user = request.user

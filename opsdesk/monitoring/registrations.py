@@ -127,7 +127,7 @@ registry.register(ModelEntry(
     columns=["name", "configuration_item", "customer", "type", "state", "state_since", "last_run_at", "enabled"],
     sortable=("name", "configuration_item__name", "customer__name", "type", "state", "state_since", "last_run_at"),
     search_fields=["name", "configuration_item__name", "target"], filterset=CheckFilterSet,
-    select_related=("configuration_item", "customer"), detail_exclude=("last_params", "changed_at"),
+    select_related=("configuration_item", "customer"), detail_exclude=("params", "last_params", "changed_at"),
     readonly_fields=("enabled", "state", "state_since", "last_run_at", "last_code", "last_message", "last_params"),
     create=create_check, update=update_check, form=CheckForm,
     actions=[
@@ -173,6 +173,9 @@ registry.add_detail_panel(Customer, DetailPanel(
 registry.add_detail_panel(Check, DetailPanel(
     "check_history", _("State and history"), "monitoring/panel_check.html", context=panels.check_panel,
     order=10, column="right"))
+registry.add_detail_panel(Check, DetailPanel(
+    "check_parameters", _("Parameters"), "monitoring/panel_check_parameters.html",
+    context=panels.check_parameters_panel, order=10, column="left"))
 
 registry.add_api_urls(push_urls())
 # Every agent pushes every interval: a good batch is answered before Django's handler (PUSH_PATH

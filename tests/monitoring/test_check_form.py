@@ -110,3 +110,20 @@ def test_an_http_checks_status_codes_are_a_line_each(engineer_client, item):
     saved = engineer_client.post(add, {**fields, "param_expect_status": "200\n301\n", "param_headers": '{"X-A": "1"}'})
     assert saved.status_code == 302, saved.content.decode()[:3000]
     assert Check.objects.get(name="Web").params == {"expect_status": [200, 301], "headers": {"X-A": "1"}}
+
+
+def test_the_checks_page_lists_its_parameters_by_title_with_the_defaults_said(engineer_client, item):
+    check = Check.objects.create(customer=item.customer, configuration_item=item, name="SNMP", type="snmp",
+                                 params={"version": "1", "expect_up": ["Gi0/1", "Gi0/2"],
+                                         "oids": [{"name": "temp", "oid": "1.3.6.1.4.1.9.1.0"}]})
+    page = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk])).content.decode()
+    rows = dict(re.findall(r'<tr><th class="fw-normal text-muted ps-3"[^>]*>([^<]+)</th>\s*'
+                           r'<td[^>]*>(.*?)</td></tr>', page, re.S))
+    assert rows["SNMP version"] == "1"
+    assert rows["Port"] == '161 <span class="text-muted">(default)</span>'
+    assert rows["Interfaces that must be up"] == "Gi0/1, Gi0/2"
+    assert rows["Custom OIDs"] == "[{&quot;name&quot;: &quot;temp&quot;, &quot;oid&quot;: &quot;1.3.6.1.4.1.9.1.0&quot;}]"
+    assert "SNMP device" in page and "{&quot;version&quot;" not in page  # no raw JSON of the parameters
+    chinese = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk]),
+                                  HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+    assert "SNMP 版本" in chinese and "SNMP version" not in chinese
