@@ -340,7 +340,8 @@ class Applied:
     skipped: list[tuple[ConfigurationItem, str]] = field(default_factory=list)
 
 
-def _plan(template: Template, item: ConfigurationItem, credential: Credential | None) -> list[Planned]:
+def _plan(template: Template, item: ConfigurationItem, credential: Credential | None,
+          snmp_version: str | None = None) -> list[Planned]:
     """The checks for `item`, or ValidationError naming what the item lacks."""
     if item.kind_id != template.kind_id:
         raise ValidationError({"item": [_("%(item)s is of the kind %(kind)s; the template %(template)s is for %(for)s.")
@@ -359,6 +360,8 @@ def _plan(template: Template, item: ConfigurationItem, credential: Credential | 
                 params[param] = value
         if spec["type"] == "snmp" and credential is not None and credential.kind == "snmp_v3":
             params["version"] = "3"
+        elif spec["type"] == "snmp" and snmp_version in ("1", "2c"):
+            params["version"] = snmp_version
         problems = params_problems(spec["type"], params)
         if problems:
             raise ValidationError({"item": [_("Check %(name)s: %(problem)s") % {"name": spec["name"],
@@ -405,12 +408,13 @@ def _audit(act, applied: Applied) -> None:
 
 
 def apply_template(template: Template, item: ConfigurationItem, *, actor: User | None,
-                   credential: Credential | None = None) -> Applied:
-    """Create (or bring up to date) the template's checks on one item."""
+                   credential: Credential | None = None, snmp_version: str | None = None) -> Applied:
+    """Create (or bring up to date) the template's checks on one item. `snmp_version`: the one its
+    SNMP agent answers in (a discovered device's), for the template's SNMP checks."""
     if actor is not None and not (can(actor, "apply_template", template) and can(actor, "change", item)):
         raise permission_denied()
     _validate_template(template)
-    plans = _plan(template, item, credential)
+    plans = _plan(template, item, credential, snmp_version)
     applied = Applied()
     with domain_action(actor, "apply_template", template, check=False) as act:
         _write_plans(template, item, plans, credential, actor=actor, applied=applied)

@@ -122,7 +122,8 @@ def test_the_checks_page_lists_its_parameters_by_title_with_the_defaults_said(en
     assert rows["SNMP version"] == "1"
     assert rows["Port"] == '161 <span class="text-muted">(default)</span>'
     assert rows["Interfaces that must be up"] == "Gi0/1, Gi0/2"
-    assert rows["Custom OIDs"] == "[{&quot;name&quot;: &quot;temp&quot;, &quot;oid&quot;: &quot;1.3.6.1.4.1.9.1.0&quot;}]"
+    assert rows["Custom OIDs"] == ("[{&quot;name&quot;: &quot;temp&quot;, "
+                                   "&quot;oid&quot;: &quot;1.3.6.1.4.1.9.1.0&quot;}]")
     assert "SNMP device" in page and "{&quot;version&quot;" not in page  # no raw JSON of the parameters
     chinese = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk]),
                                   HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()

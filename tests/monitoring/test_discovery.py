@@ -17,7 +17,8 @@ from opsdesk.monitoring.discovery import scan, services
 from opsdesk.monitoring.models import Check, DiscoveredDevice, DiscoveryRun, DiscoveryStatus
 from tests.conftest import api_client_for
 from tests.factories import ConfigurationItemFactory, CredentialFactory, make_discovered_device
-from tests.monitoring.checks.conftest import snmp_agent  # noqa: F401  (the session's real snmpd)
+from tests.factories import kind as kind_of
+from tests.monitoring.checks.conftest import snmp_agent, snmp_v1_agent  # noqa: F401  (the session's real snmpds)
 
 pytestmark = pytest.mark.django_db
 
@@ -113,6 +114,22 @@ def test_snmp_says_what_the_host_is(admin, customer_a, snmp_agent, version,  # n
     device = _device(run)
     assert device.sys_descr.startswith("Linux")
     assert device.kind.slug == "server"  # a Linux sysDescr, no database port asked
+
+
+def test_a_device_that_speaks_only_snmpv1_is_asked_again_with_v1_and_its_check_uses_it(
+        admin, customer_a, snmp_v1_agent, django_capture_on_commit_callbacks):  # noqa: F811
+    credential = CredentialFactory(customer=customer_a, kind="snmp_community", secret=snmp_v1_agent.community)
+    run = _start(customer_a, admin, django_capture_on_commit_callbacks, network="127.0.0.1",
+                 ports=f"5432,{snmp_v1_agent.port}/udp", credential=credential)
+    run.refresh_from_db()
+    assert run.status == DiscoveryStatus.DONE, run.message
+    device = _device(run)
+    assert device.sys_descr.startswith("Linux") and device.snmp_version == "1"
+    DiscoveredDevice.objects.filter(pk=device.pk).update(kind=kind_of("network_device"), hostname="ups-01")
+    item = services.accept(_device(run), actor=admin, apply_template=True)
+    snmp = Check.objects.get(configuration_item=item, type="snmp")
+    # Asked as it answered: v1, with the run's community (not "public" with v2c).
+    assert snmp.params["version"] == "1" and snmp.credential_id == credential.pk
 
 
 def test_a_wrong_community_gets_no_snmp_answer(admin, customer_a, snmp_agent,  # noqa: F811

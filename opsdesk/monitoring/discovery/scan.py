@@ -53,9 +53,9 @@ class Ports:
 
 @dataclass(frozen=True)
 class SnmpAuth:
-    """v2c with a community, or v3 with a user (authNoPriv or authPriv when keys are given)."""
+    """v2c (or v1) with a community, or v3 with a user (authNoPriv or authPriv when keys are given)."""
 
-    version: str  # "2c" or "3"
+    version: str  # "1", "2c" or "3"
     community: str = ""
     user: str = ""
     auth_key: str = ""
@@ -72,6 +72,7 @@ class Host:
     hostname: str = ""
     sys_descr: str = ""
     sys_name: str = ""
+    snmp_version: str = ""  # the version its SNMP agent answered ("1", "2c", "3")
 
     @property
     def found(self) -> bool:
@@ -184,7 +185,7 @@ def _snmp_auth(auth: SnmpAuth):
     from pysnmp.hlapi.v3arch.asyncio import auth as protocols
 
     if auth.version != "3":
-        return CommunityData(auth.community, mpModel=1)
+        return CommunityData(auth.community, mpModel=0 if auth.version == "1" else 1)
     auth_protocols = {"md5": protocols.USM_AUTH_HMAC96_MD5, "sha": protocols.USM_AUTH_HMAC96_SHA,
                       "sha224": protocols.USM_AUTH_HMAC128_SHA224, "sha256": protocols.USM_AUTH_HMAC192_SHA256,
                       "sha384": protocols.USM_AUTH_HMAC256_SHA384, "sha512": protocols.USM_AUTH_HMAC384_SHA512}
@@ -299,6 +300,16 @@ def run_scan(network: str, ports: Ports, *, snmp: SnmpAuth | None = None, timeou
         for address, (descr, name) in asyncio.run(snmp_system(addrs, ports.snmp, snmp, timeout=timeout)).items():
             hosts[address].sys_descr, hosts[address].sys_name = descr, name
             hosts[address].answered.add("snmp")
+            hosts[address].snmp_version = snmp.version
+        # Old devices (UPSes, printers, PDUs) speak only SNMPv1: the hosts that are there but gave
+        # no v2c answer are asked again with v1 and the same community.
+        silent = [h.address for h in hosts.values() if h.found and "snmp" not in h.answered]
+        if snmp.version == "2c" and silent:
+            v1 = SnmpAuth("1", community=snmp.community)
+            for address, (descr, name) in asyncio.run(snmp_system(silent, ports.snmp, v1, timeout=timeout)).items():
+                hosts[address].sys_descr, hosts[address].sys_name = descr, name
+                hosts[address].answered.add("snmp")
+                hosts[address].snmp_version = "1"
     found = [h for h in hosts.values() if h.found]
     report("names")
     names = asyncio.run(reverse_names([h.address for h in found])) if found else {}

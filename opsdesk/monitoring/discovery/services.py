@@ -199,15 +199,18 @@ def store(job: DiscoveryRun, hosts: list[scan.Host]) -> int:
         if device is None:
             new.append(DiscoveredDevice(run=job, customer_id=job.customer_id, address=host.address,
                                         hostname=host.hostname[:200], open_ports=host.open_ports,
-                                        sys_descr=host.sys_descr[:500], kind=proposed))
+                                        sys_descr=host.sys_descr[:500], snmp_version=host.snmp_version,
+                                        kind=proposed))
             continue
         device.open_ports, device.sys_descr = host.open_ports, host.sys_descr[:500]
+        device.snmp_version = host.snmp_version
         device.hostname = device.hostname or host.hostname[:200]
         device.kind = device.kind or proposed
         changed.append(device)
     with transaction.atomic():
         DiscoveredDevice.objects.bulk_create(new, batch_size=500)
-        DiscoveredDevice.objects.bulk_update(changed, ["open_ports", "sys_descr", "hostname", "kind"], batch_size=500)
+        DiscoveredDevice.objects.bulk_update(changed, ["open_ports", "sys_descr", "snmp_version", "hostname", "kind"],
+                                             batch_size=500)
     return len(new)
 
 
@@ -355,7 +358,8 @@ def accept(device: DiscoveredDevice, *, actor: User | None, apply_template: bool
     `apply_template`, the kind's default template's checks too."""
     with domain_action(actor, "accept", device):
         # Only the device's row: PostgreSQL will not lock the nullable side (kind) of an outer join.
-        device = (DiscoveredDevice.objects.select_for_update(of=("self",)).select_related("kind", "customer")
+        device = (DiscoveredDevice.objects.select_for_update(of=("self",))
+                  .select_related("kind", "customer", "run", "run__credential")
                   .get(pk=device.pk))
         if device.configuration_item_id is not None:
             return device.configuration_item
@@ -371,5 +375,10 @@ def accept(device: DiscoveredDevice, *, actor: User | None, apply_template: bool
             if template is None:
                 raise ValidationError({"apply_template": [_("There is no template for %(kind)s items: accept "
                                                             "without one.") % {"kind": device.kind}]})
-            apply(template, item, actor=actor)
+            # The SNMP credential the device answered with, and the version it answered in: the
+            # template's SNMP check asks it the same way (without, it asked "public" with v2c).
+            credential = device.run.credential if device.run.credential_id else None
+            if credential is not None and credential.kind not in SNMP_KINDS:
+                credential = None
+            apply(template, item, actor=actor, credential=credential, snmp_version=device.snmp_version or None)
     return item

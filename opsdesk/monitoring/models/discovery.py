@@ -47,6 +47,9 @@ class DiscoveredDevice(models.Model):
     hostname = models.CharField(_("host name"), max_length=200, blank=True)
     open_ports = models.JSONField(_("open ports"), default=list, editable=False)
     sys_descr = models.CharField(_("SNMP description"), max_length=500, blank=True, editable=False)
+    snmp_version = models.CharField(_("SNMP version"), max_length=2, blank=True, editable=False,
+                                    help_text=_("The SNMP version its agent answered; an SNMP check made when "
+                                                "it is accepted with a template uses it."))
     kind = models.ForeignKey("cmdb.CIKind", on_delete=models.SET_NULL, null=True, blank=True,
                              related_name="+", verbose_name=_("proposed kind"))
     configuration_item = models.ForeignKey("cmdb.ConfigurationItem", on_delete=models.SET_NULL, null=True,

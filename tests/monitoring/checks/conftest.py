@@ -91,6 +91,38 @@ done
     daemon.stop()
 
 
+@dataclass
+class SnmpV1Agent:
+    port: int
+    community: str
+
+
+@pytest.fixture(scope="session")
+def snmp_v1_agent(tmp_path_factory) -> SnmpV1Agent:
+    """An snmpd that answers SNMPv1 only (its community is mapped to the v1 security model alone), as
+    old UPSes, printers and switches do: a v2c request gets no answer."""
+    snmpd = need("snmpd", "snmpd")
+    snmpget = need("snmpget", "snmp")
+    home = tmp_path_factory.mktemp("snmpd-v1")
+    agent = SnmpV1Agent(free_port(socket.SOCK_DGRAM), "opsdesk-v1only")
+    conf = home / "snmpd.conf"
+    conf.write_text(f"com2sec v1user 127.0.0.1 {agent.community}\ngroup v1group v1 v1user\nview all included .1\n"
+                    'access v1group "" v1 noauth exact all none none\n'
+                    f"sysName {SYS_NAME}-v1\ndontLogTCPWrappersConnects yes\n")
+    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(home / "persist"), "MIBS": "", "MIBDIRS": str(home)}
+    daemon = Daemon("snmpd-v1", [snmpd, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{agent.port}"],
+                    home / "snmpd.log", env)
+
+    def ready() -> bool:
+        probe = subprocess.run([snmpget, "-v1", "-c", agent.community, "-t", "0.3", "-r", "0", "-On",
+                                f"127.0.0.1:{agent.port}", "1.3.6.1.2.1.1.5.0"], capture_output=True, env=env)
+        return probe.returncode == 0
+
+    daemon.wait_until(ready)
+    yield agent
+    daemon.stop()
+
+
 @pytest.fixture(scope="session")
 def node_exporter(tmp_path_factory) -> str:
     binary = need("prometheus-node-exporter", "prometheus-node-exporter")
