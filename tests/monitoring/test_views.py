@@ -236,12 +236,15 @@ def test_the_latest_data_lists_each_series_with_its_last_value(engineer_client, 
     make_series_with_points(item, "filesystem_used_percent", [(1_764_000_000.0, 61.5)], {"mount": "/srv"})
     other = ConfigurationItemFactory(customer=customer_a, name="db-01")
     make_series_with_points(other, "load1", [(1_764_000_000.0, 0.5)])
+    make_series_with_points(other, "cpu_iowait_percent", [(1_764_000_000.0, 2.096186970694176)])
     url = reverse("monitoring:series_list")
 
     page = engineer_client.get(url).content.decode()
     for text in ("web-07", "filesystem_used_percent", "/srv", "61.5", "Last time"):
         assert text in page, text
     assert "2025" in page  # the last time as a date, not Unix seconds
+    assert "<td>2.1</td>" in page.replace(" ", "") and "2.0961" not in page  # as a person reads it
+    assert "<td>{}</td>" not in page.replace(" ", "")  # no labels: a dash, not an empty object
     assert "web-07" in engineer_client.get(url, {"q": "web-07"}).content.decode()
     assert "db-01" not in engineer_client.get(url, {"q": "web-07"}).content.decode()
     assert "web-07" not in engineer_client.get(url, {"q": "load1"}).content.decode()

@@ -66,8 +66,13 @@ def cell(value):
             except NoReverseMatch:
                 pass
         return str(value)
+    if isinstance(value, float):
+        # A measured value (a series' last value): 2.096186970694176 as 2.1, as on detail pages.
+        from opsdesk.core.views.generic import readable_number
+
+        return readable_number(value)
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False) if value else "—"
     return value
 
 
