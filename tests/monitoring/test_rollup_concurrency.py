@@ -65,7 +65,7 @@ def while_reading(monkeypatch, action) -> dict:
 
 
 def test_a_roll_up_pass_reads_and_sums_without_holding_the_writer(series, monkeypatch):
-    """On SQLite the filer waits for the one writer: a pass of 100,000 chunks held it 0.7-1.5 s
+    """On SQLite the filer waits for the one writer: a pass of 100,000 chunks held it 1.2-2.5 s
     while reading and summing. Another connection writes while this pass reads."""
     write(series, T0)
 

@@ -297,8 +297,9 @@ class SQLStore:
 
         The chunks are read and summed up before the write transaction, which then only upserts
         the buckets and moves the cursor: on SQLite, whose one writer the filer waits for, a pass
-        of 100,000 chunks held it 0.7-1.5 s while it read and summed. A pass that finds the cursor
-        moved meanwhile (another worker's pass) drops its sums; the next one goes on from there."""
+        of 100,000 chunks held it 1.2-2.5 s while it read and summed (bench/housekeeping.py). A
+        pass that finds the cursor moved meanwhile (another worker's pass) drops its sums; the
+        next one goes on from there."""
         start = StoreCursor.objects.filter(name="rollup").values_list("value", flat=True).first() or 0
         bound = _committed_chunks_bound()
         chunks = Chunk.objects.filter(id__gt=start)
