@@ -47,8 +47,6 @@ class SnmpAgent:
 
 @pytest.fixture(scope="session")
 def snmp_agent(tmp_path_factory) -> SnmpAgent:
-    snmpd = need("snmpd", "snmpd")
-    snmpget = need("snmpget", "snmp")
     home = tmp_path_factory.mktemp("snmpd")
     agent = SnmpAgent(free_port(socket.SOCK_DGRAM), "opsdesk-ro", "opsv3", "auth-key-123", "priv-key-456",
                       home / "counter")
@@ -69,26 +67,34 @@ while read -r command; do
 done
 """)
     script.chmod(0o755)
-    conf = home / "snmpd.conf"
-    conf.write_text(f"rocommunity {agent.community} 127.0.0.1\n"
+    daemon = _snmpd(home, agent.port, "-v2c", agent.community,
+                    f"rocommunity {agent.community} 127.0.0.1\n"
                     f'createUser {agent.user} SHA "{agent.auth_key}" AES "{agent.priv_key}"\n'
                     f"rouser {agent.user} priv\n"
                     f"sysName {SYS_NAME}\nsysLocation test rack\nsysContact ops@example.com\n"
-                    f"pass_persist .{COUNTER_OID.rsplit('.', 1)[0]} {script}\n"
-                    "dontLogTCPWrappersConnects yes\n")
+                    f"pass_persist .{COUNTER_OID.rsplit('.', 1)[0]} {script}\n")
+    yield agent
+    daemon.stop()
+
+
+def _snmpd(home: Path, port: int, version: str, community: str, conf_text: str) -> Daemon:
+    """An snmpd of its own on `port` with `conf_text`, once it answers `snmpget <version>`."""
+    snmpd = need("snmpd", "snmpd")
+    snmpget = need("snmpget", "snmp")
+    conf = home / "snmpd.conf"
+    conf.write_text(conf_text + "dontLogTCPWrappersConnects yes\n")
     # Its own persistent directory (v3 users, engine boots) and no MIB loading (only noise).
     env = {**os.environ, "SNMP_PERSISTENT_DIR": str(home / "persist"), "MIBS": "", "MIBDIRS": str(home)}
-    daemon = Daemon("snmpd", [snmpd, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{agent.port}"],
+    daemon = Daemon("snmpd", [snmpd, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{port}"],
                     home / "snmpd.log", env)
 
     def ready() -> bool:
-        probe = subprocess.run([snmpget, "-v2c", "-c", agent.community, "-t", "0.3", "-r", "0", "-On",
-                                f"127.0.0.1:{agent.port}", "1.3.6.1.2.1.1.5.0"], capture_output=True, env=env)
+        probe = subprocess.run([snmpget, version, "-c", community, "-t", "0.3", "-r", "0", "-On",
+                                f"127.0.0.1:{port}", "1.3.6.1.2.1.1.5.0"], capture_output=True, env=env)
         return probe.returncode == 0
 
     daemon.wait_until(ready)
-    yield agent
-    daemon.stop()
+    return daemon
 
 
 @dataclass
@@ -101,24 +107,11 @@ class SnmpV1Agent:
 def snmp_v1_agent(tmp_path_factory) -> SnmpV1Agent:
     """An snmpd that answers SNMPv1 only (its community is mapped to the v1 security model alone), as
     old UPSes, printers and switches do: a v2c request gets no answer."""
-    snmpd = need("snmpd", "snmpd")
-    snmpget = need("snmpget", "snmp")
-    home = tmp_path_factory.mktemp("snmpd-v1")
     agent = SnmpV1Agent(free_port(socket.SOCK_DGRAM), "opsdesk-v1only")
-    conf = home / "snmpd.conf"
-    conf.write_text(f"com2sec v1user 127.0.0.1 {agent.community}\ngroup v1group v1 v1user\nview all included .1\n"
-                    'access v1group "" v1 noauth exact all none none\n'
-                    f"sysName {SYS_NAME}-v1\ndontLogTCPWrappersConnects yes\n")
-    env = {**os.environ, "SNMP_PERSISTENT_DIR": str(home / "persist"), "MIBS": "", "MIBDIRS": str(home)}
-    daemon = Daemon("snmpd-v1", [snmpd, "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{agent.port}"],
-                    home / "snmpd.log", env)
-
-    def ready() -> bool:
-        probe = subprocess.run([snmpget, "-v1", "-c", agent.community, "-t", "0.3", "-r", "0", "-On",
-                                f"127.0.0.1:{agent.port}", "1.3.6.1.2.1.1.5.0"], capture_output=True, env=env)
-        return probe.returncode == 0
-
-    daemon.wait_until(ready)
+    daemon = _snmpd(tmp_path_factory.mktemp("snmpd-v1"), agent.port, "-v1", agent.community,
+                    f"com2sec v1user 127.0.0.1 {agent.community}\ngroup v1group v1 v1user\n"
+                    'view all included .1\naccess v1group "" v1 noauth exact all none none\n'
+                    f"sysName {SYS_NAME}-v1\n")
     yield agent
     daemon.stop()
 
