@@ -140,6 +140,9 @@ class ModelEntry:
     ordering: tuple[str, ...] = ()
     sortable: tuple[str, ...] = ()
     url_slug: str = ""
+    # The list page's heading where the model's plural name would not say what it shows (the
+    # series with their last values are "Latest data", as the menu calls them).
+    list_title: Any = None
     menu: str = ""
     detail_template: str = ""
     # Fields the detail page leaves out of its field table (because its template shows them).

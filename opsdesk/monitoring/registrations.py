@@ -149,6 +149,7 @@ registry.register(ModelEntry(
 registry.register(ModelEntry(
     # "Latest data": every series with its last value. Made by filing, never by a person.
     Series, tenant_path="customer", view_roles=ALL_ROLES, edit_roles=NOBODY, creatable=False, url_slug="series",
+    list_title=_("Latest data"),
     columns=["configuration_item", "name", "labels", "last_value", "last_time"],
     sortable=("configuration_item__name", "name", "last_value", "last_ts"), filterset=SeriesFilterSet,
     select_related=("configuration_item",),

@@ -251,6 +251,7 @@ def test_the_latest_data_lists_each_series_with_its_last_value(engineer_client, 
     assert "db-01" not in engineer_client.get(url, {"item": item.pk}).content.decode()
     menu = engineer_client.get(reverse("home")).content.decode()
     assert f'href="{url}"' in menu and "Latest data" in menu
+    assert '<h1 class="h4 mb-0 me-auto">Latest data</h1>' in page  # as the menu names it, not "Series"
 
 
 def test_the_check_list_filters_by_state_type_and_item(engineer_client, customer_a):

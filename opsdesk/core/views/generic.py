@@ -80,6 +80,7 @@ class EntryMixin(LoginRequiredMixin):
         target = obj if obj is not None else model
         return {"entry": self.entry, "verbose_name": meta.verbose_name,
                 "verbose_name_plural": meta.verbose_name_plural,
+                "list_title": self.entry.list_title or meta.verbose_name_plural,
                 "can_add": self.entry.creatable and can(user, "add", model),
                 "can_edit": can(user, "change", target), "can_delete": can(user, "delete", target),
                 "next": self.request.GET.get("next", ""), **extra}
