@@ -265,6 +265,8 @@ def test_the_check_list_filters_by_state_type_and_item(engineer_client, customer
         return {n for n in ("down-check", "fine-check") if f">{n}</a>" in page}
 
     assert names() == {"down-check", "fine-check"}
+    page = engineer_client.get(url).content.decode()
+    assert "<td>Ping (ICMP echo)</td>" in page.replace("\n", "").replace("  ", "")  # the type by name
     assert names(state="critical") == {"down-check"}
     assert names(item=item.pk) == {"down-check"}
     assert names(type="ping") == {"down-check", "fine-check"}

@@ -155,7 +155,8 @@ def field_rows(obj: models.Model, exclude: tuple[str, ...] = ()) -> list[tuple[s
             value = getattr(obj, f.name)
             if value is not None and registry.find(type(value)) is not None:
                 link = detail_url(value)
-        elif f.choices:
+        elif f.choices or callable(getattr(obj, f"get_{f.name}_display", None)):
+            # A choice's label; or a model's own display of a code (a check's type by name).
             value = getattr(obj, f"get_{f.name}_display")()
         else:
             value = getattr(obj, f.name)

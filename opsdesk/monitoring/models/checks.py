@@ -66,6 +66,15 @@ class Check(models.Model):
     def __str__(self) -> str:
         return f"{self.configuration_item} / {self.name}"
 
+    def get_type_display(self) -> str:
+        """The type's name in the reader's language (lists show it; the field holds the code)."""
+        from django.utils.translation import gettext
+
+        from opsdesk.monitoring.checks import CHECK_TYPES
+
+        found = CHECK_TYPES.get(self.type)
+        return gettext(found.label) if found is not None else self.type
+
 
 class CheckStateChange(models.Model):
     """A check's state history: one row per change (not per run)."""
