@@ -46,6 +46,17 @@ def _nothing_remembered_from_the_last_test():
     forwarding.forget()
 
 
+@pytest.fixture(autouse=True)
+def _the_default_language_after_each_test():
+    """A request through the test client runs in the test's thread, and the locale middleware
+    leaves the language it chose active there: a test that asks for a page in Chinese must not
+    make the next test in that process read Chinese messages."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture
 def customer_a(db):
     return CustomerFactory(code="ALPHA", name="Alpha 阿尔法")
