@@ -197,8 +197,9 @@ def parameter_rows(check: Check) -> list[dict[str, Any]] | None:
     for key, prop in check_type.params_schema["properties"].items():
         given = key in params and params[key] is not None
         value = params[key] if given else prop.get("default")
-        if isinstance(value, (list, dict)) and value and not all(isinstance(v, (str, int, float)) for v in value):
-            shown = json.dumps(value, ensure_ascii=False)
+        if isinstance(value, dict) and value or isinstance(value, list) and not all(
+                isinstance(v, (str, int, float)) for v in value):
+            shown = json.dumps(value, ensure_ascii=False)  # request headers, custom OIDs
         elif value in (None, "", [], {}):
             shown = "—"
         else:

@@ -111,7 +111,11 @@ def test_an_http_checks_status_codes_are_a_line_each(engineer_client, item):
     assert "Each line must be a whole number." in wrong.content.decode()
     saved = engineer_client.post(add, {**fields, "param_expect_status": "200\n301\n", "param_headers": '{"X-A": "1"}'})
     assert saved.status_code == 302, saved.content.decode()[:3000]
-    assert Check.objects.get(name="Web").params == {"expect_status": [200, 301], "headers": {"X-A": "1"}}
+    check = Check.objects.get(name="Web")
+    assert check.params == {"expect_status": [200, 301], "headers": {"X-A": "1"}}
+    page = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk])).content.decode()
+    assert "{&quot;X-A&quot;: &quot;1&quot;}" in page and "&#x27;X-A&#x27;" not in page  # JSON, not Python's repr
+    assert ">200, 301<" in page
 
 
 def test_the_checks_page_lists_its_parameters_by_title_with_the_defaults_said(engineer_client, item):
