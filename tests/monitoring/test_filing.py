@@ -349,9 +349,36 @@ def test_compaction_looks_back_a_day_of_blocks_only(series):
     for minute in (1, 2):
         write(series, [T0 + minute * 60], [1.0])
     store.roll_up()
+    # As if the roll-up had seen them while they were recent (T0 is long past: it took them as late).
+    StoreCursor.objects.filter(name__in=(sql.OLD_FROM, sql.OLD_TO)).delete()
     a_day_later = T0 + (sql.COMPACT_LOOKBACK_BLOCKS + 1) * sql.BLOCK_SECONDS
     assert store.compact(a_day_later + sql.BLOCK_SECONDS) == 0  # its block is past the look-back
     assert store.compact(a_day_later) == 1  # the block is the earliest looked at
+
+
+def test_late_chunks_of_blocks_past_the_look_back_are_merged_too(series):
+    """An agent's replay of a long outage files chunks into blocks days old: the roll-up notes
+    the range, and compaction merges it once the recent blocks are done, then forgets it."""
+    import math
+    import time
+
+    from opsdesk.monitoring.store import sql
+
+    store = SQLStore()
+    now = time.time()
+    three_days_ago = now - now % sql.BLOCK_SECONDS - 3 * 86400
+    for minute in (1, 2, 3):
+        write(series, [three_days_ago + minute * 60], [float(minute)])
+    write(series, [now - 7200 * 20 + 60], [9.0])  # another block, also late: one chunk, nothing to merge
+    assert store.roll_up() == 4
+    noted = dict(StoreCursor.objects.filter(name__in=(sql.OLD_FROM, sql.OLD_TO)).values_list("name", "value"))
+    assert noted == {sql.OLD_FROM: math.floor(three_days_ago + 60), sql.OLD_TO: math.ceil(now - 7200 * 20 + 60)}
+    assert store.compact(now) == 2
+    merged = Chunk.objects.get(series=series, start__lt=three_days_ago + 7200)
+    assert merged.count == 3 and store.query([(series.id, "cpu", {})], three_days_ago, three_days_ago + 600,
+                                              step=0)[series.id].avg == [1.0, 2.0, 3.0]
+    assert store.compact(now) == 0  # nothing left: the range is forgotten
+    assert not StoreCursor.objects.filter(name__in=(sql.OLD_FROM, sql.OLD_TO)).exists()
 
 
 def test_compaction_leaves_chunks_not_yet_rolled_up(series):

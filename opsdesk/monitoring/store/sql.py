@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from bisect import bisect_left
 from collections import defaultdict
@@ -31,9 +32,11 @@ ROLLUP_CHUNKS_PER_PASS = 100_000
 HOUSEKEEPING_BUDGET_SECONDS = 45.0  # of a run: the worker starts one a minute
 COMPACT_GROUPS_PER_PASS = 2_000
 # Blocks compaction looks back over: the scan for groups to merge reads these blocks' chunks by the
-# `chunk_end` index, not the whole raw retention at every pass. Older blocks' small chunks (an
-# agent's replay of a long outage, a worker down for longer) stay as they are until they expire.
+# `chunk_end` index, not the whole raw retention at every pass. Chunks that arrive for older blocks
+# (an agent's replay of a long outage, a worker down for longer) are seen by the roll-up, which
+# keeps the range of their ends (OLD_FROM, OLD_TO): compaction merges that range too, then forgets it.
 COMPACT_LOOKBACK_BLOCKS = 12
+OLD_FROM, OLD_TO = "compact-old-from", "compact-old-to"
 DELETE_BATCH = 20_000
 # Up to when raw samples may have been deleted (the last expiry's bound): charts before it use rollups.
 RAW_EXPIRED = "raw-expired-before"
@@ -142,6 +145,33 @@ def _committed_chunks_bound() -> int | None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHUNK_WRITERS_LOCK])
         cursor.execute(f"SELECT max(id) FROM {_CHUNK}")
         return cursor.fetchone()[0] or 0
+
+
+def _groups_to_merge(rolled: int, ends_from: float, ends_before: float) -> list[tuple[int, int]]:
+    """(series id, block number) of the rolled-up chunks ending in [ends_from, ends_before) that
+    share a two-hour block with another chunk of their series, up to COMPACT_GROUPS_PER_PASS."""
+    # The block of a start time rounded down on both databases: PostgreSQL's CAST rounds to the
+    # nearest, which put a chunk of a block's second hour in the next block, where the merge never
+    # found it (nor anything after it, when such groups filled the pass).
+    block = (f"CAST(FLOOR(start / {BLOCK_SECONDS}) AS BIGINT)" if connection.vendor == "postgresql"
+             else f"CAST(start / {BLOCK_SECONDS} AS INTEGER)")  # SQLite's CAST truncates
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT series_id, {block} AS block FROM {_CHUNK} "
+            f"WHERE id <= %s AND \"end\" < %s AND \"end\" >= %s "
+            f"GROUP BY series_id, block HAVING COUNT(*) > 1 LIMIT %s",
+            [rolled, ends_before, ends_from, COMPACT_GROUPS_PER_PASS])
+        return cursor.fetchall()
+
+
+def _widen_old_range(ends_from: int, ends_to: int) -> None:
+    """Take [ends_from, ends_to] into the range of late chunks' ends compaction is to merge (in
+    the roll-up's transaction)."""
+    for name, value, keep in ((OLD_FROM, ends_from, min), (OLD_TO, ends_to, max)):
+        row, created = StoreCursor.objects.select_for_update().get_or_create(name=name, defaults={"value": value})
+        if not created and keep(row.value, value) != row.value:
+            row.value = keep(row.value, value)
+            row.save(update_fields=["value"])
 
 
 class SQLStore:
@@ -313,6 +343,10 @@ class SQLStore:
                 .iterator(chunk_size=5_000))
         buckets: dict[tuple[int, int, int], list[float]] = {}
         last_id, taken = 0, 0
+        # Chunks ending before compaction's look-back (late ones): the range of their ends.
+        wall = time.time()
+        horizon = wall - wall % BLOCK_SECONDS - (COMPACT_LOOKBACK_BLOCKS + 1) * BLOCK_SECONDS
+        late_from, late_to = float("inf"), float("-inf")
         # PostgreSQL streams through a cursor inside a (reading) transaction: outside one it must
         # be declared WITH HOLD, and the server copies the whole result first. On SQLite a
         # transaction would be the writer's (IMMEDIATE): its reads need none.
@@ -322,6 +356,8 @@ class SQLStore:
                 ts, values = packing.unpack(data)
                 if not ts:
                     continue
+                if ts[-1] < horizon:
+                    late_from, late_to = min(late_from, ts[-1]), max(late_to, ts[-1])
                 for step in ROLLUP_STEPS:
                     for bucket, low, high, total, count in _per_bucket(ts, values, step):
                         key = (series_id, step, bucket)
@@ -344,6 +380,8 @@ class SQLStore:
             _upsert_rollups([(s, step, t, b[0], b[1], b[2], b[3]) for (s, step, t), b in buckets.items()])
             cursor_row.value = last_id
             cursor_row.save(update_fields=["value"])
+            if late_from <= late_to:
+                _widen_old_range(math.floor(late_from), math.ceil(late_to))
         return taken
 
     def compact(self, now: float) -> int:
@@ -353,19 +391,16 @@ class SQLStore:
         deletes (a transaction and three statements a group took 2.6 ms a group on PostgreSQL)."""
         rolled = StoreCursor.objects.filter(name="rollup").values_list("value", flat=True).first() or 0
         finished_before = now - now % BLOCK_SECONDS - BLOCK_SECONDS
-        # The block of a start time rounded down on both databases: PostgreSQL's CAST rounds to the
-        # nearest, which put a chunk of a block's second hour in the next block, where the merge
-        # never found it (nor anything after it, when such groups filled the pass).
-        block = (f"CAST(FLOOR(start / {BLOCK_SECONDS}) AS BIGINT)" if connection.vendor == "postgresql"
-                 else f"CAST(start / {BLOCK_SECONDS} AS INTEGER)")  # SQLite's CAST truncates
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT series_id, {block} AS block FROM {_CHUNK} "
-                f"WHERE id <= %s AND \"end\" < %s AND \"end\" >= %s "
-                f"GROUP BY series_id, block HAVING COUNT(*) > 1 LIMIT %s",
-                [rolled, finished_before, finished_before - COMPACT_LOOKBACK_BLOCKS * BLOCK_SECONDS,
-                 COMPACT_GROUPS_PER_PASS])
-            groups = cursor.fetchall()
+        looked_back = finished_before - COMPACT_LOOKBACK_BLOCKS * BLOCK_SECONDS
+        groups = _groups_to_merge(rolled, looked_back, finished_before)
+        if not groups:
+            # Late chunks of older blocks, where the roll-up saw some; forgotten once all merged.
+            old = dict(StoreCursor.objects.filter(name__in=(OLD_FROM, OLD_TO)).values_list("name", "value"))
+            if len(old) == 2:
+                low = old[OLD_FROM] - old[OLD_FROM] % BLOCK_SECONDS
+                groups = _groups_to_merge(rolled, low, min(old[OLD_TO] + BLOCK_SECONDS, looked_back))
+                if not groups:
+                    StoreCursor.objects.filter(name__in=(OLD_FROM, OLD_TO)).delete()
         if not groups:
             return 0
         by_block: dict[int, list[int]] = defaultdict(list)
