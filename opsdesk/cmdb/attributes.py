@@ -297,30 +297,30 @@ def _other_labels(key: str, prop: dict, value: Any) -> set[str]:
 
 def form_fields(schema: dict) -> dict[str, forms.Field]:
     """Form fields for a kind's attributes, named attr_<key>, in the schema's order."""
-    fields: dict[str, forms.Field] = {}
     required = set(schema.get("required", []))
-    for key, prop in ordered_properties(schema):
-        label = property_title(key, prop)
-        common = {"label": label, "required": key in required, "help_text": prop.get("description", "")}
-        kind = prop.get("type")
-        choices = enum_choices(key, prop)
-        if choices is not None:
-            convert = {"integer": int, "number": float}.get(kind, str)
-            field: forms.Field = forms.TypedChoiceField(
-                choices=[("", "—")] + [(c, label) for c, label in choices], coerce=convert, empty_value=None,
-                **common)
-        elif kind == "integer":
-            field = forms.IntegerField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
-        elif kind == "number":
-            field = forms.FloatField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
-        elif kind == "boolean":
-            # A checkbox: ticked is yes, unticked is no (a required yes/no is satisfied either way).
-            field = forms.BooleanField(**{**common, "required": False})
-        elif prop.get("format") == "ipv4":
-            field = forms.GenericIPAddressField(protocol="IPv4", **common)
-        elif prop.get("format") == "ipv6":
-            field = forms.GenericIPAddressField(protocol="IPv6", **common)
-        else:
-            field = forms.CharField(max_length=prop.get("maxLength"), **common)
-        fields[f"attr_{key}"] = field
-    return fields
+    return {f"attr_{key}": schema_field(key, prop, key in required) for key, prop in ordered_properties(schema)}
+
+
+def schema_field(key: str, prop: dict, required: bool, help_text: str | None = None) -> forms.Field:
+    """The form field of one scalar property of a JSON Schema (a kind's attribute, a check type's
+    parameter): a choice, a whole number, a number, a tick box, an address or text."""
+    common = {"label": property_title(key, prop), "required": required,
+              "help_text": prop.get("description", "") if help_text is None else help_text}
+    kind = prop.get("type")
+    choices = enum_choices(key, prop)
+    if choices is not None:
+        convert = {"integer": int, "number": float}.get(kind, str)
+        return forms.TypedChoiceField(choices=[("", "—")] + [(c, label) for c, label in choices], coerce=convert,
+                                      empty_value=None, **common)
+    if kind == "integer":
+        return forms.IntegerField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
+    if kind == "number":
+        return forms.FloatField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
+    if kind == "boolean":
+        # A checkbox: ticked is yes, unticked is no (a required yes/no is satisfied either way).
+        return forms.BooleanField(**{**common, "required": False})
+    if prop.get("format") == "ipv4":
+        return forms.GenericIPAddressField(protocol="IPv4", **common)
+    if prop.get("format") == "ipv6":
+        return forms.GenericIPAddressField(protocol="IPv6", **common)
+    return forms.CharField(max_length=prop.get("maxLength"), **common)

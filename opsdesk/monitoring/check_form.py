@@ -13,7 +13,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from opsdesk.cmdb.attributes import property_title
+from opsdesk.cmdb.attributes import property_title, schema_field
 from opsdesk.core.generic.forms import ScopedModelForm, rerender_on_change, style_widgets
 from opsdesk.monitoring.models import Check
 from opsdesk.monitoring.template_services import check_types, params_errors
@@ -89,29 +89,24 @@ def _example(prop: dict) -> str:
 
 
 def param_field(key: str, prop: dict, required: bool) -> forms.Field:
-    """The form field of one parameter of a check type's schema."""
+    """The form field of one parameter of a check type's schema: a scalar as a kind's attribute
+    is (cmdb.attributes.schema_field), a list of words or numbers a line each, other lists and
+    objects as JSON; the default said under it."""
     default = prop.get("default")
     help_text = gettext("Default: %(value)s") % {"value": _shown(default)} if default not in (None, "", []) else ""
-    common = {"label": capfirst(property_title(key, prop)), "required": required, "help_text": help_text}
+    common = {"label": capfirst(property_title(key, prop)), "required": required}
     kind = prop.get("type")
-    if isinstance(prop.get("enum"), list):
-        convert = {"integer": int, "number": float}.get(kind, str)
-        empty = [("", "—")] if not required and default is None else []
-        return forms.TypedChoiceField(choices=empty + [(value, str(value)) for value in prop["enum"]],
-                                      coerce=convert, empty_value=None, **common)
-    if kind == "integer":
-        return forms.IntegerField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
-    if kind == "number":
-        return forms.FloatField(min_value=prop.get("minimum"), max_value=prop.get("maximum"), **common)
-    if kind == "boolean":
-        return forms.BooleanField(**{**common, "required": False})  # unticked is "no"
     item_type = (prop.get("items") or {}).get("type")
     if kind == "array" and item_type in ("string", "integer"):
-        return Lines(numbers=item_type == "integer",
-                     **{**common, "help_text": " ".join(filter(None, [gettext("One a line."), help_text]))})
+        return Lines(numbers=item_type == "integer", help_text=" ".join(filter(None, [gettext("One a line."),
+                                                                                       help_text])), **common)
     if kind in ("array", "object"):
-        return JSONText(**{**common, "help_text": gettext("JSON, e.g. %(example)s") % {"example": _example(prop)}})
-    return forms.CharField(max_length=prop.get("maxLength"), **common)
+        return JSONText(help_text=gettext("JSON, e.g. %(example)s") % {"example": _example(prop)}, **common)
+    field = schema_field(key, prop, required, help_text=help_text)
+    field.label = common["label"]
+    if isinstance(field, forms.TypedChoiceField) and default is not None:
+        field.choices = [choice for choice in field.choices if choice[0] != ""]  # the default stands for none
+    return field
 
 
 class CheckForm(ScopedModelForm):

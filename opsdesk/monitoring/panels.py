@@ -340,12 +340,11 @@ def check_parameters_panel(request, check: Check) -> dict | None:
     """A check's type and parameters, titled in the person's language (the page's own rows would
     show the type's code and the parameters as JSON)."""
     from opsdesk.monitoring.check_form import parameter_rows
-    from opsdesk.monitoring.template_services import check_types
 
     rows = parameter_rows(check)
     if rows is None:
         return None
-    return {"type_label": _(check_types()[check.type].label), "rows": rows}
+    return {"type_label": check.get_type_display(), "rows": rows}
 
 
 def check_panel(request, check: Check) -> dict | None:

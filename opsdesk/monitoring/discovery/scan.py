@@ -297,19 +297,19 @@ def run_scan(network: str, ports: Ports, *, snmp: SnmpAuth | None = None, timeou
                 hosts[address].answered.add("tcp")
     if snmp is not None and ports.snmp:
         report("snmp")
-        for address, (descr, name) in asyncio.run(snmp_system(addrs, ports.snmp, snmp, timeout=timeout)).items():
-            hosts[address].sys_descr, hosts[address].sys_name = descr, name
-            hosts[address].answered.add("snmp")
-            hosts[address].snmp_version = snmp.version
+
+        def ask(asked: list[str], auth: SnmpAuth) -> None:
+            for address, (descr, name) in asyncio.run(snmp_system(asked, ports.snmp, auth, timeout=timeout)).items():
+                host = hosts[address]
+                host.sys_descr, host.sys_name, host.snmp_version = descr, name, auth.version
+                host.answered.add("snmp")
+
+        ask(addrs, snmp)
         # Old devices (UPSes, printers, PDUs) speak only SNMPv1: the hosts that are there but gave
         # no v2c answer are asked again with v1 and the same community.
         silent = [h.address for h in hosts.values() if h.found and "snmp" not in h.answered]
         if snmp.version == "2c" and silent:
-            v1 = SnmpAuth("1", community=snmp.community)
-            for address, (descr, name) in asyncio.run(snmp_system(silent, ports.snmp, v1, timeout=timeout)).items():
-                hosts[address].sys_descr, hosts[address].sys_name = descr, name
-                hosts[address].answered.add("snmp")
-                hosts[address].snmp_version = "1"
+            ask(silent, SnmpAuth("1", community=snmp.community))
     found = [h for h in hosts.values() if h.found]
     report("names")
     names = asyncio.run(reverse_names([h.address for h in found])) if found else {}
