@@ -28,4 +28,6 @@ def later(monkeypatch) -> FakeWriter:
     monkeypatch.setattr(queue_insert, "_writer", writer)
     monkeypatch.setattr(queue_insert, "_later", [])
     monkeypatch.setattr(queue_insert, "_later_keys", set())
+    monkeypatch.setattr(queue_insert, "_later_highest", {})
+    monkeypatch.setattr(queue_insert, "_merging", {})
     return writer

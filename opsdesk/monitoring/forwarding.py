@@ -39,7 +39,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
@@ -49,6 +49,11 @@ from opsdesk.monitoring.ingest import Column
 from opsdesk.monitoring.models import Agent, IngestBatch
 from opsdesk.monitoring.routers import queue_database
 from opsdesk.monitoring.store import get_store
+
+try:  # the C accelerator of a host agent's push (setup.py; absent where no compiler built it)
+    from opsdesk.monitoring import _pushscan
+except ImportError:  # pragma: no cover - every push goes the Python way
+    _pushscan = None
 
 if TYPE_CHECKING:
     from opsdesk.monitoring.store.victoria import VictoriaMetricsStore as LineStore
@@ -74,8 +79,13 @@ _lock = threading.Lock()
 
 @contextmanager
 def claim(agent_id: int, seq: int) -> Iterator[bool]:
-    """Hold the batch for this request; yields whether it is new (not queued before). Raises Busy
-    while another request of this process holds it."""
+    """Hold the batch for this request; yields whether it is new: neither it nor a later batch of
+    the agent queued before. A host agent sends its batches in order, one at a time, and the next
+    only once the one before was answered (agent/sender.py), so a later batch's row stands for this
+    one: the digests of several batches may be one row (queue_insert.insert_newest_later). An
+    agent whose sequence numbers went back (its state restored from a backup) has its batches
+    taken again once they pass the highest it sent before, as those up to `forgotten_up_to`
+    always were. Raises Busy while another request of this process holds the batch."""
     key = (agent_id, seq)
     with _lock:
         if key in _in_flight:
@@ -83,8 +93,8 @@ def claim(agent_id: int, seq: int) -> Iterator[bool]:
         _in_flight.add(key)
         next_one = _highest_queued.get(agent_id, -2) + 1 == seq
     try:
-        yield next_one or not (queue_insert.waiting_later(agent_id, seq) or IngestBatch.objects.using(
-            queue_database()).filter(agent_id=agent_id, seq=seq).exists())
+        yield next_one or not (queue_insert.waiting_later(agent_id, seq, or_after=True) or IngestBatch.objects.using(
+            queue_database()).filter(agent_id=agent_id, seq__gte=seq).exists())
     finally:
         with _lock:
             _in_flight.discard(key)
@@ -104,6 +114,7 @@ def forget() -> None:
         _highest_queued.clear()
     _known.clear()
     _layouts.clear()
+    _scanned_layouts.clear()
     _known_count = 0
     _watched.clear()
 
@@ -152,6 +163,7 @@ def _look_up(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]
     if _known_count + len(columns) > KNOWN_SERIES_LIMIT:
         _known.clear()
         _layouts.clear()
+        _scanned_layouts.clear()
         _known_count = 0
     known = _known.get(item)
     if known is None:
@@ -175,6 +187,59 @@ def _look_up(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]
             entry = (series_id, _line_start(series_id, item, agent.customer_id, name, labels))
             known[(name, *labels.items()) if labels else name] = found[index] = entry
     return found
+
+
+# --- a push read in C ---------------------------------------------------------------------------
+# A host agent's `columns` body is read by _pushscan (C) where it was built: one pass over the
+# bytes checks it and knows its series by the text of their names and labels (the batch's
+# "layout"); an agent sends the same layout batch after batch, so its series' ids and line starts
+# are found by comparing that text with the last batch's (one memcmp). The first batch of a
+# layout, and every body _pushscan is unsure of, goes the Python way, which keeps the layout here.
+
+
+class Scanned(NamedTuple):
+    seq: int
+    samples: int
+    layout: bytes
+    columns: bytes  # where each series' numbers are in the body (for _pushscan.lines)
+
+
+class ScannedLayout(NamedTuple):
+    layout: bytes
+    ids: list[int]
+    starts: list[bytes]
+    names: frozenset[str]
+
+
+_scanned_layouts: dict[int, ScannedLayout] = {}
+
+
+def scan(raw: bytes) -> Scanned | None:
+    """The body checked in C, or None: not built, or a body for the Python way."""
+    if _pushscan is None:
+        return None
+    found = _pushscan.scan(raw)
+    return None if found is None else Scanned(*found)
+
+
+def scanned_layout(agent: Agent, scanned: Scanned) -> ScannedLayout | None:
+    """The ids and line starts of the scanned batch's series, if its layout is the one kept for
+    its item (`keep_layout`)."""
+    kept = _scanned_layouts.get(agent.configuration_item_id)
+    return kept if kept is not None and kept.layout == scanned.layout else None
+
+
+def keep_layout(agent: Agent, layout: bytes, found: Sequence[tuple[int, bytes]], columns: Sequence[Column]) -> None:
+    """Keep what series_of answered for the columns of a scanned layout."""
+    _scanned_layouts[agent.configuration_item_id] = ScannedLayout(
+        layout, [series_id for series_id, _start in found], [start for _series_id, start in found],
+        frozenset(column[0] for column in columns))
+
+
+def scanned_lines(raw: bytes, scanned: Scanned, kept: ScannedLayout) -> tuple[bytes, list[float], list[float]] | None:
+    """The batch's lines, and each series' newest time and value (in the order of `kept.ids`), or
+    None for a time beyond what the C code writes (the Python way then)."""
+    return _pushscan.lines(raw, scanned.columns, kept.starts)
 
 
 # --- the lines ----------------------------------------------------------------------------------

@@ -19,12 +19,13 @@ import multiprocessing.util
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import connections, transaction
 
 from opsdesk.core.binary_sql import binary_cursor
+from opsdesk.monitoring import ingest
 from opsdesk.monitoring.models import IngestBatch
 from opsdesk.monitoring.routers import queue_database
 
@@ -46,6 +47,11 @@ class QueueRow:
     done: bool = False
     stored: bool = False
     error: BaseException | None = None
+    # A forwarded batch's digest of newest samples only (series ids, times, values), waiting: its
+    # payload is packed when it goes in, and until then a newer batch of the agent with the same
+    # series is merged into it (insert_newest_later). `merged`: every sequence number it stands for.
+    newest: tuple[list[int], list[float], list[float]] | None = None
+    merged: list[int] | None = None
 
 
 _waiting: list[QueueRow] = []
@@ -110,14 +116,17 @@ def _insert_rows(alias: str, rows: list[QueueRow]) -> set[tuple[int, int]]:
 # and tried again, up to LATER_MOST_WAITING (the oldest are dropped beyond, with an error in the
 # log: the samples are in the store, only their last values and alert rules miss them).
 
-LATER_SECONDS = 0.2
+LATER_SECONDS = 1.0
 LATER_RETRY_SECONDS = 5.0
 LATER_MOST_WAITING = 5_000
 LATER_ROWS_PER_STATEMENT = 500
 
 _later: list[tuple[QueueRow, Callable[[], None]]] = []
 _later_keys: set[tuple[int, int]] = set()
+_later_highest: dict[int, int] = {}  # agent id -> the highest sequence number waiting
 _later_lock = threading.Lock()
+# Per agent: its waiting row of newest samples that a newer batch may still be merged into.
+_merging: dict[int, QueueRow] = {}
 
 
 class _Writer:
@@ -163,24 +172,73 @@ _writer: _Writer | None = None
 def insert_later(row: QueueRow, then: Callable[[], None]) -> None:
     """Have the row inserted within LATER_SECONDS, then call `then` (after its commit; once per
     statement for each distinct callable)."""
+    with _later_lock:
+        _add_later(row, then)
+    _wake_writer()
+
+
+def insert_newest_later(row: QueueRow, newest: tuple[list[int], list[float], list[float]],
+                        then: Callable[[], None]) -> None:
+    """As insert_later, for the digest of a forwarded batch that holds only its series' newest
+    samples (`newest`: ids, times, values; the row's payload is packed when it goes in). While
+    the agent's row of an earlier batch with the very same series (the same `ids` list: forwarding
+    keeps one per layout) still waits, this batch is merged into it: the row takes this batch's
+    sequence number and newest samples, and counts the samples of both. A host agent sends its
+    batches in order (agent/sender.py), so the later batch's newest samples are the newer ones;
+    filing then writes one row's last values instead of one per batch, for an agent that sends
+    several batches a second (a spool sent after an outage; bench/ingest.py's agents)."""
+    with _later_lock:
+        waiting = _merging.get(row.agent_id)
+        if waiting is not None and waiting.newest is not None and waiting.newest[0] is newest[0] \
+                and row.seq > waiting.seq:
+            waiting.merged.append(row.seq)
+            waiting.seq, waiting.newest, waiting.received_at = row.seq, newest, row.received_at
+            waiting.samples += row.samples
+            _later_keys.add((row.agent_id, row.seq))
+            _later_highest[row.agent_id] = max(_later_highest.get(row.agent_id, 0), row.seq)
+        else:
+            row.newest, row.merged = newest, [row.seq]
+            _merging[row.agent_id] = row
+            _add_later(row, then)
+    _wake_writer()
+
+
+def _add_later(row: QueueRow, then: Callable[[], None]) -> None:
+    _later.append((row, then))
+    _later_keys.add((row.agent_id, row.seq))
+    _later_highest[row.agent_id] = max(_later_highest.get(row.agent_id, 0), row.seq)
+    if len(_later) > LATER_MOST_WAITING:
+        dropped = _later[:len(_later) - LATER_MOST_WAITING]
+        del _later[:len(dropped)]
+        _forget_keys(each for each, _then in dropped)
+        log.error("%d forwarded batches' digests were dropped: their samples are in the metric store, their "
+                  "last values and alert rules miss them (the queue's database is failing)", len(dropped))
+
+
+def _forget_keys(rows: Iterable[QueueRow]) -> None:
+    """The rows went in (or were dropped): no longer waiting. Under _later_lock."""
+    for row in rows:
+        if _merging.get(row.agent_id) is row:
+            del _merging[row.agent_id]
+        _later_keys.difference_update((row.agent_id, seq) for seq in (row.merged or (row.seq,)))
+        if _later_highest.get(row.agent_id, 0) <= row.seq:
+            _later_highest.pop(row.agent_id, None)
+
+
+def _wake_writer() -> None:
     global _writer
     with _later_lock:
-        _later.append((row, then))
-        _later_keys.add((row.agent_id, row.seq))
-        if len(_later) > LATER_MOST_WAITING:
-            dropped = _later[:len(_later) - LATER_MOST_WAITING]
-            del _later[:len(dropped)]
-            _later_keys.difference_update((each.agent_id, each.seq) for each, _then in dropped)
-            log.error("%d forwarded batches' digests were dropped: their samples are in the metric store, their "
-                      "last values and alert rules miss them (the queue's database is failing)", len(dropped))
         if _writer is None or _writer.pid != os.getpid():
             _writer = _Writer()
         writer = _writer
     writer.wake()
 
 
-def waiting_later(agent_id: int, seq: int) -> bool:
-    """Whether the batch's row waits to be inserted."""
+def waiting_later(agent_id: int, seq: int, *, or_after: bool = False) -> bool:
+    """Whether the batch's row waits to be inserted; `or_after`: or a row of a later batch of the
+    agent (which stands for this one, for an agent that sends in order)."""
+    if or_after:
+        return _later_highest.get(agent_id, 0) >= seq
     return (agent_id, seq) in _later_keys
 
 
@@ -190,8 +248,15 @@ def flush_later() -> int:
     with _later_lock:
         taken = _later[:]
         del _later[:]
+        for row, _then in taken:  # taken: no more merging into them
+            if _merging.get(row.agent_id) is row:
+                del _merging[row.agent_id]
     if not taken:
         return 0
+    for row, _then in taken:
+        if row.newest is not None and not row.payload:
+            head = {"seq": row.seq, ingest.IN_STORE: True, ingest.FORWARDED: row.samples}
+            row.payload = ingest.packed(head, (), row.newest)
     alias = queue_database()
     try:
         with transaction.atomic(using=alias):
@@ -202,7 +267,7 @@ def flush_later() -> int:
             _later[:0] = taken
         raise
     with _later_lock:
-        _later_keys.difference_update((row.agent_id, row.seq) for row, _then in taken)
+        _forget_keys(row for row, _then in taken)
     for then in {id(then): then for _row, then in taken}.values():
         then()
     return len(taken)

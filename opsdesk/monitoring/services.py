@@ -208,20 +208,69 @@ def accept_push(agent: Agent, raw: bytes) -> int:
     store and a digest into the queue (`_forward`). Returns the sequence number. Raises
     MetricStoreError when the store did not take the samples, forwarding.Busy while another
     request answers the same batch: nothing is queued then, and the agent sends it again."""
+    scanned = None
+    store = forwarding.store_for_lines() if agent.configuration_item_id is not None else None
+    if store is not None and agent.kind == AgentKind.HOST:
+        scanned = forwarding.scan(raw)
+        if scanned is not None:
+            try:
+                seq = _forward_scanned(agent, store, raw, scanned)
+            except LinesRefused:
+                store = None
+            else:
+                if seq is not None:
+                    return seq
     body, head, columns = ingest.checked_columns(raw)
     _check_scope(agent, body)
-    if columns is not None and agent.configuration_item_id is not None:
-        store = forwarding.store_for_lines()
-        if store is not None:
-            try:
-                return _forward(agent, store, head, columns)
-            except LinesRefused:
-                pass  # a store without that import (Prometheus): filing writes the samples, as ever
+    if columns is not None and store is not None:
+        try:
+            return _forward(agent, store, head, columns, scanned)
+        except LinesRefused:
+            pass  # a store without that import (Prometheus): filing writes the samples, as ever
     return _accept(agent, body, raw if columns is None else ingest.packed(head, columns))
 
 
-def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], columns: list[ingest.Column]) -> int:
-    """A host agent's samples into the store, then their digest into the queue (forwarding.py)."""
+def _forward_scanned(agent: Agent, store: forwarding.LineStore, raw: bytes, scanned: forwarding.Scanned) -> int | None:
+    """A host agent's batch read in C (forwarding.scan) into the store, and its digest into the
+    queue, as `_forward` does; None when it must go the Python way: its series' layout is not
+    known yet, it holds a metric alert rules watch (the digest keeps all of those samples), or
+    the C code cannot write its times."""
+    seq = scanned.seq
+    if seq <= agent.forgotten_up_to:
+        return seq
+    kept = forwarding.scanned_layout(agent, scanned)
+    if kept is None or not forwarding.watched_names().isdisjoint(kept.names):
+        return None
+    with forwarding.claim(agent.pk, seq) as new:
+        if not new:
+            return seq
+        made = forwarding.scanned_lines(raw, scanned, kept)
+        if made is None:
+            return None
+        lines, times, values = made
+        store.import_lines(lines, scanned.samples)
+        _queue_newest(agent, seq, scanned.samples, (kept.ids, times, values))
+        forwarding.queued(agent.pk, seq)
+    return seq
+
+
+def _queue_newest(agent: Agent, seq: int, samples: int, newest: tuple[list[int], list[float], list[float]]) -> None:
+    """Queue the digest of a forwarded batch that is only its series' newest samples: outside a
+    transaction it waits, and merges with the agent's next batches (queue_insert.insert_newest_later)."""
+    alias = queue_database()
+    now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
+    if _digest_may_wait(alias):
+        queue_insert.insert_newest_later(queue_insert.QueueRow(agent.pk, seq, samples, b"", now), newest, _wake_filer)
+        return
+    head = {"seq": seq, ingest.IN_STORE: True, ingest.FORWARDED: samples}
+    if queue_insert.insert(queue_insert.QueueRow(agent.pk, seq, samples, ingest.packed(head, (), newest), now)):
+        transaction.on_commit(_wake_filer, using=alias)
+
+
+def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], columns: list[ingest.Column],
+             scanned: forwarding.Scanned | None = None) -> int:
+    """A host agent's samples into the store, then their digest into the queue (forwarding.py).
+    `scanned`: the body as read in C, whose layout is kept for the next batches."""
     seq = head["seq"]
     if seq <= agent.forgotten_up_to:
         return seq
@@ -232,6 +281,8 @@ def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], co
         samples = sum(len(column[2]) for column in columns)
         common = forwarding.common_times(columns)
         found = forwarding.send(store, agent, columns, samples, common)
+        if scanned is not None:
+            forwarding.keep_layout(agent, scanned.layout, found, columns)
         watched, latest = forwarding.digest(found, columns, forwarding.watched_names(), common)
         head = {**head, ingest.IN_STORE: True, ingest.FORWARDED: samples}
         _queue(agent, seq, samples, ingest.packed(head, watched, latest), may_wait=True)

@@ -15,6 +15,7 @@ import time
 
 import cramjam
 import httpx
+import orjson
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
@@ -191,6 +192,40 @@ def test_a_resent_batch_is_forwarded_once(metrics_url, api, agent):
     push(api, {"seq": 12, "columns": [["load1", {}, [base + 165], [2.0]]]})
     assert _count(metrics_url, "load1", base + 300) == 12
     assert sorted(IngestBatch.objects.values_list("seq", flat=True)) == [7, 8, 12]
+
+
+def test_a_batch_of_a_known_layout_is_read_in_c_and_lands_alike(metrics_url, api, agent, monkeypatch):
+    pytest.importorskip("opsdesk.monitoring._pushscan", reason="the C accelerator was not built (no C compiler "
+                        "or no Python headers when the package was installed)")
+    written = []
+    monkeypatch.setattr(forwarding, "scanned_lines", lambda *args: written.append(
+        forwarding._pushscan.lines(args[0], args[1].columns, args[2].starts)) or written[-1])
+    base = _base()
+
+    def batch(seq: int, first: float, values: list) -> dict:
+        times = [first + 15 * i for i in range(len(values))]
+        return {"seq": seq, "sent_at": time.time(),
+                "columns": [["load1", {}, times, values], ["disk_used", {"mountpoint": "/"}, times[::-1], values]]}
+
+    # The layout's first batch: the Python way, which keeps it (its text: the agent writes with orjson).
+    assert api.post(URL, data=orjson.dumps(batch(1, base, [1, 2.5, 3])), content_type="application/json").json() \
+        == {"stored_up_to": 1}
+    assert written == []
+    second = (b'{"seq":2,"columns":[["load1",{},[%d,%d],[4,-5e-1]],["disk_used",{"mountpoint":"/"},[%d,%d],[6E2,7]]]}'
+              % (base + 45, base + 60, base + 60, base + 45))
+    for _time in (1, 2):  # the second time, a re-send (its answer was lost): known, in C as in Python
+        answer = api.post(URL, data=second, content_type="application/json")
+        assert answer.status_code == 200 and answer.json() == {"stored_up_to": 2}
+        assert len(written) == 1  # the C way, once
+    assert filing.file_pending() == 10
+    load, disk = Series.objects.get(name="load1"), Series.objects.get(name="disk_used")
+    assert (load.last_ts, load.last_value) == (base + 60, -0.5)
+    assert (disk.last_ts, disk.last_value) == (base + 60, 600.0)  # the greatest time, not the last written
+    _flush(metrics_url)
+    data = get_store().query([(load.id, load.name, load.labels), (disk.id, disk.name, disk.labels)], base, base + 120)
+    assert data[load.id].avg == [1.0, 2.5, 3.0, 4.0, -0.5]
+    assert data[disk.id].avg == [3.0, 2.5, 1.0, 7.0, 600.0]
+    assert _count(metrics_url, '{__name__=~"load1|disk_used"}', base + 300) == 10
 
 
 def test_the_digest_carries_every_sample_of_a_watched_metric(metrics_url, api, agent):
@@ -402,3 +437,36 @@ def test_outside_a_transaction_the_digest_waits_and_a_resend_meanwhile_is_known(
     filing.file_pending()  # (the flush woke the filer: in tests it may have filed it already)
     assert IngestBatch.objects.get().filed_at is not None
     assert Series.objects.get(name="load1").last_value == 9.0
+
+
+def test_the_digests_of_an_agents_batches_in_a_row_wait_as_one_row(metrics_url, api, agent, later, monkeypatch):
+    pytest.importorskip("opsdesk.monitoring._pushscan", reason="the C accelerator was not built (no C compiler "
+                        "or no Python headers when the package was installed)")
+    monkeypatch.setattr(services, "_digest_may_wait", lambda alias: True)
+    base = _base()
+
+    def send(seq: int, values: list[float], names=("load1", "load5")) -> dict:
+        times = [base + 15 * (seq * 10 + i) for i in range(len(values))]
+        body = {"seq": seq, "columns": [[name, {}, times, values] for name in names]}
+        return api.post(URL, data=orjson.dumps(body), content_type="application/json").json()
+
+    assert send(1, [1.0, 2.0]) == {"stored_up_to": 1}  # the layout's first: the Python way, a row of its own
+    for seq in (2, 3, 4):  # read in C: one row, merged
+        assert send(seq, [float(seq), seq + 0.5]) == {"stored_up_to": seq}
+    assert len(queue_insert._later) == 2
+    # Re-sends of merged batches, in this process and after it forgot them: known by the waiting row.
+    forwarding.forget()
+    assert send(3, [9.0, 9.0]) == {"stored_up_to": 3}
+    assert send(2, [9.0, 9.0]) == {"stored_up_to": 2}
+    assert send(5, [5.0, 5.5], names=("load1", "load15")) == {"stored_up_to": 5}  # another layout
+    assert queue_insert.flush_later() == 3
+    rows = list(IngestBatch.objects.order_by("seq").values_list("seq", "samples"))
+    assert rows == [(1, 4), (4, 12), (5, 4)]
+    # After they went in, a re-send of a merged batch is known by the row of a later one.
+    forwarding.forget()
+    assert send(3, [9.0, 9.0]) == {"stored_up_to": 3}
+    assert IngestBatch.objects.count() == 3
+    filing.file_pending()
+    last = dict(Series.objects.values_list("name", "last_value"))
+    assert last == {"load1": 5.5, "load5": 4.5, "load15": 5.5}
+    assert _count(metrics_url, '{__name__=~"load.*"}', base + 1000) == 4 + 12 + 4

@@ -1,0 +1,184 @@
+"""The C reading of a host agent's push (opsdesk/monitoring/_pushscan.c) against the Python way
+(ingest.checked_columns, forwarding.lines and forwarding.digest): every body it takes, the Python
+checks take too, with the same sequence number, samples, series and numbers; the lines it writes
+hold the same labels, values and milliseconds; each series' newest sample is the one the digest
+keeps. Bodies it is unsure of are left to the Python way (None), good or bad. The push through it
+is tested against a real VictoriaMetrics in test_victoria.py."""
+
+from __future__ import annotations
+
+import random
+
+import orjson
+import pytest
+
+from opsdesk.monitoring import forwarding, ingest
+
+pushscan = pytest.importorskip(
+    "opsdesk.monitoring._pushscan", reason="the C accelerator was not built (setup.py: no C compiler or no Python "
+    "headers when the package was installed)")
+
+T0 = 1_764_000_000.0
+
+
+def _body(**fields) -> bytes:
+    body = {"seq": 5, "sent_at": T0 + 1.5, "columns": [
+        ["cpu_usage_percent", {"cpu": "0", "mode": "user"}, [T0, T0 + 15, T0 + 30], [1, 2.5, -3e-7]],
+        ["load1", {}, [T0, T0 + 15, T0 + 30], [0.25, 1e300, 7]],
+        ["net_rx_bytes", {"device": "eth0"}, [T0 + 60, T0 + 45, T0 + 50], [9.0, 8.0, 10.0]],
+    ]}
+    body.update(fields)
+    return orjson.dumps(body)
+
+
+def _python_way(raw: bytes):
+    try:
+        return ingest.checked_columns(raw)
+    except ingest.Invalid:
+        return None
+
+
+def _starts(columns) -> list[bytes]:
+    return [b'{"metric":{"__name__":"%s","opsdesk_series":"%d"},"values":[' % (column[0].encode(), index)
+            for index, column in enumerate(columns)]
+
+
+def _agrees(raw: bytes) -> None:
+    """What the C way answers for `raw` is what the Python way answers."""
+    scanned = pushscan.scan(raw)
+    if scanned is None:
+        return
+    python = _python_way(raw)
+    assert python is not None, raw
+    _body_, head, columns = python
+    assert columns is not None, raw
+    seq, samples, layout, blob = scanned
+    assert seq == head["seq"]
+    assert samples == sum(len(column[2]) for column in columns)
+    layouts = [orjson.loads(b"[" + part + b"]") for part in layout.split(b"\n")]
+    assert layouts == [[name, labels] for name, labels, _t, _v in columns]
+    starts = _starts(columns)
+    found = [(index, start) for index, start in enumerate(starts)]
+    made = pushscan.lines(raw, blob, starts)
+    if made is None:  # a time beyond 2^53 milliseconds: the Python way writes it
+        return
+    lines, times, values = made
+    assert [orjson.loads(line) for line in lines.splitlines()] == \
+        [orjson.loads(line) for line in forwarding.lines(found, columns).splitlines()]
+    _kept, (ids, newest_times, newest_values) = forwarding.digest(found, columns, frozenset())
+    assert (times, values) == ([float(t) for t in newest_times], [float(v) for v in newest_values])
+    assert ids == list(range(len(columns)))
+
+
+def test_a_good_body_reads_as_the_python_way_reads_it():
+    raw = _body()
+    assert pushscan.scan(raw) is not None
+    _agrees(raw)
+    lines, times, values = pushscan.lines(raw, pushscan.scan(raw)[3], _starts(orjson.loads(raw)["columns"]))
+    assert lines.splitlines()[2] == (b'{"metric":{"__name__":"net_rx_bytes","opsdesk_series":"2"},"values":'
+                                     b'[9.0,8.0,10.0],"timestamps":[1764000060000,1764000045000,1764000050000]}')
+    # The newest of unordered times is the greatest, not the last.
+    assert (times[2], values[2]) == (T0 + 60, 9.0)
+
+
+@pytest.mark.parametrize("raw", [
+    b'{"seq":1,"columns":[["a",{},[1],[NaN]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[1e999]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[-1E+400]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[123456789012345678901234567890]]]}',  # orjson: beyond 64 bits
+    b'{"seq":1,"columns":[["a",{},[1],["1"]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[true]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[null]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[01]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[1.]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[.5]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[+1]]]}',
+    b'{"seq":1,"columns":[["a",{},[1, 2],[1]]]}',  # as many values as times
+    b'{"seq":1,"columns":[["a",{},[],[]]]}',
+    b'{"seq":1,"columns":[]}',
+    b'{"seq":1,"columns":[["1a",{},[1],[1]]]}',
+    b'{"seq":1,"columns":[["a-b",{},[1],[1]]]}',
+    b'{"seq":1,"columns":[["a",{"b-c":"1"},[1],[1]]]}',
+    b'{"seq":1,"columns":[["a",{"b":1},[1],[1]]]}',
+    b'{"seq":1,"columns":[["a",{"b":"1","b":"2"},[1],[1]]]}',
+    b'{"seq":1,"columns":[["a\\u0062",{},[1],[1]]]}',  # an escape: the Python way reads it
+    b'{"seq":1,"columns":[["a",{"b":"\xc3\xa9"},[1],[1]]]}',  # UTF-8: the Python way counts its characters
+    b'{"seq":1,"columns":[["a",{},[1],[1],5]]}',
+    b'{"seq":1,"columns":[["a",{},[1]]]}',
+    b'{"seq":0,"columns":[["a",{},[1],[1]]]}',
+    b'{"seq":-1,"columns":[["a",{},[1],[1]]]}',
+    b'{"seq":1.0,"columns":[["a",{},[1],[1]]]}',
+    b'{"seq":9223372036854775808,"columns":[["a",{},[1],[1]]]}',
+    b'{"seq":1,"seq":2,"columns":[["a",{},[1],[1]]]}',
+    b'{"seq":1,"sent_at":"now","columns":[["a",{},[1],[1]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[1]]],"checks":[]}',
+    b'{"columns":[["a",{},[1],[1]]]}',
+    b'{"seq":1,"columns":[["a",{},[1],[1]]]} x',
+    b'{"seq":1,"columns":[["a",{},[1],[1]]]',
+    b'[{"seq":1}]',
+    b'',
+])
+def test_a_body_it_is_unsure_of_goes_the_python_way(raw):
+    assert pushscan.scan(raw) is None
+
+
+def test_limits_are_the_python_checks_limits():
+    labels = {f"l{i}": "v" for i in range(32)}
+    assert pushscan.scan(_body(columns=[["a", labels, [T0], [1]]])) is not None
+    assert pushscan.scan(_body(columns=[["a", {**labels, "x": "v"}, [T0], [1]]])) is None
+    assert pushscan.scan(_body(columns=[["a" * 200, {"b" * 200: "v" * 200}, [T0], [1]]])) is not None
+    assert pushscan.scan(_body(columns=[["a" * 201, {}, [T0], [1]]])) is None
+    assert pushscan.scan(_body(columns=[["a", {"b" * 201: "v"}, [T0], [1]]])) is None
+    assert pushscan.scan(_body(columns=[["a", {"b": "v" * 201}, [T0], [1]]])) is None
+    times = [T0 + i for i in range(5000)]
+    assert pushscan.scan(_body(columns=[["a", {}, times, times], ["b", {}, times, times]])) is not None
+    assert pushscan.scan(_body(columns=[["a", {}, times, times], ["b", {}, times + [T0], times + [1]]])) is None
+    assert _python_way(_body(columns=[["a", {}, times, times], ["b", {}, times + [T0], times + [1]]])) is None
+    assert pushscan.scan(_body(seq=2**63 - 1)) is not None
+
+
+def test_whitespace_and_key_order_are_read_alike():
+    raw = (b' {\n "columns" : [ [ "a" , { "x" : "1" , "y" : "" } , [ 1764000000 , 1764000015.5 ] ,'
+           b' [ 1 , -2.5e-3 ] ] ] , "seq" : 3 ,\t"sent_at" : 1 }\r\n')
+    assert pushscan.scan(raw) is not None
+    _agrees(raw)
+
+
+def test_random_changes_to_a_good_body_never_pass_what_the_python_way_refuses():
+    """Bytes deleted, doubled or replaced by JSON's own characters, thousands of times: whatever
+    the C way takes, the Python way takes alike (`_agrees`)."""
+    rng = random.Random(20261127)
+    good = _body()
+    alphabet = b'{}[],:"0123456789.-+eE \\atn'
+    taken = 0
+    for _round in range(4000):
+        raw = bytearray(good)
+        for _change in range(rng.randint(1, 3)):
+            at = rng.randrange(len(raw))
+            kind = rng.randrange(3)
+            if kind == 0:
+                del raw[at]
+            elif kind == 1:
+                raw.insert(at, raw[at])
+            else:
+                raw[at] = rng.choice(alphabet)
+        raw = bytes(raw)
+        taken += pushscan.scan(raw) is not None
+        _agrees(raw)
+    assert taken > 100  # many changes keep a good body good (a digit for a digit): those were compared
+
+
+def test_times_beyond_what_the_c_way_writes_are_left_to_the_python_way():
+    raw = _body(columns=[["a", {}, [1e13], [1]]])
+    scanned = pushscan.scan(raw)
+    assert scanned is not None
+    assert pushscan.lines(raw, scanned[3], [b"x"]) is None
+
+
+def test_lines_refuses_columns_that_are_not_the_bodys():
+    raw = _body()
+    blob = pushscan.scan(raw)[3]
+    with pytest.raises(ValueError):
+        pushscan.lines(raw, blob, [b"x"])  # three series, one start
+    with pytest.raises(ValueError):
+        pushscan.lines(raw[:20], blob, [b"x", b"y", b"z"])
