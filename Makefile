@@ -8,7 +8,7 @@ export OPSDESK_DATA_DIR ?= ./var
 
 .PHONY: install install-dev run demo test test-postgres bench lint messages clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py opsdesk/monitoring/_pushscan.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .

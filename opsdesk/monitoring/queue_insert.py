@@ -14,6 +14,7 @@ the caller's transaction would commit (or roll back) with that transaction inste
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import multiprocessing.util
 import os
@@ -43,7 +44,7 @@ class QueueRow:
     seq: int
     samples: int
     payload: bytes
-    received_at: object  # as the database's adapter wants it
+    received_at: object  # as the database's adapter wants it (a Unix time for `newest` rows, until they go in)
     done: bool = False
     stored: bool = False
     error: BaseException | None = None
@@ -177,29 +178,32 @@ def insert_later(row: QueueRow, then: Callable[[], None]) -> None:
     _wake_writer()
 
 
-def insert_newest_later(row: QueueRow, newest: tuple[list[int], list[float], list[float]],
+def insert_newest_later(agent_id: int, seq: int, samples: int, newest: tuple[list[int], list[float], list[float]],
                         then: Callable[[], None]) -> None:
     """As insert_later, for the digest of a forwarded batch that holds only its series' newest
-    samples (`newest`: ids, times, values; the row's payload is packed when it goes in). While
-    the agent's row of an earlier batch with the very same series (the same `ids` list: forwarding
-    keeps one per layout) still waits, this batch is merged into it: the row takes this batch's
-    sequence number and newest samples, and counts the samples of both. A host agent sends its
-    batches in order (agent/sender.py), so the later batch's newest samples are the newer ones;
-    filing then writes one row's last values instead of one per batch, for an agent that sends
-    several batches a second (a spool sent after an outage; bench/ingest.py's agents)."""
+    samples (`newest`: ids, times, values; the row's payload is packed, and its time adapted for
+    the database, when it goes in). While the agent's row of an earlier batch with the very same
+    series (the same `ids` list: forwarding keeps one per layout) still waits, this batch is merged
+    into it: the row takes this batch's sequence number, newest samples and time, and counts the
+    samples of both. A host agent sends its batches in order (agent/sender.py), so the later
+    batch's newest samples are the newer ones; filing then reads one row instead of one per batch
+    for an agent that sends several batches a second (a spool sent after an outage;
+    bench/ingest.py's agents). The hot path of every forwarded push: a merge is a few
+    assignments under the lock, no row made and no thread woken."""
+    now = time.time()
     with _later_lock:
-        waiting = _merging.get(row.agent_id)
-        if waiting is not None and waiting.newest is not None and waiting.newest[0] is newest[0] \
-                and row.seq > waiting.seq:
-            waiting.merged.append(row.seq)
-            waiting.seq, waiting.newest, waiting.received_at = row.seq, newest, row.received_at
-            waiting.samples += row.samples
-            _later_keys.add((row.agent_id, row.seq))
-            _later_highest[row.agent_id] = max(_later_highest.get(row.agent_id, 0), row.seq)
-        else:
-            row.newest, row.merged = newest, [row.seq]
-            _merging[row.agent_id] = row
-            _add_later(row, then)
+        waiting = _merging.get(agent_id)
+        if waiting is not None and waiting.newest[0] is newest[0] and seq > waiting.seq:
+            waiting.merged.append(seq)
+            waiting.seq, waiting.newest, waiting.received_at = seq, newest, now
+            waiting.samples += samples
+            _later_keys.add((agent_id, seq))
+            if _later_highest.get(agent_id, 0) < seq:
+                _later_highest[agent_id] = seq
+            return
+        row = QueueRow(agent_id, seq, samples, b"", now, newest=newest, merged=[seq])
+        _merging[agent_id] = row
+        _add_later(row, then)
     _wake_writer()
 
 
@@ -253,11 +257,13 @@ def flush_later() -> int:
                 del _merging[row.agent_id]
     if not taken:
         return 0
+    alias = queue_database()
     for row, _then in taken:
         if row.newest is not None and not row.payload:
             head = {"seq": row.seq, ingest.IN_STORE: True, ingest.FORWARDED: row.samples}
             row.payload = ingest.packed(head, (), row.newest)
-    alias = queue_database()
+            row.received_at = connections[alias].ops.adapt_datetimefield_value(
+                dt.datetime.fromtimestamp(row.received_at, tz=dt.UTC))
     try:
         with transaction.atomic(using=alias):
             for start in range(0, len(taken), LATER_ROWS_PER_STATEMENT):

@@ -258,10 +258,10 @@ def _queue_newest(agent: Agent, seq: int, samples: int, newest: tuple[list[int],
     """Queue the digest of a forwarded batch that is only its series' newest samples: outside a
     transaction it waits, and merges with the agent's next batches (queue_insert.insert_newest_later)."""
     alias = queue_database()
-    now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
     if _digest_may_wait(alias):
-        queue_insert.insert_newest_later(queue_insert.QueueRow(agent.pk, seq, samples, b"", now), newest, _wake_filer)
+        queue_insert.insert_newest_later(agent.pk, seq, samples, newest, _wake_filer)
         return
+    now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
     head = {"seq": seq, ingest.IN_STORE: True, ingest.FORWARDED: samples}
     if queue_insert.insert(queue_insert.QueueRow(agent.pk, seq, samples, ingest.packed(head, (), newest), now)):
         transaction.on_commit(_wake_filer, using=alias)
