@@ -53,6 +53,7 @@ class QueueRow:
     # series is merged into it (insert_newest_later). `merged`: every sequence number it stands for.
     newest: tuple[list[int], list[float], list[float]] | None = None
     merged: list[int] | None = None
+    opened_at: float = 0.0  # time.monotonic() of its first batch, for a `newest` row
 
 
 _waiting: list[QueueRow] = []
@@ -118,6 +119,10 @@ def _insert_rows(alias: str, rows: list[QueueRow]) -> set[tuple[int, int]]:
 # log: the samples are in the store, only their last values and alert rules miss them).
 
 LATER_SECONDS = 1.0
+# A row of newest samples stays open to merging this long after its first batch (see
+# insert_newest_later): last values a few seconds late, against a host agent's interval of 30 s,
+# for a fifth of the rows a busy agent would make with LATER_SECONDS alone.
+NEWEST_SECONDS = 5.0
 LATER_RETRY_SECONDS = 5.0
 LATER_MOST_WAITING = 5_000
 LATER_ROWS_PER_STATEMENT = 500
@@ -151,7 +156,10 @@ class _Writer:
             time.sleep(LATER_SECONDS)  # the rows that come meanwhile go in the same statement
             self.ready.clear()
             try:
-                flush_later()
+                flush_later(due_only=True)
+                with _later_lock:
+                    if _later:  # rows still open to merging: looked at again in LATER_SECONDS
+                        self.ready.set()
             except Exception:
                 connections[alias].close()
                 if not self.failing:  # once per outage, not at every try
@@ -201,7 +209,7 @@ def insert_newest_later(agent_id: int, seq: int, samples: int, newest: tuple[lis
             if _later_highest.get(agent_id, 0) < seq:
                 _later_highest[agent_id] = seq
             return
-        row = QueueRow(agent_id, seq, samples, b"", now, newest=newest, merged=[seq])
+        row = QueueRow(agent_id, seq, samples, b"", now, newest=newest, merged=[seq], opened_at=time.monotonic())
         _merging[agent_id] = row
         _add_later(row, then)
     _wake_writer()
@@ -246,12 +254,17 @@ def waiting_later(agent_id: int, seq: int, *, or_after: bool = False) -> bool:
     return (agent_id, seq) in _later_keys
 
 
-def flush_later() -> int:
-    """Insert every row that waits, now; answers how many went in. Raises what the database
-    raised, the rows kept for the next try."""
+def flush_later(*, due_only: bool = False) -> int:
+    """Insert every row that waits, now (`due_only`: but rows of newest samples opened less than
+    NEWEST_SECONDS ago); answers how many went in. Raises what the database raised, the rows kept
+    for the next try."""
     with _later_lock:
-        taken = _later[:]
-        del _later[:]
+        taken: list[tuple[QueueRow, Callable[[], None]]] = []
+        kept: list[tuple[QueueRow, Callable[[], None]]] = []
+        opened_before = time.monotonic() - NEWEST_SECONDS if due_only else float("inf")
+        for entry in _later:
+            (taken if entry[0].newest is None or entry[0].opened_at <= opened_before else kept).append(entry)
+        _later[:] = kept
         for row, _then in taken:  # taken: no more merging into them
             if _merging.get(row.agent_id) is row:
                 del _merging[row.agent_id]

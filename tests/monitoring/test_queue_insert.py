@@ -184,3 +184,51 @@ def test_the_writer_thread_inserts_waiting_rows_within_moments(customer_a, monke
     assert woken.wait(10)
     assert list(IngestBatch.objects.values_list("seq", flat=True)) == [1]
     assert not queue_insert.waiting_later(agent.pk, 1)
+
+
+def _newest(ids: list[int], at: float, value: float) -> tuple[list[int], list[float], list[float]]:
+    return ids, [at] * len(ids), [value] * len(ids)
+
+
+def test_newest_samples_of_an_agents_batches_in_a_row_merge_while_their_row_is_open(customer_a, later,
+                                                                                      monkeypatch):
+    from opsdesk.monitoring import ingest
+
+    agent = make_agent(customer_a, raw=new_raw_token())
+    layout, other = [11, 12], [11, 13]
+    queue_insert.insert_newest_later(agent.pk, 1, 20, _newest(layout, 100.0, 1.0), lambda: None)
+    queue_insert.insert_newest_later(agent.pk, 2, 20, _newest(layout, 130.0, 2.0), lambda: None)
+    queue_insert.insert_newest_later(agent.pk, 1, 20, _newest(layout, 90.0, 9.0), lambda: None)  # not newer: no merge
+    queue_insert.insert_newest_later(agent.pk, 3, 20, _newest(other, 160.0, 3.0), lambda: None)  # other series
+    queue_insert.insert_later(row(agent.pk, 4), lambda: None)
+    assert [r.seq for r, _then in queue_insert._later] == [2, 1, 3, 4]
+    assert queue_insert.waiting_later(agent.pk, 1, or_after=True)
+    assert not queue_insert.waiting_later(agent.pk, 5, or_after=True)
+    assert later.wakes == 4  # a merge wakes no one
+    # Within NEWEST_SECONDS only the plain row is due; the rows of newest samples stay open.
+    assert queue_insert.flush_later(due_only=True) == 1
+    assert list(IngestBatch.objects.values_list("seq", flat=True)) == [4]
+    queue_insert.insert_newest_later(agent.pk, 5, 20, _newest(other, 190.0, 5.0), lambda: None)
+    monkeypatch.setattr(queue_insert, "NEWEST_SECONDS", 0.0)
+    assert queue_insert.flush_later(due_only=True) == 3
+    rows = {seq: (samples, ingest.latest_samples(ingest.stored_body(bytes(payload))))
+            for seq, samples, payload in IngestBatch.objects.exclude(seq=4).values_list("seq", "samples", "payload")}
+    assert rows[2] == (40, [(11, 130.0, 2.0), (12, 130.0, 2.0)])
+    assert rows[1] == (20, [(11, 90.0, 9.0), (12, 90.0, 9.0)])
+    assert rows[5] == (40, [(11, 190.0, 5.0), (13, 190.0, 5.0)])
+    assert not any(queue_insert.waiting_later(agent.pk, seq) for seq in (1, 2, 3, 5))
+    assert not queue_insert.waiting_later(agent.pk, 1, or_after=True)
+    # A row taken is closed: the next batch opens a row of its own.
+    queue_insert.insert_newest_later(agent.pk, 6, 20, _newest(other, 220.0, 6.0), lambda: None)
+    assert [r.seq for r, _then in queue_insert._later] == [6]
+
+
+def test_the_writer_thread_inserts_a_row_of_newest_samples_once_it_is_due(customer_a, monkeypatch):
+    monkeypatch.setattr(queue_insert, "_writer", None)
+    monkeypatch.setattr(queue_insert, "LATER_SECONDS", 0.05)
+    monkeypatch.setattr(queue_insert, "NEWEST_SECONDS", 0.3)
+    agent = make_agent(customer_a, raw=new_raw_token())
+    woken = threading.Event()
+    queue_insert.insert_newest_later(agent.pk, 1, 10, _newest([1], 100.0, 1.0), woken.set)
+    assert woken.wait(10)
+    assert list(IngestBatch.objects.values_list("seq", flat=True)) == [1]
