@@ -113,8 +113,8 @@ def _insert_rows(alias: str, rows: list[QueueRow]) -> set[tuple[int, int]]:
 # meanwhile, in one statement from a thread of its own: a row each push, even shared by the
 # threads that meet, was a third of the web process' CPU of a forwarded push and most of the
 # database's (bench/ingest.py; docs/performance.md, "Round eight"). A process that stops writes
-# what waits as it exits; one killed loses at most LATER_SECONDS of digests (the store itself
-# keeps its newest samples in memory about as long). While the database fails the rows are kept
+# what waits as it exits; one killed loses at most NEWEST_SECONDS of digests (their samples are in
+# the store; last values wait for the agent's next batch). While the database fails the rows are kept
 # and tried again, up to LATER_MOST_WAITING (the oldest are dropped beyond, with an error in the
 # log: the samples are in the store, only their last values and alert rules miss them).
 
