@@ -20,6 +20,10 @@
  * scan(body: bytes) -> (seq, samples, layout, columns) | None
  *   layout: the text of each series' name and labels, in order (a batch's series are known by it);
  *   columns: where each series' times and values are in the body (for `lines`).
+ * packed(body, columns, seq) -> bytes | None
+ *   the row the batch is queued as where the metric store is SQL, as ingest.packed writes it (its
+ *   head names the sequence number and each series' name, labels and count); None for times out
+ *   of order (the Python way sorts them).
  * lines(body, columns, starts) -> (lines, newest_times, newest_values) | None
  *   starts: each series' line start (b'{"metric":{...},"values":['), as forwarding.py keeps them;
  *   the values are copied as written, the times written as whole milliseconds, rounded half up, as
@@ -41,6 +45,7 @@
 #define MAX_MILLIS 9007199254740992.0  /* 2^53 */
 
 typedef struct {
+    Py_ssize_t layout_start, layout_end;  /* the text of its name and labels */
     Py_ssize_t times_start, times_end;    /* the text between the brackets */
     Py_ssize_t values_start, values_end;
     Py_ssize_t count;
@@ -202,6 +207,77 @@ static int read_labels(Reader *r) {
     }
 }
 
+/* A checked JSON number's double, as Python reads it (float(text), or float(int(text)) for an
+ * integer: -0 is 0.0). Clinger's fast path where it is exact (at most 2^53 as the digits' integer,
+ * a power of ten up to 22: one IEEE multiplication or division, correctly rounded); Python's own
+ * conversion otherwise. Sets *end after the number. */
+static const double POWERS[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+static int to_double(const char *p, const char **end, double *out) {
+    const char *start = p;
+    int negative = 0, digits = 0, integer = 1, dropped = 0;  /* digits: significant ones kept */
+    uint64_t mantissa = 0;
+    long exponent = 0;
+    if (*p == '-') {
+        negative = 1;
+        p++;
+    }
+    while (*p >= '0' && *p <= '9') {
+        if (digits < 19) {
+            mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+            if (mantissa) digits++;
+        } else {
+            exponent++;
+            dropped = 1;
+        }
+        p++;
+    }
+    if (*p == '.') {
+        integer = 0;
+        p++;
+        while (*p >= '0' && *p <= '9') {
+            if (digits < 19) {
+                mantissa = mantissa * 10 + (uint64_t)(*p - '0');
+                exponent--;
+                if (mantissa) digits++;
+            } else if (*p != '0') {
+                dropped = 1;
+            }
+            p++;
+        }
+    }
+    if (*p == 'e' || *p == 'E') {
+        integer = 0;
+        p++;
+        int minus = 0;
+        long e = 0;
+        if (*p == '+' || *p == '-') minus = *p++ == '-';
+        while (*p >= '0' && *p <= '9') {
+            if (e < 100000) e = e * 10 + (*p - '0');
+            p++;
+        }
+        exponent += minus ? -e : e;
+    }
+    *end = p;
+    if (integer && !dropped) {  /* orjson's integer: its double, and no negative zero */
+        double value = (double)mantissa;
+        *out = negative && mantissa ? -value : value;
+        return 1;
+    }
+    if (!dropped && mantissa <= (1ULL << 53) && exponent >= -22 && exponent <= 22) {
+        double value = (double)mantissa;
+        value = exponent < 0 ? value / POWERS[-exponent] : value * POWERS[exponent];
+        *out = negative ? -value : value;
+        return 1;
+    }
+    char *stop = NULL;
+    double value = PyOS_string_to_double(start, &stop, NULL);
+    if (value == -1.0 && PyErr_Occurred()) return 0;
+    *out = value;
+    return 1;
+}
+
 typedef struct {
     char *data;
     Py_ssize_t len, cap;
@@ -236,6 +312,8 @@ static int read_columns(Reader *r, Buffer *layout, Buffer *cols, Py_ssize_t *sam
         if (!expect(r, ',') || !read_labels(r)) return 0;
         if ((count > 0 && !buffer_add(layout, "\n", 1)) ||
             !buffer_add(layout, layout_start, r->p - layout_start)) return -1;
+        column.layout_start = layout_start - r->start;
+        column.layout_end = r->p - r->start;
         Py_ssize_t values_count;
         if (!expect(r, ',') ||
             !read_numbers(r, &column.times_start, &column.times_end, &column.count) ||
@@ -392,11 +470,9 @@ static PyObject *lines(PyObject *self, PyObject *args) {
             const char *q = text + c->times_start;
             millis_at[2 * i] = millis.len;
             for (Py_ssize_t k = 0; k < c->count; k++) {
-                char *stop = NULL;
+                double t;
                 while (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t' || *q == ',') q++;
-                double t = PyOS_string_to_double(q, &stop, NULL);
-                if (t == -1.0 && PyErr_Occurred()) goto fail;
-                q = stop;
+                if (!to_double(q, &q, &t)) goto fail;
                 double ms = floor(0.5 + 1000.0 * t);
                 if (!(fabs(ms) < MAX_MILLIS)) {  /* Python's way writes what this cannot */
                     answer = Py_NewRef(Py_None);
@@ -416,7 +492,6 @@ static PyObject *lines(PyObject *self, PyObject *args) {
             millis_at[2 * i + 1] = millis.len - millis_at[2 * i];
             shared = i;
         }
-        char *stop = NULL;
         const char *value_text;
         if (shared_newest == c->count - 1) {  /* times in order (the usual batch): the last value */
             value_text = text + c->values_end;
@@ -426,8 +501,8 @@ static PyObject *lines(PyObject *self, PyObject *args) {
         } else {
             value_text = nth_number(text + c->values_start, text + c->values_end, shared_newest);
         }
-        double value = PyOS_string_to_double(value_text, &stop, NULL);
-        if (value == -1.0 && PyErr_Occurred()) goto fail;
+        double value;
+        if (!to_double(value_text, &value_text, &value)) goto fail;
         PyObject *t = PyFloat_FromDouble(shared_time), *v = PyFloat_FromDouble(value);
         if (t == NULL || v == NULL) {
             Py_XDECREF(t);
@@ -466,10 +541,116 @@ fail:
     return answer;
 }
 
+/* The numbers of an array's text as doubles; 0 on a conversion error (raised). */
+static int read_doubles(const char *p, Py_ssize_t count, double *out) {
+    for (Py_ssize_t k = 0; k < count; k++) {
+        while (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == ',') p++;
+        if (!to_double(p, &p, &out[k])) return 0;
+    }
+    return 1;
+}
+
+static PyObject *packed(PyObject *self, PyObject *args) {
+    PyObject *body, *blob;
+    long long seq;
+    if (!PyArg_ParseTuple(args, "SSL:packed", &body, &blob, &seq)) return NULL;
+#if PY_BIG_ENDIAN
+    Py_RETURN_NONE;  /* the stored doubles are little-endian: Python's way packs them */
+#endif
+    Py_ssize_t n = PyBytes_GET_SIZE(blob) / (Py_ssize_t)sizeof(Column);
+    const char *text = PyBytes_AS_STRING(body);
+    Py_ssize_t text_len = PyBytes_GET_SIZE(body);
+    if (PyBytes_GET_SIZE(blob) % (Py_ssize_t)sizeof(Column) != 0 || n == 0) {
+        PyErr_SetString(PyExc_ValueError, "packed(): the columns are not a scan's");
+        return NULL;
+    }
+    Column *columns = PyMem_Malloc(n * sizeof(Column));
+    if (columns == NULL) return PyErr_NoMemory();
+    memcpy(columns, PyBytes_AS_STRING(blob), n * sizeof(Column));
+    Buffer head = {NULL, 0, 0}, numbers = {NULL, 0, 0};
+    double *times = NULL, *previous = NULL, *values = NULL;
+    Py_ssize_t previous_count = -1, most = 0;
+    PyObject *answer = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Column *c = &columns[i];
+        if (c->layout_start < 0 || c->layout_end > text_len || c->times_start < 0 || c->times_end > text_len ||
+            c->values_start < 0 || c->values_end > text_len || c->count < 1) {
+            PyErr_SetString(PyExc_ValueError, "packed(): the columns are not the body's");
+            goto done;
+        }
+        if (c->count > most) most = c->count;
+    }
+    times = PyMem_Malloc(most * sizeof(double));
+    previous = PyMem_Malloc(most * sizeof(double));
+    values = PyMem_Malloc(most * sizeof(double));
+    if (times == NULL || previous == NULL || values == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    char start[48];
+    int len = snprintf(start, sizeof start, "{\"seq\":%lld,\"series\":[", seq);
+    if (!buffer_add(&head, start, len)) goto nomemory;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Column *c = &columns[i];
+        if (!read_doubles(text + c->times_start, c->count, times) ||
+            !read_doubles(text + c->values_start, c->count, values)) goto done;
+        for (Py_ssize_t k = 1; k < c->count; k++) {
+            if (times[k] < times[k - 1]) {  /* out of order: Python's way sorts them */
+                answer = Py_NewRef(Py_None);
+                goto done;
+            }
+        }
+        /* the times of the series before are not stored again (ingest.packed's fourth field) */
+        int shared = previous_count == c->count && memcmp(previous, times, c->count * sizeof(double)) == 0;
+        char entry[48];
+        if ((i > 0 && !buffer_add(&head, ",", 1)) || !buffer_add(&head, "[", 1) ||
+            !buffer_add(&head, text + c->layout_start, c->layout_end - c->layout_start)) goto nomemory;
+        len = snprintf(entry, sizeof entry, shared ? ",%zd,1]" : ",%zd]", c->count);
+        if (!buffer_add(&head, entry, len)) goto nomemory;
+        if (!shared) {
+            if (!buffer_add(&numbers, (const char *)times, c->count * sizeof(double))) goto nomemory;
+            double *swap = previous;
+            previous = times;
+            times = swap;
+            previous_count = c->count;
+        }
+        if (!buffer_add(&numbers, (const char *)values, c->count * sizeof(double))) goto nomemory;
+    }
+    if (!buffer_add(&head, "]}", 2)) goto nomemory;
+    if (head.len > 0xFFFFFFFF) {
+        answer = Py_NewRef(Py_None);
+        goto done;
+    }
+    answer = PyBytes_FromStringAndSize(NULL, 1 + 4 + head.len + numbers.len);
+    if (answer != NULL) {
+        char *w = PyBytes_AS_STRING(answer);
+        uint32_t size = (uint32_t)head.len;
+        w[0] = 2;  /* ingest.PACKED */
+        w[1] = (char)(size & 0xFF);
+        w[2] = (char)((size >> 8) & 0xFF);
+        w[3] = (char)((size >> 16) & 0xFF);
+        w[4] = (char)((size >> 24) & 0xFF);
+        memcpy(w + 5, head.data, head.len);
+        memcpy(w + 5 + head.len, numbers.data, numbers.len);
+    }
+    goto done;
+nomemory:
+    PyErr_NoMemory();
+done:
+    PyMem_Free(columns);
+    PyMem_Free(times);
+    PyMem_Free(previous);
+    PyMem_Free(values);
+    PyMem_Free(head.data);
+    PyMem_Free(numbers.data);
+    return answer;
+}
+
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O, "A columns push checked: (seq, samples, layout, columns), or None."},
     {"lines", lines, METH_VARARGS, "VictoriaMetrics' JSON lines of scanned columns: (lines, newest_times, "
                                    "newest_values), or None."},
+    {"packed", packed, METH_VARARGS, "The row a scanned columns push is queued as (ingest.packed's form), or None."},
     {NULL, NULL, 0, NULL},
 };
 

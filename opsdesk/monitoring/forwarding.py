@@ -195,6 +195,7 @@ def _look_up(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]
 # "layout"); an agent sends the same layout batch after batch, so its series' ids and line starts
 # are found by comparing that text with the last batch's (one memcmp). The first batch of a
 # layout, and every body _pushscan is unsure of, goes the Python way, which keeps the layout here.
+# Where the metric store is SQL, the same reading writes the batch's queued row (scanned_packed).
 
 
 class Scanned(NamedTuple):
@@ -234,6 +235,12 @@ def keep_layout(agent: Agent, layout: bytes, found: Sequence[tuple[int, bytes]],
     _scanned_layouts[agent.configuration_item_id] = ScannedLayout(
         layout, [series_id for series_id, _start in found], [start for _series_id, start in found],
         frozenset(column[0] for column in columns))
+
+
+def scanned_packed(raw: bytes, scanned: Scanned) -> bytes | None:
+    """The row a scanned batch is queued as, where the metric store is SQL (ingest.packed's form),
+    or None for times out of order (the Python way sorts them)."""
+    return _pushscan.packed(raw, scanned.columns, scanned.seq)
 
 
 def scanned_lines(raw: bytes, scanned: Scanned, kept: ScannedLayout) -> tuple[bytes, list[float], list[float]] | None:

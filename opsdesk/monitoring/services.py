@@ -179,11 +179,14 @@ def accept_batch(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
 
 
 def _accept(agent: Agent, body: dict[str, Any], raw: bytes) -> int:
-    seq = body["seq"]
+    return _accept_packed(agent, body["seq"], ingest.count_samples(body), raw)
+
+
+def _accept_packed(agent: Agent, seq: int, samples: int, payload: bytes) -> int:
     if seq <= agent.forgotten_up_to:
         # Stored and filed long ago, and its row forgotten since (filing.forget_filed): not twice.
         return seq
-    _queue(agent, seq, ingest.count_samples(body), raw)
+    _queue(agent, seq, samples, payload)
     return seq
 
 
@@ -210,16 +213,20 @@ def accept_push(agent: Agent, raw: bytes) -> int:
     request answers the same batch: nothing is queued then, and the agent sends it again."""
     scanned = None
     store = forwarding.store_for_lines() if agent.configuration_item_id is not None else None
-    if store is not None and agent.kind == AgentKind.HOST:
+    if agent.kind == AgentKind.HOST:
         scanned = forwarding.scan(raw)
-        if scanned is not None:
-            try:
-                seq = _forward_scanned(agent, store, raw, scanned)
-            except LinesRefused:
-                store = None
-            else:
-                if seq is not None:
-                    return seq
+    if scanned is not None and store is not None:
+        try:
+            seq = _forward_scanned(agent, store, raw, scanned)
+        except LinesRefused:
+            store = None
+        else:
+            if seq is not None:
+                return seq
+    if scanned is not None and store is None:
+        payload = forwarding.scanned_packed(raw, scanned)
+        if payload is not None:
+            return _accept_packed(agent, scanned.seq, scanned.samples, payload)
     body, head, columns = ingest.checked_columns(raw)
     _check_scope(agent, body)
     if columns is not None and store is not None:
