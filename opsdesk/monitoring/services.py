@@ -208,8 +208,10 @@ def _queue(agent: Agent, seq: int, samples: int, payload: bytes, *, may_wait: bo
 def accept_push(agent: Agent, raw: bytes) -> int:
     """Check a pushed body (raising ingest.Invalid) and take its batch: into the queue as one row
     (accept_batch), or, where the metric store takes them directly, its samples straight to the
-    store and a digest into the queue (`_forward`). Returns the sequence number. Raises
-    MetricStoreError when the store did not take the samples, forwarding.Busy while another
+    store and a digest into the queue (`_forward`). A host agent's body is read in C first where
+    the accelerator was built (forwarding.scan: `_forward_scanned`, or the queued row written
+    there); whatever it is unsure of goes the Python way below. Returns the sequence number.
+    Raises MetricStoreError when the store did not take the samples, forwarding.Busy while another
     request answers the same batch: nothing is queued then, and the agent sends it again."""
     scanned = None
     store = forwarding.store_for_lines() if agent.configuration_item_id is not None else None
