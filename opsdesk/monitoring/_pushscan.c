@@ -68,6 +68,21 @@ static inline int expect(Reader *r, char c) {
     return 0;
 }
 
+/* After an item of an array or object: 1 for a comma (another item follows), 2 for the closing
+ * bracket (taken), 0 for anything else. */
+static inline int after_item(Reader *r, char closer) {
+    skip_ws(r);
+    if (r->p < r->end && *r->p == ',') {
+        r->p++;
+        return 1;
+    }
+    if (r->p < r->end && *r->p == closer) {
+        r->p++;
+        return 2;
+    }
+    return 0;
+}
+
 /* A string of printable ASCII without escapes; sets its text (without quotes). 0 otherwise. */
 static int read_string(Reader *r, const char **text, Py_ssize_t *len) {
     skip_ws(r);
@@ -156,17 +171,12 @@ static int read_numbers(Reader *r, Py_ssize_t *start, Py_ssize_t *end, Py_ssize_
         n++;
         if (n > MAX_SAMPLES) return 0;
         skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            *end = r->p - r->start;
-            r->p++;
+        *end = r->p - r->start;
+        int next = after_item(r, ']');
+        if (next != 1) {
             *count = n;
-            return 1;
+            return next == 2;
         }
-        return 0;
     }
 }
 
@@ -194,16 +204,8 @@ static int read_labels(Reader *r) {
         n++;
         if (!expect(r, ':')) return 0;
         if (!read_string(r, &value, &value_len) || value_len > MAX_LABEL_VALUE) return 0;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == '}') {
-            r->p++;
-            return 1;
-        }
-        return 0;
+        int next = after_item(r, '}');
+        if (next != 1) return next == 2;
     }
 }
 
@@ -324,17 +326,11 @@ static int read_columns(Reader *r, Buffer *layout, Buffer *cols, Py_ssize_t *sam
         count++;
         if (total > MAX_SAMPLES) return 0;
         if (!buffer_add(cols, (const char *)&column, sizeof column)) return -1;
-        skip_ws(r);
-        if (r->p < r->end && *r->p == ',') {
-            r->p++;
-            continue;
-        }
-        if (r->p < r->end && *r->p == ']') {
-            r->p++;
+        int next = after_item(r, ']');
+        if (next != 1) {
             *samples = total;
-            return 1;
+            return next == 2;
         }
-        return 0;
     }
 }
 
@@ -390,16 +386,9 @@ static PyObject *scan(PyObject *self, PyObject *arg) {
         } else {
             goto done;
         }
-        skip_ws(&r);
-        if (r.p < r.end && *r.p == ',') {
-            r.p++;
-            continue;
-        }
-        if (r.p < r.end && *r.p == '}') {
-            r.p++;
-            break;
-        }
-        goto done;
+        int next = after_item(&r, '}');
+        if (next == 0) goto done;
+        if (next == 2) break;
     }
     skip_ws(&r);
     ok = r.p == r.end && have_seq && have_columns;
