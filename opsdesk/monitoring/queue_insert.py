@@ -143,20 +143,30 @@ class _Writer:
         self.pid = os.getpid()
         self.ready = threading.Event()
         self.failing = False
-        threading.Thread(target=self.run, name="opsdesk-queue-later", daemon=True).start()
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, name="opsdesk-queue-later", daemon=True)
+        self.thread.start()
         multiprocessing.util.Finalize(None, flush_later, exitpriority=10)  # as the process exits
 
     def wake(self) -> None:
         self.ready.set()
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Insert what waits and end the thread, closing its database connection (tests: a
+        connection left open keeps the test database from being dropped)."""
+        self.stopping = True
+        self.ready.set()
+        self.thread.join(timeout)
+
     def run(self) -> None:
         alias = queue_database()
-        while True:
+        while not self.stopping:
             self.ready.wait()
-            time.sleep(LATER_SECONDS)  # the rows that come meanwhile go in the same statement
+            if not self.stopping:
+                time.sleep(LATER_SECONDS)  # the rows that come meanwhile go in the same statement
             self.ready.clear()
             try:
-                flush_later(due_only=True)
+                flush_later(due_only=not self.stopping)
                 with _later_lock:
                     if _later:  # rows still open to merging: looked at again in LATER_SECONDS
                         self.ready.set()
@@ -173,6 +183,7 @@ class _Writer:
                     log.warning("forwarded batches' digests are queued again")
                 self.failing = False
                 connections[alias].close_if_unusable_or_obsolete()
+        connections[alias].close()
 
 
 _writer: _Writer | None = None

@@ -176,8 +176,18 @@ def test_beyond_the_bound_the_oldest_waiting_rows_are_dropped_and_said(customer_
     assert "1 forwarded batches' digests were dropped" in caplog.text
 
 
-def test_the_writer_thread_inserts_waiting_rows_within_moments(customer_a, monkeypatch):
-    monkeypatch.setattr(queue_insert, "_writer", None)  # this process' own thread, started by the first row
+@pytest.fixture
+def real_writer(monkeypatch):
+    """This process' own writer thread, started by the first row, and stopped after the test (its
+    connection would keep the test database from being dropped)."""
+    monkeypatch.setattr(queue_insert, "_writer", None)
+    yield
+    if queue_insert._writer is not None:
+        queue_insert._writer.stop()
+        assert not queue_insert._writer.thread.is_alive()
+
+
+def test_the_writer_thread_inserts_waiting_rows_within_moments(customer_a, real_writer):
     agent = make_agent(customer_a, raw=new_raw_token())
     woken = threading.Event()
     queue_insert.insert_later(row(agent.pk, 1), woken.set)
@@ -223,8 +233,7 @@ def test_newest_samples_of_an_agents_batches_in_a_row_merge_while_their_row_is_o
     assert [r.seq for r, _then in queue_insert._later] == [6]
 
 
-def test_the_writer_thread_inserts_a_row_of_newest_samples_once_it_is_due(customer_a, monkeypatch):
-    monkeypatch.setattr(queue_insert, "_writer", None)
+def test_the_writer_thread_inserts_a_row_of_newest_samples_once_it_is_due(customer_a, real_writer, monkeypatch):
     monkeypatch.setattr(queue_insert, "LATER_SECONDS", 0.05)
     monkeypatch.setattr(queue_insert, "NEWEST_SECONDS", 0.3)
     agent = make_agent(customer_a, raw=new_raw_token())
