@@ -266,14 +266,11 @@ def _forward_scanned(agent: Agent, store: forwarding.LineStore, raw: bytes, scan
 def _queue_newest(agent: Agent, seq: int, samples: int, newest: tuple[list[int], list[float], list[float]]) -> None:
     """Queue the digest of a forwarded batch that is only its series' newest samples: outside a
     transaction it waits, and merges with the agent's next batches (queue_insert.insert_newest_later)."""
-    alias = queue_database()
-    if _digest_may_wait(alias):
+    if _digest_may_wait(queue_database()):
         queue_insert.insert_newest_later(agent.pk, seq, samples, newest, _wake_filer)
         return
-    now = connections[alias].ops.adapt_datetimefield_value(timezone.now())
     head = {"seq": seq, ingest.IN_STORE: True, ingest.FORWARDED: samples}
-    if queue_insert.insert(queue_insert.QueueRow(agent.pk, seq, samples, ingest.packed(head, (), newest), now)):
-        transaction.on_commit(_wake_filer, using=alias)
+    _queue(agent, seq, samples, ingest.packed(head, (), newest))
 
 
 def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], columns: list[ingest.Column],
