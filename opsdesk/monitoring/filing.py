@@ -18,11 +18,12 @@ from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from opsdesk.core.binary_sql import binary_cursor
@@ -37,10 +38,14 @@ log = logging.getLogger(__name__)
 # A pass takes the oldest unfiled batches up to either bound. Larger passes mean fewer, larger
 # chunks (one per series and pass): a chunk row and a last-value update per series cost the same for
 # 10 samples as for 50, and were most of a pass (measured in process on 1,000,000 samples of 200
-# agents: 1.9 µs a sample at 200 batches a pass, 0.9 at 1,000). The sample bound caps the memory of
-# a pass (its numbers as Python floats, about 64 bytes a sample) whatever the batches' sizes.
+# agents: 1.9 µs a sample at 200 batches a pass, 0.9 at 1,000). The byte bound caps the memory of a
+# pass, whose batches are read at once, whatever their sizes: 8 MB is 625 of a host agent's packed
+# 1,000-sample batches (12.8 KB each). It weighs a batch by its payload, not its samples: a forwarded
+# batch's digest holds its series' newest samples (2.4 KB for 100 series), however many samples it
+# stands for. Counted by samples, digests of merged batches (32,000 samples each) made passes of 15
+# rows, 13 passes at the end of a run of bench/ingest.py into VictoriaMetrics instead of one.
 BATCHES_PER_PASS = 1000
-SAMPLES_PER_PASS = 500_000
+BYTES_PER_PASS = 8_000_000
 _BATCH = IngestBatch._meta.db_table
 _AGENT = Agent._meta.db_table
 # (item id, name, sorted label pairs) -> series id; a series, once made, keeps its id for good.
@@ -330,14 +335,21 @@ def _without_gc() -> Iterator[None]:
             gc.enable()
 
 
-def file_pass(limit: int = BATCHES_PER_PASS, samples: int = SAMPLES_PER_PASS, *,
-              defer_last_values: bool = False) -> tuple[int, int]:
-    """File the oldest unfiled batches, up to `limit` of them and about `samples` samples (at
-    least one batch); answers how many batches and samples. `defer_last_values`: see
-    last_values.record."""
+class Filed(NamedTuple):
+    """What a pass filed: batches, the samples they stand for, and whether it stopped at a bound
+    with more batches waiting."""
+    batches: int
+    samples: int
+    full: bool
+
+
+def file_pass(limit: int = BATCHES_PER_PASS, size: int = BYTES_PER_PASS, *,
+              defer_last_values: bool = False) -> Filed:
+    """File the oldest unfiled batches, up to `limit` of them and `size` bytes of payload (at
+    least one batch). `defer_last_values`: see last_values.record."""
     with _without_gc():
         try:
-            return _file_pass(limit, samples, defer_last_values)
+            return _file_pass(limit, size, defer_last_values)
         except _TROUBLE:
             raise
         except Exception:
@@ -346,7 +358,7 @@ def file_pass(limit: int = BATCHES_PER_PASS, samples: int = SAMPLES_PER_PASS, *,
             # (a failing write, a bug in an alert rule's evaluation) is raised, and nothing set aside.
             if not _set_aside_unreadable(limit):
                 raise
-            return _file_pass(limit, samples, defer_last_values)
+            return _file_pass(limit, size, defer_last_values)
 
 
 # The store or the database in trouble, not the batches: the pass is tried again later as it is.
@@ -373,14 +385,15 @@ def _set_aside_unreadable(limit: int) -> list[int]:
     return unreadable
 
 
-def _within(counted: list[tuple[int, int]], samples: int) -> list[int]:
-    """The ids of the first batches (id, samples) whose samples stay within `samples`, at least one."""
+def _within(weighed: list[tuple[int, int]], size: int) -> list[int]:
+    """The ids of the first batches (id, payload bytes) whose payloads stay within `size`, at least
+    one."""
     ids, total = [], 0
-    for batch_id, count in counted:
-        if ids and total + count > samples:
+    for batch_id, length in weighed:
+        if ids and total + length > size:
             break
         ids.append(batch_id)
-        total += count
+        total += length
     return ids
 
 
@@ -428,17 +441,19 @@ def _agents_seen(batch_ids: list[int]) -> None:
                            [(ops.adapt_datetimefield_value(at), seq, agent_id) for agent_id, seq, at in seen])
 
 
-def _file_pass(limit: int, samples: int, defer_last_values: bool) -> tuple[int, int]:
+def _file_pass(limit: int, size: int, defer_last_values: bool) -> Filed:
     store = get_store()
     made: dict[GroupKey, int] = {}
     pending = IngestBatch.objects.filter(filed_at=None).order_by("id")
     if connection.features.has_select_for_update_skip_locked:
         # PostgreSQL: passes of several workers take different batches; a row lock blocks no push.
         with transaction.atomic():
-            counted = list(pending.select_for_update(skip_locked=True).values_list("id", "samples")[:limit])
-            if not counted:
-                return 0, 0
-            batches = _read_batches(_within(counted, samples))
+            weighed = list(pending.select_for_update(skip_locked=True)
+                           .values_list("id", Length("payload"))[:limit])
+            if not weighed:
+                return Filed(0, 0, False)
+            taken = _within(weighed, size)
+            batches = _read_batches(taken)
             work, checks = _group(batches)
             _file(store, batches, work, checks, made, defer_last_values=defer_last_values)
             _agents_seen([b[0] for b in batches])
@@ -448,11 +463,12 @@ def _file_pass(limit: int, samples: int, defer_last_values: bool) -> tuple[int, 
         with _sqlite_pass:
             done = _filed_up_to()
             _mark_filed(done)
-            counted = list(pending.filter(id__gt=done).values_list("id", "samples")[:limit])
-            if not counted:
-                return 0, 0
-            batches = list(IngestBatch.objects.filter(id__in=_within(counted, samples))
-                           .order_by("id").values_list("id", "agent_id", "payload"))
+            weighed = list(pending.filter(id__gt=done).values_list("id", Length("payload"))[:limit])
+            if not weighed:
+                return Filed(0, 0, False)
+            taken = _within(weighed, size)
+            batches = list(IngestBatch.objects.filter(id__in=taken).order_by("id")
+                           .values_list("id", "agent_id", "payload"))
             work, checks = _group(batches)
             with transaction.atomic():
                 # Filed by another process meanwhile, or a check deleted: group again, under the lock.
@@ -461,7 +477,7 @@ def _file_pass(limit: int, samples: int, defer_last_values: bool) -> tuple[int, 
                 if checks_gone or now_done != done:
                     batches = [b for b in batches if b[0] > now_done]
                     if not batches:
-                        return 0, 0
+                        return Filed(0, 0, False)
                     work, checks = _group(batches)
                 elif work.results:  # their state as it is now, under the lock, not as grouped
                     checks = Check.objects.in_bulk(checks.keys())
@@ -470,7 +486,7 @@ def _file_pass(limit: int, samples: int, defer_last_values: bool) -> tuple[int, 
                 StoreCursor.objects.update_or_create(name=CURSOR, defaults={"value": batches[-1][0]})
             _mark_filed(batches[-1][0])
     _series_ids.update(made)
-    return len(batches), work.samples
+    return Filed(len(batches), work.samples, len(taken) < len(weighed) or len(weighed) >= limit)
 
 
 # A push wakes the filer at most once a second per web process (services._wake_filer): a batch
@@ -534,14 +550,14 @@ HEAVY_PASS_SAMPLES = 100_000
 HEAVY_PASS_SECONDS = 1.0
 
 
-def _pause_after(batches: int, samples: int, took: float, recent: int = 0) -> float:
-    """How long to wait before the next pass, after one that filed `batches` and `samples` in
-    `took` s, the passes of the HEAVY_PASS_SECONDS before it `recent` samples. Those count too:
-    where each pass costs little (forwarded batches' digests), passes back to back each took the
-    few batches that came during the one before, none of them heavy, and their number was the
-    filer's and the database's work (bench/ingest.py, into VictoriaMetrics)."""
-    full = batches >= BATCHES_PER_PASS or samples > SAMPLES_PER_PASS - ingest.MAX_SAMPLES
-    if samples + recent < HEAVY_PASS_SAMPLES or full:
+def _pause_after(filed: Filed, took: float, recent: int = 0) -> float:
+    """How long to wait before the next pass, after one that filed what it did in `took` s, the
+    passes of the HEAVY_PASS_SECONDS before it `recent` samples. Those count too: where each pass
+    costs little (forwarded batches' digests), passes back to back each took the few batches that
+    came during the one before, none of them heavy, and their number was the filer's and the
+    database's work (bench/ingest.py, into VictoriaMetrics). A full pass left batches waiting:
+    the next goes at once."""
+    if filed.samples + recent < HEAVY_PASS_SAMPLES or filed.full:
         return 0.0
     return max(0.0, HEAVY_PASS_SECONDS - took)
 
@@ -583,14 +599,14 @@ def _file_pending(budget_seconds: float) -> int:
             # every pass (last_values.py); the run's end writes what is left. Not with tasks run
             # eagerly (tests, OPSDESK_TASKS_EAGER), where a caller's transaction may hold the
             # pass's commit, and with it what the pass kept.
-            batches, samples = file_pass(defer_last_values=not settings.CELERY_TASK_ALWAYS_EAGER)
-            total += samples
-            if batches:
+            filed = file_pass(defer_last_values=not settings.CELERY_TASK_ALWAYS_EAGER)
+            total += filed.samples
+            if filed.batches:
                 last_filed = time.monotonic()
                 while recent and recent[0][0] < began - HEAVY_PASS_SECONDS:
                     recent.popleft()
-                pause = _pause_after(batches, samples, last_filed - began, sum(count for _at, count in recent))
-                recent.append((began, samples))
+                pause = _pause_after(filed, last_filed - began, sum(count for _at, count in recent))
+                recent.append((began, filed.samples))
                 if pause and not settings.CELERY_TASK_ALWAYS_EAGER:
                     _gather(min(pause, max(0.0, deadline - last_filed)))
                 continue

@@ -11,9 +11,10 @@ filing still needs: each series' newest sample (its last value, the pages' "late
 sample of the metrics alert rules watch; its row says the samples are in the store already
 (ingest.IN_STORE), so filing writes none of them again.
 
-The digest's row waits a moment (queue_insert.insert_later, at most LATER_SECONDS) and goes in
-with the others of that moment in one statement: the samples are in the store already, and a row
-a push cost a third of the web process' CPU and most of the database's.
+The digest's row waits a moment (queue_insert.insert_later, or insert_newest_later where later
+batches of the agent merge into it) and goes in with the others of that moment in one statement:
+the samples are in the store already, and a row a push cost a third of the web process' CPU and
+most of the database's.
 
 A batch is sent to the store once: a re-sent one (same agent and sequence number) is known by its
 digest's row, waiting or queued, looked up unless the batch is the one after the last this

@@ -53,7 +53,8 @@ class QueueRow:
     # series is merged into it (insert_newest_later). `merged`: every sequence number it stands for.
     newest: tuple[list[int], list[float], list[float]] | None = None
     merged: list[int] | None = None
-    opened_at: float = 0.0  # time.monotonic() of its first batch, for a `newest` row
+    opened_at: float = 0.0  # time.monotonic() it began waiting (for a `newest` row: its first batch)
+    touched_at: float = 0.0  # time.monotonic() of a `newest` row's last batch
 
 
 _waiting: list[QueueRow] = []
@@ -119,10 +120,17 @@ def _insert_rows(alias: str, rows: list[QueueRow]) -> set[tuple[int, int]]:
 # log: the samples are in the store, only their last values and alert rules miss them).
 
 LATER_SECONDS = 1.0
-# A row of newest samples stays open to merging this long after its first batch (see
-# insert_newest_later): last values a few seconds late, against a host agent's interval of 30 s,
-# for a fifth of the rows a busy agent would make with LATER_SECONDS alone.
+# A row of newest samples stays open to merging (see insert_newest_later) until its agent has sent
+# nothing for NEWEST_QUIET_SECONDS, and at most NEWEST_SECONDS after its first batch. An agent on
+# its interval (30 s) has its last values in within half a second; one that sends several batches
+# a second (a spool sent after an outage) makes a row every few seconds instead of one a batch.
+# Closing on quiet keeps the last values of an agent that stopped sending from waiting the full
+# NEWEST_SECONDS (with 5 s alone, a run of bench/ingest.py ended up to 5 s after its last push).
 NEWEST_SECONDS = 5.0
+NEWEST_QUIET_SECONDS = 0.5
+# How often the writer thread looks at the rows while rows of newest samples wait (a look is a scan
+# of a list of at most one row per agent under the lock).
+LOOK_SECONDS = 0.25
 LATER_RETRY_SECONDS = 5.0
 LATER_MOST_WAITING = 5_000
 LATER_ROWS_PER_STATEMENT = 500
@@ -162,13 +170,13 @@ class _Writer:
         alias = queue_database()
         while not self.stopping:
             self.ready.wait()
-            if not self.stopping:
-                time.sleep(LATER_SECONDS)  # the rows that come meanwhile go in the same statement
             self.ready.clear()
+            if not self.stopping:
+                time.sleep(_until_due())  # the rows that come meanwhile go in the same statement
             try:
                 flush_later(due_only=not self.stopping)
                 with _later_lock:
-                    if _later:  # rows still open to merging: looked at again in LATER_SECONDS
+                    if _later:  # rows not yet due: looked at again when the first is (_until_due)
                         self.ready.set()
             except Exception:
                 connections[alias].close()
@@ -192,6 +200,7 @@ _writer: _Writer | None = None
 def insert_later(row: QueueRow, then: Callable[[], None]) -> None:
     """Have the row inserted within LATER_SECONDS, then call `then` (after its commit; once per
     statement for each distinct callable)."""
+    row.opened_at = time.monotonic()
     with _later_lock:
         _add_later(row, then)
     _wake_writer()
@@ -209,18 +218,20 @@ def insert_newest_later(agent_id: int, seq: int, samples: int, newest: tuple[lis
     for an agent that sends several batches a second (a spool sent after an outage;
     bench/ingest.py's agents). The hot path of every forwarded push: a merge is a few
     assignments under the lock, no row made and no thread woken."""
-    now = time.time()
+    now, monotonic = time.time(), time.monotonic()
     with _later_lock:
         waiting = _merging.get(agent_id)
         if waiting is not None and waiting.newest[0] is newest[0] and seq > waiting.seq:
             waiting.merged.append(seq)
             waiting.seq, waiting.newest, waiting.received_at = seq, newest, now
+            waiting.touched_at = monotonic
             waiting.samples += samples
             _later_keys.add((agent_id, seq))
             if _later_highest.get(agent_id, 0) < seq:
                 _later_highest[agent_id] = seq
             return
-        row = QueueRow(agent_id, seq, samples, b"", now, newest=newest, merged=[seq], opened_at=time.monotonic())
+        row = QueueRow(agent_id, seq, samples, b"", now, newest=newest, merged=[seq], opened_at=monotonic,
+                       touched_at=monotonic)
         _merging[agent_id] = row
         _add_later(row, then)
     _wake_writer()
@@ -257,6 +268,23 @@ def _wake_writer() -> None:
     writer.wake()
 
 
+def _due(row: QueueRow) -> float:
+    """When a waiting row is to go in (time.monotonic())."""
+    if row.newest is None:
+        return row.opened_at + LATER_SECONDS
+    return min(row.opened_at + NEWEST_SECONDS, row.touched_at + NEWEST_QUIET_SECONDS)
+
+
+def _until_due() -> float:
+    """How long the writer thread sleeps before it looks at the rows again: until the first is due,
+    at most LOOK_SECONDS while rows of newest samples (merged into meanwhile) wait."""
+    with _later_lock:
+        first = min((_due(row) for row, _then in _later), default=0.0)
+        newest = any(row.newest is not None for row, _then in _later)
+    wait = max(0.0, first - time.monotonic())
+    return min(wait, LOOK_SECONDS) if newest else wait
+
+
 def waiting_later(agent_id: int, seq: int, *, or_after: bool = False) -> bool:
     """Whether the batch's row waits to be inserted; `or_after`: or a row of a later batch of the
     agent (which stands for this one, for an agent that sends in order)."""
@@ -266,15 +294,15 @@ def waiting_later(agent_id: int, seq: int, *, or_after: bool = False) -> bool:
 
 
 def flush_later(*, due_only: bool = False) -> int:
-    """Insert every row that waits, now (`due_only`: but rows of newest samples opened less than
-    NEWEST_SECONDS ago); answers how many went in. Raises what the database raised, the rows kept
-    for the next try."""
+    """Insert every row that waits, now (`due_only`: but rows of newest samples not yet due, see
+    NEWEST_QUIET_SECONDS; the other rows go with those due); answers how many went in. Raises what
+    the database raised, the rows kept for the next try."""
     with _later_lock:
         taken: list[tuple[QueueRow, Callable[[], None]]] = []
         kept: list[tuple[QueueRow, Callable[[], None]]] = []
-        opened_before = time.monotonic() - NEWEST_SECONDS if due_only else float("inf")
+        now = time.monotonic() if due_only else float("inf")
         for entry in _later:
-            (taken if entry[0].newest is None or entry[0].opened_at <= opened_before else kept).append(entry)
+            (taken if entry[0].newest is None or _due(entry[0]) <= now else kept).append(entry)
         _later[:] = kept
         for row, _then in taken:  # taken: no more merging into them
             if _merging.get(row.agent_id) is row:

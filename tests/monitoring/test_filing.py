@@ -55,15 +55,16 @@ def _fresh_series_cache():
     filing._series_ids.clear()
 
 
-def test_a_pass_takes_batches_up_to_its_sample_bound_and_always_one(host):
+def test_a_pass_takes_batches_up_to_its_byte_bound_and_always_one(host):
     _agent, client = host
     for seq, count in ((1, 3), (2, 3), (3, 3), (4, 10)):
         column = ["load1", {}, [T0 + seq * 100 + i for i in range(count)], [float(i) for i in range(count)]]
         assert push(client, {"seq": seq, "columns": [column]}).status_code == 200
-    assert filing.file_pass(samples=7) == (2, 6)  # a third batch would make 9
-    assert filing.file_pass(samples=2) == (1, 3)  # over the bound alone: still filed
-    assert filing.file_pass(samples=7) == (1, 10)
-    assert filing.file_pass() == (0, 0)
+    sizes = [len(bytes(p)) for p in IngestBatch.objects.order_by("id").values_list("payload", flat=True)]
+    assert filing.file_pass(size=sum(sizes[:3]) - 1) == (2, 6, True)  # a third batch would go over
+    assert filing.file_pass(size=1) == (1, 3, True)  # over the bound alone: still filed
+    assert filing.file_pass(size=sizes[3]) == (1, 10, False)
+    assert filing.file_pass() == (0, 0, False)
     assert sorted(Chunk.objects.values_list("count", flat=True)) == [3, 6, 10]
 
 
@@ -76,7 +77,7 @@ def test_samples_of_both_formats_are_filed_per_series_with_the_last_value(host):
         {"name": "host_network_bits_per_second", "labels": {"interface": "eth0", "direction": "in"},
          "points": [[T0 + 60, 8e6], [T0 + 90, 9e6]]}]}).status_code == 200
 
-    batches, samples = filing.file_pass()
+    batches, samples, _full = filing.file_pass()
 
     assert (batches, samples) == (2, 5)
     assert not IngestBatch.objects.filter(filed_at=None).exists()
@@ -149,7 +150,7 @@ def test_a_failing_store_leaves_the_batches_unfiled_and_no_series(host, monkeypa
     assert not Series.objects.exists()
     filing._series_ids.clear()
     monkeypatch.undo()
-    assert filing.file_pass() == (1, 1)
+    assert filing.file_pass() == (1, 1, False)
 
 
 @pytest.fixture
@@ -523,17 +524,16 @@ def test_a_late_resend_of_a_forgotten_batch_is_not_stored_again(host):
     assert list(IngestBatch.objects.values_list("seq", flat=True)) == [3]
 
 
-@pytest.mark.parametrize(("batches", "samples", "took", "recent", "pause"), [
-    (200, 200_000, 0.1, 0, filing.HEAVY_PASS_SECONDS - 0.1),  # heavy ingest, all pending taken: the next waits
-    (200, 200_000, filing.HEAVY_PASS_SECONDS + 0.2, 0, 0.0),  # a pass slower than the pace: at once
-    (5, 5_000, 0.01, 0, 0.0),         # light (an alert's samples): at once, as ever
-    (5, 5_000, 0.01, 50_000, 0.0),    # light, and so were the passes of the last second
-    (20, 20_000, 0.01, 90_000, filing.HEAVY_PASS_SECONDS - 0.01),  # small passes back to back, heavy ingest
-    (filing.BATCHES_PER_PASS, 400_000, 0.1, 0, 0.0),       # full by batches: more is waiting
-    (400, filing.SAMPLES_PER_PASS, 0.1, 0, 0.0),           # full by samples: more is waiting
+@pytest.mark.parametrize(("batches", "samples", "full", "took", "recent", "pause"), [
+    (200, 200_000, False, 0.1, 0, filing.HEAVY_PASS_SECONDS - 0.1),  # heavy ingest, all pending taken: the next waits
+    (200, 200_000, False, filing.HEAVY_PASS_SECONDS + 0.2, 0, 0.0),  # a pass slower than the pace: at once
+    (5, 5_000, False, 0.01, 0, 0.0),         # light (an alert's samples): at once, as ever
+    (5, 5_000, False, 0.01, 50_000, 0.0),    # light, and so were the passes of the last second
+    (20, 20_000, False, 0.01, 90_000, filing.HEAVY_PASS_SECONDS - 0.01),  # small passes back to back, heavy ingest
+    (400, 400_000, True, 0.1, 0, 0.0),       # full (by batches or bytes): more is waiting
 ])
-def test_a_heavy_pass_paces_the_next_and_a_light_or_full_one_does_not(batches, samples, took, recent, pause):
-    assert filing._pause_after(batches, samples, took, recent) == pytest.approx(pause)
+def test_a_heavy_pass_paces_the_next_and_a_light_or_full_one_does_not(batches, samples, full, took, recent, pause):
+    assert filing._pause_after(filing.Filed(batches, samples, full), took, recent) == pytest.approx(pause)
 
 
 @pytest.mark.django_db
@@ -591,4 +591,4 @@ def test_a_pass_failing_for_another_reason_sets_nothing_aside(host, monkeypatch)
         filing.file_pass()
     assert IngestBatch.objects.get().filed_at is None  # waits for the fix, whole
     monkeypatch.undo()
-    assert filing.file_pass() == (1, 1)
+    assert filing.file_pass() == (1, 1, False)

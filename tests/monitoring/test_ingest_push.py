@@ -107,7 +107,7 @@ def test_samples_are_stored_per_series_and_filed_as_sent(api, agent):
     assert payload[:1] == ingest.PACKED
     assert stored["seq"] == 1 and stored["sent_at"] == T0 and "samples" not in stored
     assert sorted(len(column[2]) for column in ingest.stored_columns(payload)) == [1, 5, 5]
-    assert filing.file_pass() == (1, 11)
+    assert filing.file_pass() == (1, 11, False)
     assert filed_values(agent, "cpu_usage_percent", {"a": "1", "b": "2"}) == [
         (T0 + 15 * i, float(i)) for i in range(5)] + [(T0 + 75, 99.0)]
     assert filed_values(agent, "load1", {}) == [(T0 + 15 * i, i * 10) for i in range(5)]
@@ -140,7 +140,7 @@ def test_columns_beside_samples_are_checked_and_filed_with_them(api, agent):
     body = {"seq": 1, "samples": [sample()], "columns": [["disk_used_bytes", {}, [T0], [666.0]]]}
     assert push(api, body).status_code == 200
     assert bytes(IngestBatch.objects.get().payload)[:1] == b"{"  # stored as received
-    assert filing.file_pass() == (1, 2)
+    assert filing.file_pass() == (1, 2, False)
     assert filed_values(agent, "disk_used_bytes", {}) == [(T0, 666.0)]
 
 
@@ -155,14 +155,14 @@ def test_bad_columns_beside_good_samples_refuse_the_whole_batch(api, agent):
 def test_a_batch_stored_as_received_before_this_change_is_still_filed(agent):
     body = {"seq": 9, "samples": [sample(value=7.0)]}
     IngestBatch.objects.create(agent=agent, seq=9, samples=1, payload=json.dumps(body).encode())
-    assert filing.file_pass() == (1, 1)
+    assert filing.file_pass() == (1, 1, False)
     assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 7.0)]
 
 
 def test_unchecked_columns_of_a_row_stored_before_they_were_a_format_are_never_filed(agent):
     body = {"seq": 9, "samples": [sample(value=7.0)], "columns": [["evil", {}, ["x"]]]}
     IngestBatch.objects.create(agent=agent, seq=9, samples=1, payload=json.dumps(body).encode())
-    assert filing.file_pass() == (1, 1)
+    assert filing.file_pass() == (1, 1, False)
     assert list(Series.objects.values_list("name", flat=True)) == ["cpu_usage_percent"]
 
 
@@ -172,7 +172,7 @@ def test_an_agent_deleted_during_its_push_gets_nothing_filed(agent):
     agent.delete()
     # Stored (the push does not look at the agent's row again), and set aside by filing.
     services.accept_batch(snapshot, body, stored)
-    assert filing.file_pass() == (1, 0)
+    assert filing.file_pass() == (1, 0, False)
     assert not IngestBatch.objects.filter(filed_at=None).exists()
     assert not Series.objects.exists()
 
@@ -248,7 +248,7 @@ def test_a_columns_batch_is_stored_packed_and_filed_as_sent(api, agent):
     assert bytes(stored.payload)[:1] == ingest.PACKED
     assert ingest.stored_columns(bytes(stored.payload)) == [column(), column("load1", {}, [T0], [3.0])]
     assert stored.samples == 3
-    assert filing.file_pass() == (1, 3)
+    assert filing.file_pass() == (1, 3, False)
     assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 1.5), (T0 + 15, 2.5)]
 
 
@@ -387,7 +387,7 @@ def test_series_sharing_their_times_store_them_once_and_are_filed_alike(api, age
 def test_a_series_sent_out_of_time_order_is_filed_in_order(api, agent):
     body = {"seq": 1, "columns": [column(times=[T0 + 30, T0, T0 + 15], values=[3.0, 1.0, 2.0])]}
     assert push(api, body).status_code == 200
-    assert filing.file_pass() == (1, 3)
+    assert filing.file_pass() == (1, 3, False)
     assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 1.0), (T0 + 15, 2.0), (T0 + 30, 3.0)]
 
 
@@ -395,5 +395,5 @@ def test_rows_stored_as_json_columns_before_packing_are_still_filed(agent):
     # What checked() stored until rows were packed: the columns marker and the JSON body.
     body = {"seq": 9, "sent_at": T0, "columns": [column(values=[4.0, 5.0])]}
     IngestBatch.objects.create(agent=agent, seq=9, samples=2, payload=ingest.COLUMNS + json.dumps(body).encode())
-    assert filing.file_pass() == (1, 2)
+    assert filing.file_pass() == (1, 2, False)
     assert filed_values(agent, "cpu_usage_percent", {"cpu": "0"}) == [(T0, 4.0), (T0 + 15, 5.0)]

@@ -127,13 +127,13 @@ def test_a_pass_after_a_crash_between_its_commit_and_the_queues_mark_files_nothi
         body = {"seq": seq, "columns": [["load1", {}, [T0 + seq], [float(seq)]]]}
         answer = client.post("/api/monitoring/push/", data=json.dumps(body), content_type="application/json")
         assert answer.status_code == 200
-    assert filing.file_pass() == (2, 2)
+    assert filing.file_pass() == (2, 2, False)
     last = IngestBatch.objects.order_by("-id").values_list("id", flat=True).first()
     assert StoreCursor.objects.get(name=filing.CURSOR).value == last
     chunks = Chunk.objects.count()
     # The pass committed (chunks and place in the main database); the queue was not marked.
     IngestBatch.objects.update(filed_at=None)
-    assert filing.file_pass() == (0, 0)
+    assert filing.file_pass() == (0, 0, False)
     assert Chunk.objects.count() == chunks
     assert not IngestBatch.objects.filter(filed_at=None).exists()
     agent.refresh_from_db()

@@ -15,7 +15,7 @@ from opsdesk.core.models.tokens import new_raw_token
 from opsdesk.monitoring import queue_insert
 from opsdesk.monitoring.models import IngestBatch
 from opsdesk.monitoring.routers import queue_database
-from tests.factories import make_agent
+from tests.factories import make_agent, make_series
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -233,6 +233,31 @@ def test_newest_samples_of_an_agents_batches_in_a_row_merge_while_their_row_is_o
     assert [r.seq for r, _then in queue_insert._later] == [6]
 
 
+def test_a_row_of_newest_samples_goes_in_once_its_agent_is_quiet_before_newest_seconds(customer_a, later,
+                                                                                         monkeypatch):
+    monkeypatch.setattr(queue_insert, "NEWEST_SECONDS", 60.0)
+    monkeypatch.setattr(queue_insert, "NEWEST_QUIET_SECONDS", 0.3)
+    agent = make_agent(customer_a, raw=new_raw_token())
+    layout = [21, 22]
+    queue_insert.insert_newest_later(agent.pk, 1, 20, _newest(layout, 100.0, 1.0), lambda: None)
+    time.sleep(0.2)
+    queue_insert.insert_newest_later(agent.pk, 2, 20, _newest(layout, 130.0, 2.0), lambda: None)
+    time.sleep(0.2)  # 0.4 s after the first batch, 0.2 s after the last: the agent still sends
+    assert queue_insert.flush_later(due_only=True) == 0
+    # The writer looks again within LOOK_SECONDS, not at the end of NEWEST_SECONDS.
+    assert 0 < queue_insert._until_due() <= queue_insert.LOOK_SECONDS
+    time.sleep(0.2)
+    assert queue_insert.flush_later(due_only=True) == 1
+    assert list(IngestBatch.objects.values_list("seq", "samples")) == [(2, 40)]
+
+
+def test_the_writer_sleeps_later_seconds_for_plain_rows_alone(customer_a, later):
+    agent = make_agent(customer_a, raw=new_raw_token())
+    assert queue_insert._until_due() == 0.0  # nothing waits: nothing to sleep for
+    queue_insert.insert_later(row(agent.pk, 1), lambda: None)
+    assert queue_insert.LATER_SECONDS - 0.1 < queue_insert._until_due() <= queue_insert.LATER_SECONDS
+
+
 def test_the_writer_thread_inserts_a_row_of_newest_samples_once_it_is_due(customer_a, real_writer, monkeypatch):
     monkeypatch.setattr(queue_insert, "LATER_SECONDS", 0.05)
     monkeypatch.setattr(queue_insert, "NEWEST_SECONDS", 0.3)
@@ -241,3 +266,19 @@ def test_the_writer_thread_inserts_a_row_of_newest_samples_once_it_is_due(custom
     queue_insert.insert_newest_later(agent.pk, 1, 10, _newest([1], 100.0, 1.0), woken.set)
     assert woken.wait(10)
     assert list(IngestBatch.objects.values_list("seq", flat=True)) == [1]
+
+
+def test_a_filing_pass_weighs_merged_digests_by_their_payload_not_the_samples_they_stand_for(customer_a, later):
+    from opsdesk.monitoring import filing
+
+    series = [make_series(customer_a, name=f"m{i}") for i in range(3)]
+    ids = [s.pk for s in series]
+    agents = [make_agent(customer_a, raw=new_raw_token()) for _ in range(3)]
+    for agent in agents:
+        for seq in range(1, 33):  # 32 batches of 1,000 samples merged into one row
+            queue_insert.insert_newest_later(agent.pk, seq, 1000, _newest(ids, 100.0 + seq, float(seq)), lambda: None)
+    assert queue_insert.flush_later() == 3
+    sizes = [len(bytes(p)) for p in IngestBatch.objects.values_list("payload", flat=True)]
+    assert list(IngestBatch.objects.values_list("samples", flat=True)) == [32_000] * 3
+    # A bound of 50,000 samples would have taken one row; a bound of their bytes takes all three.
+    assert filing.file_pass(size=sum(sizes)) == (3, 96_000, False)
