@@ -14,9 +14,10 @@ register("monitoring.DiscoveredDevice")
 
 def _register_checks() -> None:
     """Checks are in the audit log for what people change (parameters, enable, disable), without
-    the columns results write many times a minute (those go by bulk update, unseen, anyway)."""
+    the columns results write many times a minute (those go by bulk update, unseen, anyway), and
+    without `edited`, which only follows from the changes logged beside it."""
     check = apps.get_model("monitoring.Check")
-    noisy = {"state", "state_since", "last_run_at", "last_code", "last_message", "last_params", "changed_at"}
+    noisy = {"state", "state_since", "last_run_at", "last_code", "last_message", "last_params", "changed_at", "edited"}
     fields = [f.name for f in check._meta.concrete_fields if not f.primary_key and f.name not in noisy]
     auditlog.register(check, include_fields=fields, exclude_fields=EXCLUDED)
 

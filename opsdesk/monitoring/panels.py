@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from django.db.models import Case, Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import get_language, gettext_lazy, pgettext
 from django.utils.translation import gettext as _
 
@@ -340,11 +341,21 @@ def check_parameters_panel(request, check: Check) -> dict | None:
     """A check's type and parameters, titled in the person's language (the page's own rows would
     show the type's code and the parameters as JSON)."""
     from opsdesk.monitoring.check_form import parameter_rows
+    from opsdesk.monitoring.template_services import FROM_TEMPLATE
 
     rows = parameter_rows(check)
     if rows is None:
         return None
-    return {"type_label": check.get_type_display(), "rows": rows}
+    edited = set(check.edited or ()) if check.template_id else set()
+    for row in rows:
+        row["edited"] = f"params.{row['key']}" in edited
+    # Fields edited here, by title: the rows mark their parameters; the others are said in a line.
+    what = [str(capfirst(Check._meta.get_field(name).verbose_name)) for name in FROM_TEMPLATE if name in edited]
+    if any(row["edited"] for row in rows):
+        what.append(_("the parameters marked below"))
+    line = _("Edited here, and kept when the template %(template)s is applied again: %(what)s.") % {
+        "template": check.template, "what": pgettext("between the items of a list", ", ").join(what)} if what else ""
+    return {"type_label": check.get_type_display(), "rows": rows, "edited_line": line}
 
 
 def check_panel(request, check: Check) -> dict | None:

@@ -127,7 +127,7 @@ registry.register(ModelEntry(
     columns=["name", "configuration_item", "customer", "type", "state", "state_since", "last_run_at", "enabled"],
     sortable=("name", "configuration_item__name", "customer__name", "type", "state", "state_since", "last_run_at"),
     search_fields=["name", "configuration_item__name", "target"], filterset=CheckFilterSet,
-    select_related=("configuration_item", "customer"), detail_exclude=("params", "last_params", "changed_at"),
+    select_related=("configuration_item", "customer"), detail_exclude=("params", "last_params", "changed_at", "edited"),
     readonly_fields=("enabled", "state", "state_since", "last_run_at", "last_code", "last_message", "last_params"),
     create=create_check, update=update_check, form=CheckForm,
     actions=[

@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db.models.signals import post_migrate
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.cmdb.models import ConfigurationItem
@@ -71,8 +71,13 @@ class ApplyTemplateForm(forms.Form):
 
 
 def applied_message(applied: template_services.Applied) -> str:
-    return gettext("Applied to %(items)d items: %(created)d checks created, %(updated)d updated.") % {
+    message = gettext("Applied to %(items)d items: %(created)d checks created, %(updated)d updated.") % {
         "items": len(applied.items), "created": applied.created, "updated": applied.updated}
+    if applied.kept:
+        message += " " + ngettext("%(kept)d check made into another type on its item was left as it is.",
+                                  "%(kept)d checks made into another type on their items were left as they are.",
+                                  applied.kept) % {"kept": applied.kept}
+    return message
 
 
 class TemplateActionView(ObjectActionView):

@@ -132,10 +132,33 @@ def _validate_check(check: Check) -> None:
         raise ValidationError(errors)
 
 
+# The fields of a template's check that applying the template writes, besides its parameters.
+FROM_TEMPLATE = ("type", "target", "interval", "timeout")
+
+
+def edited_fields(check: Check, before: dict[str, Any]) -> list[str]:
+    """`check.edited` after a person's change from `before` (the check's FROM_TEMPLATE values and
+    params as they were): what differs joins what was edited before, per parameter for params."""
+    if check.template_id is None:
+        return []
+    edited = set(check.edited or ())
+    edited.update(name for name in FROM_TEMPLATE if getattr(check, name) != before[name])
+    old, new = before["params"] or {}, check.params if isinstance(check.params, dict) else {}
+    # A value as the check runs with it: the form leaves out a parameter at its type's default.
+    check_type = _check_type(check.type)
+    defaults = {key: prop.get("default") for key, prop in check_type.params_schema["properties"].items()} \
+        if check_type is not None else {}
+    edited.update(f"params.{key}" for key in old.keys() | new.keys()
+                  if old.get(key, defaults.get(key)) != new.get(key, defaults.get(key)))
+    return sorted(edited)
+
+
 def _write_check(check: Check, data: dict[str, Any], *, actor: User | None, action: str) -> Check:
     plain, _m2m = writable_data(Check, data)
+    before = {name: getattr(check, name) for name in (*FROM_TEMPLATE, "params")}
     for name, value in plain.items():
         setattr(check, name, value)
+    check.edited = edited_fields(check, before)
     if check.configuration_item_id is None:
         raise ValidationError({"configuration_item": [_("This field is required.")]})
     # The customer is the item's: a check never points at another customer's item.
@@ -337,6 +360,7 @@ class Applied:
     items: list[ConfigurationItem] = field(default_factory=list)
     created: int = 0
     updated: int = 0
+    kept: int = 0  # checks made into another type here, left as they are
     skipped: list[tuple[ConfigurationItem, str]] = field(default_factory=list)
 
 
@@ -383,9 +407,11 @@ def _write_plans(template: Template, item: ConfigurationItem, plans: list[Planne
         action = "change" if check is not None else "add"
         if check is None:
             check = Check(configuration_item=item, customer_id=item.customer_id, name=plan.name)
-        check.type, check.target, check.params, check.template = plan.spec["type"], plan.target, plan.params, template
-        check.interval = plan.spec.get("interval") or int(_check_type(check.type).default_interval)
-        check.timeout = plan.spec.get("timeout") or check.timeout or 10
+        elif "type" in (check.edited or ()):
+            # Made into another kind of check here: none of the template's values fit it.
+            applied.kept += 1
+            continue
+        _take_plan(check, plan, template)
         uses_secrets = bool(_check_type(check.type).needs_secrets) or check.type == "snmp"
         if credential is not None and uses_secrets and not _credential_problem(check.type, credential):
             check.credential = credential
@@ -400,6 +426,25 @@ def _write_plans(template: Template, item: ConfigurationItem, plans: list[Planne
         else:
             applied.updated += 1
     applied.items.append(item)
+
+
+def _take_plan(check: Check, plan: Planned, template: Template) -> None:
+    """The template's values into the check, but what a person edited on it (`check.edited`)."""
+    edited = set(check.edited or ())
+    values = {"type": plan.spec["type"], "target": plan.target,
+              "interval": plan.spec.get("interval") or int(_check_type(plan.spec["type"]).default_interval),
+              "timeout": plan.spec.get("timeout") or check.timeout or 10}
+    for name, value in values.items():
+        if name not in edited:
+            setattr(check, name, value)
+    params = dict(plan.params)
+    mine = check.params if isinstance(check.params, dict) else {}
+    for key in (name.removeprefix("params.") for name in edited if name.startswith("params.")):
+        if key in mine:
+            params[key] = mine[key]
+        else:  # removed here: stays removed
+            params.pop(key, None)
+    check.params, check.template = params, template
 
 
 def _audit(act, applied: Applied) -> None:

@@ -61,3 +61,39 @@ def test_the_chosen_types_parameters_come_in_as_fields_and_are_saved(page, log_i
     default_port = translation_of("Default: %(value)s") % {"value": 161}
     expect(page.locator("#check-params")).to_contain_text(default_port)
     shot(page, "snmp-zh")
+
+
+def test_a_template_checks_edits_in_the_form_are_marked_on_its_page_and_kept(page, log_in, shot, switch):
+    from opsdesk.monitoring import template_services
+    from tests.factories import make_template
+
+    template = make_template(switch.kind, name="Core switches", checks=[
+        {"name": "Ping", "type": "ping", "target": "{ip_address}", "params": {"count": 3, "warning": 200},
+         "interval": 60, "timeout": 5}])
+    switch.attributes = {"ip_address": "10.0.0.1"}
+    switch.save()
+    template_services.apply_template(template, switch, actor=None)
+    check = Check.objects.get(configuration_item=switch, name="Ping")
+    log_in(page, "ada")
+    page.goto(f"/monitoring/checks/{check.pk}/edit/")
+    page.fill("#id_interval", "300")
+    page.fill("#id_param_warning", "150")
+    with page.expect_navigation():
+        page.click("#save")
+    expect(page.locator("#check-edited")).to_contain_text("kept when the template Core switches is applied again")
+    expect(page.locator("#check-edited")).to_contain_text("Interval (seconds)")
+    expect(page.locator("#check-parameters tr", has_text="edited here")).to_have_count(1)
+    shot(page, "template-check-edited")
+    check.refresh_from_db()
+    assert check.edited == ["interval", "params.warning"]
+
+    template_services.apply_template(template, switch, actor=None)
+    check.refresh_from_db()
+    assert (check.interval, check.params["warning"]) == (300, 150)
+
+    with page.expect_navigation():
+        page.select_option("#language-select", "zh-hans")
+    page.goto(f"/monitoring/checks/{check.pk}/")
+    expect(page.locator("#check-edited")).to_contain_text(translation_of("the parameters marked below"))
+    expect(page.locator("#check-parameters")).to_contain_text(translation_of("edited here"))
+    shot(page, "template-check-edited-zh")

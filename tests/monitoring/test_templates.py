@@ -362,3 +362,73 @@ def test_migrate_brings_back_a_deleted_built_in_template():
     Template.objects.filter(slug="nginx").delete()
     _sync_builtin_templates(sender=None, app_config=apps.get_app_config("monitoring"), apps=apps)
     assert Template.objects.get(slug="nginx").builtin
+
+
+def _pinged(customer, template_checks=None):
+    template = make_template(checks=template_checks or [
+        {"name": "Ping", "type": "ping", "target": "{ip_address}", "params": {"count": 3, "warning": 200},
+         "interval": 60, "timeout": 5}])
+    item = ConfigurationItemFactory(customer=customer, kind=template.kind, attributes={"ip_address": ADDRESS})
+    template_services.apply_template(template, item, actor=None)
+    return template, item, Check.objects.get(configuration_item=item, name="Ping")
+
+
+def test_applying_again_keeps_what_a_person_edited_on_the_check(customer_a, admin):
+    template, item, check = _pinged(customer_a)
+    assert check.edited == []
+    template_services.update_check(check, {"interval": 300, "params": {"count": 5, "warning": 200}}, actor=admin)
+    check.refresh_from_db()
+    assert check.edited == ["interval", "params.count"]
+    # The template changes, and so does the item's address.
+    template.checks = [{**template.checks[0], "interval": 120, "timeout": 8, "params": {"count": 2, "warning": 500}}]
+    template.save()
+    item.attributes = {"ip_address": "10.9.9.9"}
+    item.save()
+    applied = template_services.apply_template(template, item, actor=admin)
+    assert (applied.created, applied.updated, applied.kept) == (0, 1, 0)
+    check.refresh_from_db()
+    assert (check.interval, check.params["count"]) == (300, 5)  # edited here: kept
+    assert (check.target, check.timeout, check.params["warning"]) == ("10.9.9.9", 8, 500)  # the template's
+    assert check.edited == ["interval", "params.count"]
+
+
+def test_a_parameter_removed_on_the_check_stays_removed_and_a_default_is_no_edit(customer_a, admin):
+    template, item, check = _pinged(customer_a)
+    # The form leaves out a parameter at its type's default (ping's 3 packets): no edit.
+    template_services.update_check(check, {"params": {"warning": 200}}, actor=admin)
+    check.refresh_from_db()
+    assert check.edited == []
+    template_services.update_check(check, {"params": {"count": 3}}, actor=admin)
+    check.refresh_from_db()
+    assert check.edited == ["params.warning"]
+    template_services.apply_template(template, item, actor=admin)
+    check.refresh_from_db()
+    assert check.params == {"count": 3}
+
+
+def test_a_check_made_into_another_type_is_left_alone_by_applying_again(customer_a, admin):
+    from opsdesk.monitoring.registrations_templates import applied_message
+
+    template, item, check = _pinged(customer_a)
+    template_services.update_check(check, {"type": "tcp", "params": {"port": 22}}, actor=admin)
+    applied = template_services.apply_template(template, item, actor=admin)
+    assert (applied.created, applied.updated, applied.kept) == (0, 0, 1)
+    check.refresh_from_db()
+    assert (check.type, check.params) == ("tcp", {"port": 22})
+    assert "1 check made into another type on its item was left as it is." in applied_message(applied)
+
+
+def test_the_check_page_says_what_was_edited_here(engineer_client, customer_a, admin):
+    template, _item, check = _pinged(customer_a)
+    template_services.update_check(check, {"timeout": 9, "params": {"count": 4, "warning": 200}}, actor=admin)
+    page = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk])).content.decode()
+    edited_line = page.split('id="check-edited"')[1].split("</div>")[0]
+    assert (f"kept when the template {template.name} is applied again: Timeout (seconds), the parameters marked "
+            "below.") in edited_line
+    rows = page.split('id="check-parameters"')[1].split("</table>")[0]
+    assert rows.count("edited here") == 1
+    count_row = next(row for row in rows.split("<tr>") if "edited here" in row)
+    assert ">4" in count_row
+    chinese = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk]),
+                                  HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
+    assert "此处修改" in chinese and "Edited here" not in chinese

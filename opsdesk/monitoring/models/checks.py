@@ -46,6 +46,10 @@ class Check(models.Model):
                                   limit_choices_to={"kind": "collector"})
     template = models.ForeignKey("monitoring.Template", on_delete=models.SET_NULL, null=True, blank=True,
                                  related_name="created_checks", verbose_name=_("template"), editable=False)
+    # What a person changed on a template's check (EDITABLE_FROM_TEMPLATE names, and
+    # "params.<key>" per parameter): applying the template again keeps those and brings the rest
+    # up to date, as a Zabbix host's overrides survive its template's update.
+    edited = models.JSONField(_("edited here"), default=list, blank=True, editable=False)
     state = models.CharField(_("state"), max_length=10, choices=CheckState.choices,
                              default=CheckState.PENDING, editable=False)
     state_since = models.DateTimeField(_("state since"), null=True, blank=True, editable=False)
