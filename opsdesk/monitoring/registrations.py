@@ -24,7 +24,7 @@ from opsdesk.monitoring.availability.api import availability_urls
 from opsdesk.monitoring.check_form import CheckForm
 from opsdesk.monitoring.demo import load_monitoring
 from opsdesk.monitoring.models import Agent, Check, CheckState, CheckStateChange, EnrolmentToken, Series
-from opsdesk.monitoring.template_services import create_check, update_check
+from opsdesk.monitoring.template_services import create_check, reset_check_to_template, update_check
 
 NOBODY: frozenset[str] = frozenset()
 MAX_ID = 2**63 - 1
@@ -136,6 +136,9 @@ registry.register(ModelEntry(
         Action("disable", _("Disable"), services.disable_check, roles=STAFF, icon="bi-pause-circle",
                available=lambda c: c.enabled,
                confirm=_("The check stops running and its state becomes pending until it is enabled again.")),
+        Action("reset_to_template", _("Reset to template"), reset_check_to_template, roles=STAFF,
+               icon="bi-arrow-counterclockwise", available=lambda c: bool(c.template_id and c.edited),
+               confirm=_("What was edited on this check goes back to its template's values.")),
     ],
 ))
 registry.register(ModelEntry(

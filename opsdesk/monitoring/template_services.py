@@ -447,6 +447,28 @@ def _take_plan(check: Check, plan: Planned, template: Template) -> None:
     check.params, check.template = params, template
 
 
+def reset_check_to_template(check: Check, *, actor: User | None) -> Check:
+    """Undo what was edited on a template's check: the template's values again, as applying it
+    would write them for the check's item, and nothing remembered as edited."""
+    template = check.template
+    if template is None:
+        raise ValidationError({"template": [_("This check was not made by a template.")]})
+    if not _may_write(actor, check, "change"):
+        raise permission_denied()
+    plans = _plan(template, check.configuration_item, check.credential if check.credential_id else None)
+    plan = next((p for p in plans if check.name in p.names), None)
+    if plan is None:
+        raise ValidationError({"template": [_("The template %(template)s no longer has a check named %(name)s.")
+                                            % {"template": template_label(template), "name": check.name}]})
+    with domain_action(actor, "reset_to_template", check, check=False):
+        check.edited = []
+        _take_plan(check, plan, template)
+        _validate_check(check)
+        check.full_clean()
+        check.save()
+    return check
+
+
 def _audit(act, applied: Applied) -> None:
     act.audit(act.obj, {"items": ["", str(len(applied.items))], "checks_created": ["", str(applied.created)],
                         "checks_updated": ["", str(applied.updated)]})

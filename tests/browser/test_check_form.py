@@ -97,3 +97,14 @@ def test_a_template_checks_edits_in_the_form_are_marked_on_its_page_and_kept(pag
     expect(page.locator("#check-edited")).to_contain_text(translation_of("the parameters marked below"))
     expect(page.locator("#check-parameters")).to_contain_text(translation_of("edited here"))
     shot(page, "template-check-edited-zh")
+
+    # Undone: the template's values again, and nothing marked.
+    page.get_by_role("link", name=translation_of("Reset to template")).click()
+    expect(page.locator("#action-form")).to_contain_text(
+        translation_of("What was edited on this check goes back to its template's values."))
+    with page.expect_navigation():
+        page.click("#run-action")
+    expect(page.locator("#check-edited")).to_have_count(0)
+    expect(page.get_by_role("link", name=translation_of("Reset to template"))).to_have_count(0)
+    check.refresh_from_db()
+    assert (check.interval, check.params, check.edited) == (60, {"count": 3, "warning": 200}, [])

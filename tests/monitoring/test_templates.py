@@ -432,3 +432,49 @@ def test_the_check_page_says_what_was_edited_here(engineer_client, customer_a, a
     chinese = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk]),
                                   HTTP_ACCEPT_LANGUAGE="zh-Hans").content.decode()
     assert "此处修改" in chinese and "Edited here" not in chinese
+
+
+def test_reset_to_template_undoes_the_edits_through_the_page_and_the_api(engineer_client, engineer, customer_a,
+                                                                          admin):
+    _template, item, check = _pinged(customer_a)
+    detail = reverse("monitoring:check_detail", args=[check.pk])
+    assert "Reset to template" not in engineer_client.get(detail).content.decode()  # nothing edited: no button
+    template_services.update_check(check, {"interval": 300, "params": {"count": 5}}, actor=admin)
+    assert "Reset to template" in engineer_client.get(detail).content.decode()
+    response = engineer_client.post(f"/monitoring/checks/{check.pk}/actions/reset_to_template/")
+    assert response.status_code == 302
+    check.refresh_from_db()
+    assert (check.interval, check.params, check.edited) == (60, {"count": 3, "warning": 200}, [])
+    template_services.update_check(check, {"timeout": 7}, actor=admin)
+    api = api_client_for(engineer)
+    assert api.post(f"/api/monitoring/checks/{check.pk}/reset-to-template/", {}, format="json").status_code == 200
+    check.refresh_from_db()
+    assert (check.timeout, check.edited) == (5, [])
+    # Nothing edited: the action is not offered, and refused.
+    again = api.post(f"/api/monitoring/checks/{check.pk}/reset-to-template/", {}, format="json")
+    assert again.status_code == 403 and again.json()["detail"]
+
+
+def test_another_customers_engineer_cannot_reset_a_check(customer_a, engineer_of_b, admin):
+    _template, _item, check = _pinged(customer_a)
+    template_services.update_check(check, {"interval": 300}, actor=admin)
+    with pytest.raises(PermissionDenied):
+        template_services.reset_check_to_template(check, actor=engineer_of_b)
+    response = api_client_for(engineer_of_b).post(f"/api/monitoring/checks/{check.pk}/reset-to-template/", {},
+                                             format="json")
+    assert response.status_code == 404
+    check.refresh_from_db()
+    assert check.interval == 300
+
+
+def test_reset_names_a_check_the_template_no_longer_has(customer_a, admin):
+    template, _item, check = _pinged(customer_a)
+    template_services.update_check(check, {"interval": 300}, actor=admin)
+    template.checks = [{**template.checks[0], "name": "Ping twice"}]
+    template.save()
+    with pytest.raises(ValidationError) as raised:
+        template_services.reset_check_to_template(check, actor=admin)
+    assert raised.value.message_dict == {
+        "template": [f"The template {template.name} no longer has a check named Ping."]}
+    check.refresh_from_db()
+    assert (check.interval, check.edited) == (300, ["interval"])
