@@ -136,7 +136,7 @@ def test_the_checks_page_lists_its_parameters_by_title_with_the_defaults_said(en
     assert "SNMP 版本" in chinese and "SNMP version" not in chinese
 
 
-def test_a_templates_check_says_that_applying_the_template_again_resets_its_parameters(engineer_client, item):
+def test_a_templates_check_says_that_applying_the_template_again_keeps_what_is_changed(engineer_client, item):
     from opsdesk.monitoring.models import Template
 
     template = Template.objects.filter(kind=item.kind).first() or Template.objects.first()
@@ -144,6 +144,6 @@ def test_a_templates_check_says_that_applying_the_template_again_resets_its_para
                                 template=template)
     own = Check.objects.create(customer=item.customer, configuration_item=item, name="Mine", type="ping")
     page = engineer_client.get(reverse("monitoring:check_edit", args=[made.pk])).content.decode()
-    assert f"Made by the template {template}: applying it again sets these parameters back" in page
+    assert f"Made by the template {template}: what you change here is kept when it is applied again." in page
     assert 'id="check-template-note"' not in engineer_client.get(
         reverse("monitoring:check_edit", args=[own.pk])).content.decode()
