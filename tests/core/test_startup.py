@@ -21,13 +21,30 @@ from opsdesk import env
 OPSDESK = [sys.executable, "-m", "opsdesk.cli"]
 
 
-def run_opsdesk(args: list[str], tmp_path: Path, **extra_env: str) -> subprocess.CompletedProcess:
+def run_opsdesk(args: list[str], tmp_path: Path, timeout: float = 60, **extra_env: str) -> subprocess.CompletedProcess:
     # The tier and secrets of the calling environment stay out: each test gives what it needs.
     inherited = {*env.SECRETS, *(f"{name}_FILE" for name in env.SECRETS)}
     environ = {k: v for k, v in os.environ.items() if k not in inherited}
     environ.update({"OPSDESK_DATA_DIR": str(tmp_path / "data"), "DJANGO_SETTINGS_MODULE": "opsdesk.settings"})
     environ.update(extra_env)
-    return subprocess.run([*OPSDESK, *args], env=environ, capture_output=True, text=True, timeout=60)
+    return subprocess.run([*OPSDESK, *args], env=environ, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_setup_on_sqlite_gives_the_push_queue_its_table_with_monitorings_migrations_only(tmp_path):
+    import sqlite3
+
+    result = run_opsdesk(["setup"], tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    queue = sqlite3.connect(tmp_path / "data" / "opsdesk-ingest-queue.sqlite3")
+    try:
+        tables = {name for (name,) in queue.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        applied = {app for (app,) in queue.execute("SELECT DISTINCT app FROM django_migrations")}
+    finally:
+        queue.close()
+    assert "monitoring_ingestbatch" in tables and "servicedesk_ticket" not in tables
+    # The migrations of apps monitoring does not depend on are not stepped through there.
+    assert "monitoring" in applied and "servicedesk" not in applied
 
 
 @pytest.mark.parametrize(("name", "value", "words"), [
