@@ -109,39 +109,43 @@ def param_field(key: str, prop: dict, required: bool) -> forms.Field:
     return field
 
 
-class CheckForm(ScopedModelForm):
-    class Meta:
-        model = Check
-        fields = ["configuration_item", "name", "type", "target", "credential", "interval", "timeout", "collector"]
+def type_field() -> forms.ChoiceField:
+    """The check type, chosen from those the collector knows (named in the reader's language)."""
+    return forms.ChoiceField(
+        label=capfirst(Check._meta.get_field("type").verbose_name),
+        choices=[("", "—")] + sorted(((name, f"{gettext(t.label)} ({name})") for name, t in check_types().items()),
+                                     key=lambda choice: choice[1]))
 
-    extra_template = "monitoring/_check_params.html"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+class ParameterFields:
+    """A form with a `type` field and a field per parameter of the chosen type (PREFIX + key):
+    `add_parameter_fields` after the form's own, `clean_parameters` in its clean; `params` then
+    holds the parameters that differ from their defaults. The check form and a template's check
+    form share it."""
+
+    fields: dict[str, forms.Field]
+    initial: dict[str, Any]
+    is_bound: bool
+
+    def add_parameter_fields(self, type_name: str, current: dict[str, Any]) -> None:
+        """The fields of `type_name`'s parameters, filled from `current` (the params saved)."""
         types = check_types()
-        self.fields["type"] = forms.ChoiceField(
-            label=capfirst(Check._meta.get_field("type").verbose_name),
-            choices=[("", "—")] + sorted(((name, f"{gettext(t.label)} ({name})") for name, t in types.items()),
-                                         key=lambda choice: choice[1]))
-        raw = self.data.get("type") if self.is_bound else (self.initial.get("type") or self.instance.type)
-        self.type_name = raw if raw in types else ""
+        self.type_name = type_name if type_name in types else ""
         self.check_type = types.get(self.type_name)
         self.param_names: list[str] = []
-        if self.check_type is not None:
-            schema = self.check_type.params_schema
-            required = set(schema.get("required", ()))
-            current = self.instance.params if self.instance.type == self.type_name else {}
-            carried = self.is_bound or self.initial.get(SHOWN_TYPE) == self.type_name
-            for key, prop in schema["properties"].items():
-                name = PREFIX + key
-                field = param_field(key, prop, key in required)
-                field.initial = (current or {}).get(key, prop.get("default"))
-                if not carried:
-                    self.initial.pop(name, None)  # another type's value of a parameter of this name
-                self.fields[name] = field
-                self.param_names.append(key)
-        style_widgets(self)
-        rerender_on_change(self.fields["type"], "check-params")
+        if self.check_type is None:
+            return
+        schema = self.check_type.params_schema
+        required = set(schema.get("required", ()))
+        carried = self.is_bound or self.initial.get(SHOWN_TYPE) == self.type_name
+        for key, prop in schema["properties"].items():
+            name = PREFIX + key
+            field = param_field(key, prop, key in required)
+            field.initial = (current or {}).get(key, prop.get("default"))
+            if not carried:
+                self.initial.pop(name, None)  # another type's value of a parameter of this name
+            self.fields[name] = field
+            self.param_names.append(key)
 
     def extra_field_names(self) -> set[str]:
         return {PREFIX + key for key in self.param_names}
@@ -152,8 +156,7 @@ class CheckForm(ScopedModelForm):
     def type_label(self) -> str:
         return gettext(self.check_type.label) if self.check_type is not None else ""
 
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+    def clean_parameters(self, cleaned: dict[str, Any]) -> None:
         params: dict[str, Any] = {}
         if self.check_type is not None:
             props = self.check_type.params_schema["properties"]
@@ -173,6 +176,26 @@ class CheckForm(ScopedModelForm):
                 elif name not in self.fields:
                     self.add_error(None, message)
         self.params = params
+
+
+class CheckForm(ParameterFields, ScopedModelForm):
+    class Meta:
+        model = Check
+        fields = ["configuration_item", "name", "type", "target", "credential", "interval", "timeout", "collector"]
+
+    extra_template = "monitoring/_check_params.html"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["type"] = type_field()
+        raw = self.data.get("type") if self.is_bound else (self.initial.get("type") or self.instance.type)
+        self.add_parameter_fields(raw, self.instance.params if self.instance.type == raw else {})
+        style_widgets(self)
+        rerender_on_change(self.fields["type"], "check-params")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self.clean_parameters(cleaned)
         return cleaned
 
     def service_data(self) -> dict[str, Any]:

@@ -118,7 +118,7 @@ def template_detail_context(request, template: Template) -> dict:
     types = template_services.check_types()
     builtin = template.builtin
     rows = []
-    for spec in template.checks if isinstance(template.checks, list) else []:
+    for position, spec in enumerate(template.checks if isinstance(template.checks, list) else []):
         if not isinstance(spec, dict):
             continue
         check_type = types.get(spec.get("type")) if isinstance(spec.get("type"), str) else None
@@ -127,6 +127,7 @@ def template_detail_context(request, template: Template) -> dict:
             "type": gettext(check_type.label) if check_type else spec.get("type", ""),
             "target": spec.get("target", ""), "interval": spec.get("interval", ""),
             "params": json.dumps(spec.get("params", {}), ensure_ascii=False, sort_keys=True),
+            "position": position,
         })
     items = scope_for(request.user, ConfigurationItem.objects.all())
     return {
@@ -134,6 +135,7 @@ def template_detail_context(request, template: Template) -> dict:
         "template_description": gettext(template.description) if builtin and template.description
         else template.description,
         "template_checks": rows,
+        "can_change_checks": can(request.user, "change", template),
         "checks_made": Check.objects.filter(template=template, configuration_item__in=items).count(),
     }
 

@@ -262,6 +262,32 @@ def update_template(template: Template, data: dict[str, Any], *, actor: User | N
     return _write_template(template, data, actor=actor, action="change")
 
 
+def save_template_check(template: Template, position: int | None, spec: dict[str, Any], *,
+                        actor: User | None) -> Template:
+    """Put one check into the template's list: a new one at the end (`position` None), or in
+    place of the one at `position` (0-based), keeping what the form does not show of it (its
+    param_attributes). Checked and audited as any change of the template."""
+    checks = list(template.checks if isinstance(template.checks, list) else [])
+    if position is None:
+        checks.append(spec)
+    else:
+        if not 0 <= position < len(checks):
+            raise ValidationError({"checks": [_("The template has no such check.")]})
+        old = checks[position] if isinstance(checks[position], dict) else {}
+        kept = {key: old[key] for key in ("param_attributes",) if key in old and old.get("type") == spec.get("type")}
+        checks[position] = {**spec, **kept}
+    return update_template(template, {"checks": checks}, actor=actor)
+
+
+def remove_template_check(template: Template, position: int, *, actor: User | None) -> Template:
+    """Take the check at `position` out of the template (the checks it made on items stay)."""
+    checks = list(template.checks if isinstance(template.checks, list) else [])
+    if not 0 <= position < len(checks):
+        raise ValidationError({"checks": [_("The template has no such check.")]})
+    del checks[position]
+    return update_template(template, {"checks": checks}, actor=actor)
+
+
 def delete_template(template: Template, *, actor: User | None) -> None:
     if template.builtin:
         raise ValidationError(_("A built-in template cannot be deleted; edit it instead."))

@@ -108,3 +108,34 @@ def test_a_template_checks_edits_in_the_form_are_marked_on_its_page_and_kept(pag
     expect(page.get_by_role("link", name=translation_of("Reset to template"))).to_have_count(0)
     check.refresh_from_db()
     assert (check.interval, check.params, check.edited) == (60, {"count": 3, "warning": 200}, [])
+
+
+def test_a_templates_check_is_added_with_the_types_fields_not_json(page, log_in, shot, switch):
+    from opsdesk.monitoring.models import Template
+    from tests.factories import make_template
+
+    template = make_template(switch.kind, name="Core switches")
+    log_in(page, "ada")
+    page.goto(f"/monitoring/templates/{template.pk}/")
+    page.click("#add-template-check")
+    page.fill("#id_name", "SSH")
+    page.select_option("#id_type", "tcp")
+    expect(page.locator("#check-params legend")).to_contain_text("TCP port")
+    page.fill("#id_target", "{ip_address}")
+    page.fill("#id_param_port", "22")
+    shot(page, "template-check-form")
+    with page.expect_navigation():
+        page.click("#save")
+    expect(page.locator("#template-checks")).to_contain_text("SSH")
+    shot(page, "template-detail")
+    template.refresh_from_db()
+    assert template.checks[-1] == {"name": "SSH", "type": "tcp", "target": "{ip_address}", "params": {"port": 22}}
+    assert Template.objects.filter(pk=template.pk).exists()
+
+    with page.expect_navigation():
+        page.select_option("#language-select", "zh-hans")
+    page.goto(f"/monitoring/templates/{template.pk}/checks/1/edit/")
+    expect(page.locator("#template-check-form")).to_contain_text(
+        translation_of("Applying the template makes this check on each item, with the target filled in from the item."))
+    expect(page.locator("#id_param_port")).to_have_value("22")
+    shot(page, "template-check-form-zh")
