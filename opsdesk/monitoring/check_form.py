@@ -119,8 +119,8 @@ def type_field() -> forms.ChoiceField:
 
 class ParameterFields:
     """A form with a `type` field and a field per parameter of the chosen type (PREFIX + key):
-    `add_parameter_fields` after the form's own, `clean_parameters` in its clean; `params` then
-    holds the parameters that differ from their defaults. The check form and a template's check
+    `add_parameter_fields` after the form's own; once cleaned, `params` holds the parameters that
+    differ from their defaults. The check form and a template's check
     form share it."""
 
     fields: dict[str, forms.Field]
@@ -128,24 +128,31 @@ class ParameterFields:
     is_bound: bool
 
     def add_parameter_fields(self, type_name: str, current: dict[str, Any]) -> None:
-        """The fields of `type_name`'s parameters, filled from `current` (the params saved)."""
+        """The fields of `type_name`'s parameters, filled from `current` (the params saved); then
+        every field styled, and the type field made to re-render them when it changes."""
         types = check_types()
         self.type_name = type_name if type_name in types else ""
         self.check_type = types.get(self.type_name)
         self.param_names: list[str] = []
-        if self.check_type is None:
-            return
-        schema = self.check_type.params_schema
-        required = set(schema.get("required", ()))
-        carried = self.is_bound or self.initial.get(SHOWN_TYPE) == self.type_name
-        for key, prop in schema["properties"].items():
-            name = PREFIX + key
-            field = param_field(key, prop, key in required)
-            field.initial = (current or {}).get(key, prop.get("default"))
-            if not carried:
-                self.initial.pop(name, None)  # another type's value of a parameter of this name
-            self.fields[name] = field
-            self.param_names.append(key)
+        if self.check_type is not None:
+            schema = self.check_type.params_schema
+            required = set(schema.get("required", ()))
+            carried = self.is_bound or self.initial.get(SHOWN_TYPE) == self.type_name
+            for key, prop in schema["properties"].items():
+                name = PREFIX + key
+                field = param_field(key, prop, key in required)
+                field.initial = (current or {}).get(key, prop.get("default"))
+                if not carried:
+                    self.initial.pop(name, None)  # another type's value of a parameter of this name
+                self.fields[name] = field
+                self.param_names.append(key)
+        style_widgets(self)
+        rerender_on_change(self.fields["type"], "check-params")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self.clean_parameters(cleaned)
+        return cleaned
 
     def extra_field_names(self) -> set[str]:
         return {PREFIX + key for key in self.param_names}
@@ -190,13 +197,6 @@ class CheckForm(ParameterFields, ScopedModelForm):
         self.fields["type"] = type_field()
         raw = self.data.get("type") if self.is_bound else (self.initial.get("type") or self.instance.type)
         self.add_parameter_fields(raw, self.instance.params if self.instance.type == raw else {})
-        style_widgets(self)
-        rerender_on_change(self.fields["type"], "check-params")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        self.clean_parameters(cleaned)
-        return cleaned
 
     def service_data(self) -> dict[str, Any]:
         data = {name: value for name, value in super().service_data().items() if not name.startswith(PREFIX)}

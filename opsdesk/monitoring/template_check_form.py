@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from opsdesk.core.generic.forms import rerender_on_change, style_widgets
 from opsdesk.monitoring.check_form import ParameterFields, type_field
 from opsdesk.monitoring.template_services import MAX_TIMEOUT, MIN_INTERVAL
 
@@ -34,13 +33,6 @@ class TemplateCheckForm(ParameterFields, forms.Form):
         self.order_fields(["name", "type", "target", "interval", "timeout"])
         raw = self.data.get("type") if self.is_bound else self.initial.get("type")
         self.add_parameter_fields(raw or "", (spec.get("params") or {}) if spec.get("type") == raw else {})
-        style_widgets(self)
-        rerender_on_change(self.fields["type"], "check-params")
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        self.clean_parameters(cleaned)
-        return cleaned
 
     def spec(self) -> dict[str, Any]:
         """The template's entry for this check, as template_problems reads it."""
