@@ -297,13 +297,28 @@ def make_discovered_device(customer=None, *, run=None, address: str = "", kind_s
                                            kind=kind(kind_slug) if kind_slug else None, **kwargs)
 
 
+def make_edited_template_check():
+    """A check a template made, its interval edited on it (reset_to_template applies to it)."""
+    from opsdesk.monitoring.models import Check
+    from opsdesk.monitoring.template_services import apply_template
+
+    template = make_template()
+    item = ConfigurationItemFactory(kind=template.kind, attributes={"ip_address": "10.0.0.1"})
+    apply_template(template, item, actor=None)
+    check = Check.objects.get(configuration_item=item, template=template)
+    Check.objects.filter(pk=check.pk).update(interval=300, edited=["interval"])
+    check.refresh_from_db()
+    return check
+
+
 def _discovery_owned() -> None:
-    from opsdesk.monitoring.models import DiscoveredDevice, DiscoveryRun, Template
+    from opsdesk.monitoring.models import Check, DiscoveredDevice, DiscoveryRun, Template
 
     OWNED[DiscoveryRun] = lambda customer: make_discovery_run(customer)
     OWNED[DiscoveredDevice] = lambda customer: make_discovered_device(customer, hostname=f"host-{customer.code}")
     # Applied to the whole kind of a new kind: no item, so only the template's own audit row.
     ACTION_CANDIDATES[Template] = [lambda: make_template()]
+    ACTION_CANDIDATES[Check] = [*ACTION_CANDIDATES[Check], make_edited_template_check]
     ACTION_PARAMS[(Template, "apply_template")] = {"scope": "kind"}
     ACTION_CANDIDATES[DiscoveryRun] = [lambda: make_discovery_run()]
     # Linked to an existing item: accepting it writes the device only (creating items is tested
