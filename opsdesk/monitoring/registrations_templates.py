@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core import registry
 from opsdesk.core import services as core_services
-from opsdesk.core.generic.forms import apply_errors
+from opsdesk.core.generic.forms import ScopedModelForm, apply_errors
 from opsdesk.core.models import Credential, Customer
 from opsdesk.core.permissions import MANAGERS, STAFF, can
 from opsdesk.core.registry import Action, ModelEntry
@@ -68,6 +68,15 @@ class ApplyTemplateForm(forms.Form):
         self.fields["credential"].widget = forms.Select(
             choices=empty + [(c.pk, f"{c.name} ({c.customer.code})") for c in credentials],
             attrs={"class": "form-select"})
+
+
+class TemplateForm(ScopedModelForm):
+    """A template's own fields. Its checks are added and edited one at a time on its page
+    (views/template_checks.py); the API takes the whole list as JSON."""
+
+    class Meta:
+        model = Template
+        fields = ["slug", "name", "kind", "description"]
 
 
 def applied_message(applied: template_services.Applied) -> str:
@@ -143,7 +152,8 @@ def template_detail_context(request, template: Template) -> dict:
 registry.register(ModelEntry(
     Template, tenant_path=None, menu="monitoring", view_roles=STAFF, edit_roles=MANAGERS,
     columns=["name", "slug", "kind", "builtin"], search_fields=["name", "slug", "description"],
-    select_related=("kind",), create=template_services.create_template, update=template_services.update_template,
+    select_related=("kind",), form=TemplateForm, create=template_services.create_template,
+    update=template_services.update_template,
     delete=template_services.delete_template, detail_template="monitoring/template_detail.html",
     detail_exclude=("checks", "description"), detail_context=template_detail_context,
     views={"action": TemplateActionView},

@@ -128,3 +128,27 @@ def test_a_built_in_templates_check_is_edited_as_any(manager_client):
     assert manager_client.post(url, data).status_code == 302
     builtin.refresh_from_db()
     assert builtin.checks[1]["params"] == {"port": 2222, "warning": 1000, "critical": 3000}
+
+
+def test_the_templates_own_form_has_no_json_of_checks_and_keeps_them(manager_client, template):
+    edit = reverse("monitoring:template_edit", args=[template.pk])
+    assert 'name="checks"' not in manager_client.get(edit).content.decode()
+    before = list(template.checks)
+    response = manager_client.post(edit, {"slug": template.slug, "name": "Renamed", "kind": template.kind_id,
+                                          "description": ""})
+    assert response.status_code == 302
+    template.refresh_from_db()
+    assert (template.name, template.checks) == ("Renamed", before)
+
+
+def test_a_new_template_starts_without_checks_and_says_how_to_add_them(manager_client):
+    from tests.factories import CIKindFactory
+
+    kind = CIKindFactory()
+    response = manager_client.post(reverse("monitoring:template_add"),
+                                   {"slug": "edge-routers", "name": "Edge routers", "kind": kind.pk, "description": ""})
+    assert response.status_code == 302
+    made = Template.objects.get(slug="edge-routers")
+    assert made.checks == []
+    page = manager_client.get(reverse("monitoring:template_detail", args=[made.pk])).content.decode()
+    assert "No checks yet: add one, and applying the template makes it on each item." in page

@@ -343,15 +343,22 @@ def test_the_pages_of_templates_render_and_save(client, manager):
     assert client.get(reverse("monitoring:template_add")).status_code == 200
     edit = reverse("monitoring:template_edit", args=[template.pk])
     assert client.get(edit).status_code == 200
-    checks = '[{"name": "SSH", "type": "tcp", "target": "{ip_address}", "params": {"port": 22}}]'
     response = client.post(edit, {"slug": template.slug, "name": "Renamed", "kind": template.kind_id,
-                                  "description": "", "checks": checks})
+                                  "description": ""})
     assert response.status_code == 302, response.content.decode()[:3000]
     template.refresh_from_db()
-    assert template.name == "Renamed" and template.checks[0]["params"] == {"port": 22}
-    response = client.post(edit, {"slug": template.slug, "name": "Renamed", "kind": template.kind_id,
-                                  "checks": '[{"name": "SSH", "type": "tcp", "params": {"port": -1}}]'})
-    assert response.status_code == 400 and "Check SSH" in response.content.decode()
+    assert template.name == "Renamed" and template.checks[0]["name"] == "Ping"
+    # The API takes the whole list as JSON, checked as the page's one-check form is.
+    api = api_client_for(manager)
+    url = f"/api/monitoring/templates/{template.pk}/"
+    good = [{"name": "SSH", "type": "tcp", "target": "{ip_address}", "params": {"port": 22}}]
+    assert api.patch(url, {"checks": good}, format="json").status_code == 200
+    template.refresh_from_db()
+    assert template.checks == good
+    bad = api.patch(url, {"checks": [{"name": "SSH", "type": "tcp", "params": {"port": -1}}]}, format="json")
+    assert bad.status_code == 400 and "Check SSH" in str(bad.json()["checks"])
+    template.refresh_from_db()
+    assert template.checks == good
 
 
 def test_migrate_brings_back_a_deleted_built_in_template():

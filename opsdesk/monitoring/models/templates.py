@@ -16,7 +16,7 @@ class Template(models.Model):
     description = models.TextField(_("description"), blank=True)
     builtin = models.BooleanField(_("built in"), default=False, editable=False)
     # [{"name", "type", "target": "<attribute or url template>", "params", "interval", "timeout"}]
-    checks = models.JSONField(_("checks"), default=list)
+    checks = models.JSONField(_("checks"), default=list, blank=True)
 
     class Meta:
         ordering = ["kind", "name"]
