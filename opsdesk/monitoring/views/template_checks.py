@@ -22,9 +22,7 @@ from opsdesk.monitoring.template_check_form import TemplateCheckForm
 
 def _template_to_change(request: HttpRequest, pk: int) -> Template:
     template = get_object_or_404(Template, pk=pk)
-    if not can(request.user, "view", template):
-        raise PermissionDenied  # templates are the staff's; a customer's people never see them
-    if not can(request.user, "change", template):
+    if not can(request.user, "change", template):  # managers' (templates are not a customer's)
         raise PermissionDenied
     return template
 
@@ -47,13 +45,14 @@ def template_check_edit(request: HttpRequest, pk: int, position: int | None = No
     data = request.POST if request.method == "POST" else (request.GET if "type" in request.GET else None)
     form = TemplateCheckForm(data, spec=spec)
     if request.method == "POST" and form.is_valid():
+        saved = form.spec()
         try:
-            template_services.save_template_check(template, position, form.spec(), actor=request.user)
+            template_services.save_template_check(template, position, saved, actor=request.user)
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
             messages.success(request, gettext("Saved the check %(name)s of %(template)s.")
-                             % {"name": form.spec()["name"], "template": template})
+                             % {"name": saved["name"], "template": template})
             return HttpResponseRedirect(detail_url(template) + "#template-checks")
     status = 400 if request.method == "POST" else 200
     return render(request, "monitoring/template_check_form.html",
