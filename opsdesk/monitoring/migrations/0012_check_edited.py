@@ -15,10 +15,4 @@ class Migration(migrations.Migration):
             name='edited',
             field=models.JSONField(blank=True, default=list, editable=False, verbose_name='edited here'),
         ),
-        # A template may start with no checks: they are added one at a time on its page.
-        migrations.AlterField(
-            model_name='template',
-            name='checks',
-            field=models.JSONField(blank=True, default=list, verbose_name='checks'),
-        ),
     ]
