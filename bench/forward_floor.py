@@ -55,13 +55,15 @@ def lines_body(rng: random.Random, agent: int, times: list[float], tag: str) -> 
 
 
 def forwarded(vm: Victoria, size: Size, senders: int, name: str, parse: bool, work_us: int, seed: int,
-              run: int) -> dict[str, Any]:
+              run: int, interface: str) -> dict[str, Any]:
     port = free_port()
     granian = Path(sys.executable).parent / "granian"
     env = dict(os.environ, FORWARD_VM_URL=vm.url, FORWARD_PARSE="1" if parse else "0", FORWARD_WORK_US=str(work_us),
                PYTHONPATH=f"{ROOT / 'bench'}{os.pathsep}{ROOT}")
-    command = [str(granian), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-               "--blocking-threads", str(THREADS), "--no-ws", "_forward_app:application"]
+    # RSGI calls the application on granian's event loop, in one thread
+    threads, target = ("1", "_forward_rsgi:app") if interface == "rsgi" else (str(THREADS), "_forward_app:application")
+    command = [str(granian), "--interface", interface, "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+               "--blocking-threads", threads, "--no-ws", target]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
@@ -118,6 +120,9 @@ def main() -> int:
                         "cases, comma-separated (default 100,300)")
     parser.add_argument("--senders", type=int, default=4, help="sender threads (default 4, as bench/ingest.py)")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--interface", choices=("wsgi", "rsgi"), default="wsgi",
+                        help="how granian calls the application: WSGI from 5 threads, as `opsdesk web` (default), or "
+                        "RSGI on granian's asyncio loop, forwarding over asyncio streams (bench/_forward_rsgi.py)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     cases: dict[str, Any] = {}
@@ -127,14 +132,16 @@ def main() -> int:
     try:
         before = ingest.vm_direct(vm, size, args.senders, args.seed, run=2)
         for run, (name, parse, work_us) in enumerate(plan, start=1):
-            cases[name] = forwarded(vm, size, args.senders, name, parse, work_us, args.seed, run)
+            cases[name] = forwarded(vm, size, args.senders, name, parse, work_us, args.seed, run,
+                                    args.interface)
         after = ingest.vm_direct(vm, size, args.senders, args.seed, run=3)
     finally:
         vm.stop()
     direct = round((before["samples_per_s"] + after["samples_per_s"]) / 2)
     for case in cases.values():
         case["ratio_to_vm"] = round(case["samples_per_s"] / direct, 3)
-    result = {"quick": args.quick, "agents": size.agents, "batches": size.vm_batches, "senders": args.senders,
+    result = {"quick": args.quick, "interface": args.interface, "agents": size.agents, "batches": size.vm_batches,
+              "senders": args.senders,
               "web_threads": THREADS, "cpus": os.cpu_count(), "vm_direct_samples_per_s": direct,
               "vm_direct_samples_per_s_before": before["samples_per_s"],
               "vm_direct_samples_per_s_after": after["samples_per_s"],

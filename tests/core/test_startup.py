@@ -12,7 +12,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -101,11 +105,41 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextmanager
+def fresh_database_url() -> Iterator[str]:
+    """The configured DATABASE_URL, but an empty database of its own on the same PostgreSQL server,
+    dropped afterwards; "" (SQLite in the data directory) where none is configured. So the first
+    start is tested as a new installation makes it, whatever earlier runs left in the database."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        yield ""
+        return
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = f"opsdesk_up_{uuid.uuid4().hex[:12]}"
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield parts._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.mark.slow
 def test_up_answers_healthz_and_stops_on_sigterm(tmp_path):
+    with fresh_database_url() as database_url:
+        up_answers_healthz_and_stops_on_sigterm(tmp_path, database_url)
+
+
+def up_answers_healthz_and_stops_on_sigterm(tmp_path: Path, database_url: str) -> None:
     port = free_port()
     environ = {**os.environ, "OPSDESK_DATA_DIR": str(tmp_path / "data"), "OPSDESK_LISTEN": f"127.0.0.1:{port}",
-               "OPSDESK_ADMIN_PASSWORD": "a-long-admin-password", "DJANGO_SETTINGS_MODULE": "opsdesk.settings"}
+               "OPSDESK_ADMIN_PASSWORD": "a-long-admin-password", "DJANGO_SETTINGS_MODULE": "opsdesk.settings",
+               "DATABASE_URL": database_url}
     # The tier under test is the one configured (SQLite + filesystem, or PostgreSQL + Redis in CI).
     proc = subprocess.Popen([*OPSDESK, "up"], env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
