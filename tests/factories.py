@@ -215,6 +215,11 @@ def make_series_with_points(item, name: str, points: list[tuple[float, float]], 
                                    key=series_key(name, labels.items()), last_ts=last_ts, last_value=last_value)
     get_store().write([Points(series_id=series.pk, item_id=item.pk, customer_id=item.customer_id, name=name,
                               labels=labels, ts=[p[0] for p in points], values=[p[1] for p in points])])
+    if points:  # first seen with its first sample, as an agent's series is
+        first = dt.datetime.fromtimestamp(min(points)[0], tz=dt.UTC)
+        if first < series.created_at:
+            Series.objects.filter(pk=series.pk).update(created_at=first)
+            series.created_at = first
     return series
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from datetime import UTC, datetime
 
 from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core.demo import CUSTOMERS
@@ -68,6 +69,9 @@ def _host_series(item: ConfigurationItem, busy: float, rng: random.Random, now: 
                                        last_ts=stamps[-1], last_value=values[-1])
         points.append(Points(series_id=series.pk, item_id=item.pk, customer_id=item.customer_id, name=name,
                              labels=dict(labels), ts=stamps, values=values))
+    # They were first seen when their week of samples begins (the charts open on a range by it).
+    Series.objects.filter(pk__in=[p.series_id for p in points]).update(
+        created_at=datetime.fromtimestamp(stamps[0], tz=UTC))
     return points
 
 

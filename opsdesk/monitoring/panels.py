@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -116,10 +117,15 @@ class Chart:
     title: str
     unit: str
     series: list[dict[str, Any]] = field(default_factory=list)
+    # When the oldest of its series was first seen (None: not loaded): where a new item's charts open.
+    since: datetime | None = None
 
     def add(self, series: Series, label: str, scale: float = 1.0) -> None:
         if len(self.series) < MAX_LINES:
             self.series.append({"id": series.pk, "label": label, "scale": scale})
+            created = series.__dict__.get("created_at")  # not loaded where a caller left it out
+            if created is not None and (self.since is None or created < self.since):
+                self.since = created
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "unit": self.unit, "series": self.series}
@@ -235,7 +241,7 @@ def check_chart(check: Check, series: list[Series]) -> Chart | None:
 def item_charts(user, item: ConfigurationItem) -> list[Chart]:
     """The item's host charts, then one per check that has series (by the check's name)."""
     series = list(scope_for(user, Series.objects.filter(configuration_item=item))
-                  .only("id", "name", "labels", "monitor_check_id").order_by("name", "key"))
+                  .only("id", "name", "labels", "monitor_check_id", "created_at").order_by("name", "key"))
     of_check: dict[int, list[Series]] = defaultdict(list)
     host = []
     for s in series:
@@ -256,11 +262,24 @@ def item_charts(user, item: ConfigurationItem) -> list[Chart]:
 RANGES = [("1h", gettext_lazy("1 h")), ("6h", gettext_lazy("6 h")), ("24h", gettext_lazy("24 h")),
           ("7d", gettext_lazy("7 d")), ("30d", gettext_lazy("30 d"))]
 DEFAULT_RANGE = "24h"
+# The shorter ranges a board opens on while all its data is younger than them.
+YOUNG_RANGES = (("1h", timedelta(hours=1)), ("6h", timedelta(hours=6)))
+
+
+def opening_range(charts: list[Chart], now: datetime | None = None) -> str:
+    """The range a board opens on: 24 h, or the shortest that holds all its series' lives, so a
+    machine enrolled a few minutes ago shows its first samples across the chart rather than as a
+    sliver at its right edge."""
+    known = [c.since for c in charts if c.since is not None]
+    if not known or len(known) < len(charts):
+        return DEFAULT_RANGE
+    age = (now or timezone.now()) - min(known)
+    return next((key for key, span in YOUNG_RANGES if age <= span), DEFAULT_RANGE)
 
 
 def chart_context(charts: list[Chart], prefix: str) -> dict[str, Any]:
-    """What monitoring/charts.html needs: the charts, the API's address, the person's time zone
-    and the words the script writes."""
+    """What monitoring/charts.html needs: the charts, the API's address, the person's time zone,
+    the range to open on and the words the script writes."""
     strings = {
         "empty": _("No data in this range."),
         "error": _("The data could not be loaded."),
@@ -276,7 +295,7 @@ def chart_context(charts: list[Chart], prefix: str) -> dict[str, Any]:
             "strings_json": json.dumps(strings, ensure_ascii=False),
             "query_url": reverse("monitoring-query"), "time_zone": timezone.get_current_timezone_name(),
             "language": get_language() or "en", "ranges": [(k, str(v)) for k, v in RANGES],
-            "default_range": DEFAULT_RANGE, "prefix": prefix}
+            "default_range": opening_range(charts), "prefix": prefix}
 
 
 # --- the CI page --------------------------------------------------------------------------------
@@ -364,7 +383,7 @@ def check_panel(request, check: Check) -> dict | None:
     chart = None
     if can(user, "view", Series):
         chart = check_chart(check, list(scope_for(user, Series.objects.filter(monitor_check=check))
-                                        .only("id", "name", "labels")))
+                                        .only("id", "name", "labels", "created_at")))
     changes = list(scope_for(user, CheckStateChange.objects.filter(monitor_check=check))[:10])
     context = chart_context([chart] if chart else [], f"check{check.pk}")
     context.update({

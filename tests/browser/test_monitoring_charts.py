@@ -38,6 +38,7 @@ OPTION = """(id) => {
   return {points: option.series.map(s => s.data.filter(p => p[1] !== null).length),
           bands: option.series.filter(s => s.areaStyle && s.areaStyle.opacity).length,
           min: option.xAxis[0].min, max: option.xAxis[0].max,
+          yMax: chart.getModel().getComponent("yAxis", 0).axis.scale.getExtent()[1],
           canvas: document.querySelectorAll('#' + id + ' canvas').length};
 }"""
 
@@ -103,6 +104,8 @@ def test_the_ci_page_charts_its_host_and_switches_to_seven_days(page, log_in, sh
     assert cpu["canvas"] >= 1
     assert cpu["points"][0] > 200, cpu  # 24 hours of 5-minute averages
     assert cpu["max"] - cpu["min"] == pytest.approx(86400 * 1000, abs=120_000)
+    assert cpu["yMax"] == 100, "a busy CPU's axis ends at 100 %, not at ECharts' 120 %"
+    assert page.evaluate(OPTION, f"item{host.pk}-load")["yMax"] < 100  # other units scale freely
     shot(page, "ci-24h")
 
     page.click('[data-range-button="7d"]')

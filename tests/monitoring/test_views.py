@@ -5,11 +5,13 @@ latest data."""
 from __future__ import annotations
 
 import json
+import re
 import time
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 
 from opsdesk.monitoring import panels
 from opsdesk.monitoring.models import Check, CheckState
@@ -295,3 +297,30 @@ def test_a_check_is_added_from_the_items_page(engineer_client, customer_a):
     assert response.status_code == 302, response.content.decode()[:3000]
     check = Check.objects.get(configuration_item=item, name="Ping")
     assert check.customer_id == customer_a.pk and check.enabled
+
+
+def test_charts_open_on_the_shortest_range_that_holds_all_their_data(engineer_client, customer_a):
+    """A machine enrolled minutes ago opens on 1 h, not as a sliver at the right of 24 h; one with
+    a series older than 6 h opens on 24 h."""
+    item = ConfigurationItemFactory(customer=customer_a)
+    now = time.time()
+    make_series_with_points(item, "cpu_usage_percent", [(now - 600, 5.0), (now - 30, 7.0)])
+    assert 'data-range="1h"' in ci_page(engineer_client, item)
+    make_series_with_points(item, "memory_used_percent", [(now - 3 * 3600, 50.0), (now, 51.0)])
+    page = ci_page(engineer_client, item)
+    assert 'data-range="6h"' in page
+    assert re.search(r'class="[^"]*\bactive\b[^"]*" data-range-button="6h" aria-pressed="true"', page)
+    make_series_with_points(item, "load1", [(now - 7 * 3600, 0.5), (now, 0.7)])
+    assert 'data-range="24h"' in ci_page(engineer_client, item)
+
+
+def test_opening_range_holds_the_oldest_series_and_falls_back_to_a_day():
+    now = timezone.now()
+    young, older = panels.Chart("a", "A", "percent"), panels.Chart("b", "B", "percent")
+    young.since, older.since = now - timedelta(minutes=59), now - timedelta(hours=5)
+    assert panels.opening_range([young], now) == "1h"
+    assert panels.opening_range([young, older], now) == "6h"
+    older.since = now - timedelta(hours=6, seconds=1)
+    assert panels.opening_range([young, older], now) == "24h"
+    assert panels.opening_range([young, panels.Chart("c", "C", "percent")], now) == "24h"  # one not known
+    assert panels.opening_range([], now) == "24h"

@@ -74,6 +74,12 @@
     return {interval: interval, max: Math.ceil(highest / interval) * interval};
   }
 
+  // A percentage that nears 100 (a busy CPU, a full disk) ends its axis at 100 %, in quarters:
+  // ECharts' own steps would run it to 120 %, a value no share can take. Lower ones scale freely.
+  function percentAxis(highest) {
+    return highest > 60 && highest <= 100 ? {interval: 25, max: 100} : {};
+  }
+
   // The time axis' labels on the person's clock (the values are shifted: see above).
   const TIME_LABELS = {year: "{yyyy}", month: "{yyyy}-{MM}", day: "{MM}-{dd}", hour: "{HH}:{mm}",
     minute: "{HH}:{mm}", second: "{HH}:{mm}:{ss}", millisecond: "{HH}:{mm}:{ss}", none: "{MM}-{dd} {HH}:{mm}"};
@@ -354,9 +360,12 @@
       }
       const strings = this.strings;
       let yRange = {};
+      const highest = lines.reduce((top, l) => l.points.reduce((m, p) => (p[3] > m ? p[3] : m), top),
+        threshold !== null && threshold > 0 ? threshold : 0);
       if (spec.unit === "bytes" || spec.unit === "bytes_per_second") {
-        yRange = binaryAxis(lines.reduce((top, l) => l.points.reduce((m, p) => (p[3] > m ? p[3] : m), top),
-          threshold !== null && threshold > 0 ? threshold : 0));
+        yRange = binaryAxis(highest);
+      } else if (spec.unit === "percent") {
+        yRange = percentAxis(highest);
       }
       chart.setOption({
         animation: false,
