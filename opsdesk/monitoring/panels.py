@@ -30,6 +30,7 @@ from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
 from opsdesk.monitoring.availability.panels import item_availability
 from opsdesk.monitoring.models import STATE_SEVERITY, Check, CheckState, CheckStateChange, Series
+from opsdesk.monitoring.units import BITS_PER_SECOND, BYTES_PER_SECOND, NUMBER, PERCENT, SECONDS, unit_of
 
 # --- states ------------------------------------------------------------------------------------
 
@@ -102,9 +103,6 @@ def reason(check: Check) -> str:
 
 # --- charts -------------------------------------------------------------------------------------
 
-# Units the browser knows how to write on an axis (charts.js: FORMATS).
-PERCENT, BYTES, BYTES_PER_SECOND, BITS_PER_SECOND, SECONDS, NUMBER = (
-    "percent", "bytes", "bytes_per_second", "bits_per_second", "seconds", "number")
 # At most this many lines on one chart (the busiest mounts, disks and interfaces are few).
 MAX_LINES = 8
 MAX_INTERFACES = 4
@@ -129,15 +127,6 @@ class Chart:
 
     def as_dict(self) -> dict[str, Any]:
         return {"key": self.key, "title": self.title, "unit": self.unit, "series": self.series}
-
-
-def unit_of(name: str) -> str:
-    """A metric's unit from its name's suffix (Prometheus' naming convention)."""
-    for suffix, unit in (("_bits_per_second", BITS_PER_SECOND), ("_bytes_per_second", BYTES_PER_SECOND),
-                         ("_bytes", BYTES), ("_seconds", SECONDS), ("_percent", PERCENT)):
-        if name.endswith(suffix):
-            return unit
-    return NUMBER
 
 
 def _labelled(series: Series, key: str) -> str:

@@ -4,6 +4,9 @@ latest data of each series, the panels on the CI, customer and check pages, and 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import django_filters
 from django import forms
 from django.utils.translation import gettext
@@ -25,6 +28,7 @@ from opsdesk.monitoring.check_form import CheckForm
 from opsdesk.monitoring.demo import load_monitoring
 from opsdesk.monitoring.models import Agent, Check, CheckState, CheckStateChange, EnrolmentToken, Series
 from opsdesk.monitoring.template_services import create_check, reset_check_to_template, update_check
+from opsdesk.monitoring.units import unit_of
 
 NOBODY: frozenset[str] = frozenset()
 MAX_ID = 2**63 - 1
@@ -96,6 +100,16 @@ def _search(fields: list[str]):
     return search
 
 
+def series_export_rows(queryset) -> tuple[list[str], list[list[Any]]]:
+    """Latest data as numbers a spreadsheet can sum: the raw value and its unit in columns of
+    their own, and the labels as JSON (the page writes them for a person)."""
+    header = [str(_("configuration item")), str(_("metric")), str(_("labels")), str(_("last value")),
+              str(_("unit")), str(_("last time"))]
+    rows = [[str(s.configuration_item), s.name, json.dumps(s.labels, ensure_ascii=False, sort_keys=True),
+             s.last_value, unit_of(s.name), s.last_time()] for s in queryset.iterator(chunk_size=2000)]
+    return header, rows
+
+
 class SeriesFilterSet(ScopedFilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
     customer = django_filters.ModelChoiceFilter(queryset=Customer.objects.all(), label=_("customer"))
@@ -153,9 +167,9 @@ registry.register(ModelEntry(
     # "Latest data": every series with its last value. Made by filing, never by a person.
     Series, tenant_path="customer", view_roles=ALL_ROLES, edit_roles=NOBODY, creatable=False, url_slug="series",
     list_title=_("Latest data"),
-    columns=["configuration_item", "name", "labels", "last_value", "last_time"],
+    columns=["configuration_item", "name", "labels_text", "last_value_text", "last_time"],
     sortable=("configuration_item__name", "name", "last_value", "last_ts"), filterset=SeriesFilterSet,
-    select_related=("configuration_item",),
+    select_related=("configuration_item",), export_rows=series_export_rows,
 ))
 registry.add_nav_link("monitoring", "monitoring:series_list", _("Latest data"), ALL_ROLES)
 

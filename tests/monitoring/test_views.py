@@ -242,11 +242,17 @@ def test_the_latest_data_lists_each_series_with_its_last_value(engineer_client, 
     url = reverse("monitoring:series_list")
 
     page = engineer_client.get(url).content.decode()
-    for text in ("web-07", "filesystem_used_percent", "/srv", "61.5", "Last time"):
+    for text in ("web-07", "filesystem_used_percent", "mount=/srv", "61.5 %", "Last time"):
         assert text in page, text
+    assert '{"mount"' not in page  # labels as a person reads them, not as JSON
     assert "2025" in page  # the last time as a date, not Unix seconds
-    assert "<td>2.1</td>" in page.replace(" ", "") and "2.0961" not in page  # as a person reads it
+    assert "<td>2.1 %</td>" in page and "2.0961" not in page  # in its unit, as a person reads it
+    assert "<td>0.5</td>" in page  # a load has no unit
     assert "<td>{}</td>" not in page.replace(" ", "")  # no labels: a dash, not an empty object
+    # Sorted by the value itself (the column shows it written out).
+    assert "sort=last_value" in page and "sort=last_ts" in page
+    by_value = engineer_client.get(url, {"sort": "-last_value"}).content.decode()
+    assert by_value.index("61.5 %") < by_value.index("2.1 %") < by_value.index("<td>0.5</td>")
     assert "web-07" in engineer_client.get(url, {"q": "web-07"}).content.decode()
     assert "db-01" not in engineer_client.get(url, {"q": "web-07"}).content.decode()
     assert "web-07" not in engineer_client.get(url, {"q": "load1"}).content.decode()
@@ -324,3 +330,17 @@ def test_opening_range_holds_the_oldest_series_and_falls_back_to_a_day():
     assert panels.opening_range([young, older], now) == "24h"
     assert panels.opening_range([young, panels.Chart("c", "C", "percent")], now) == "24h"  # one not known
     assert panels.opening_range([], now) == "24h"
+
+
+def test_latest_data_exports_the_raw_value_and_its_unit(engineer_client, customer_a):
+    import csv
+    import io
+
+    item = ConfigurationItemFactory(customer=customer_a, name="web-07")
+    make_series_with_points(item, "disk_read_bytes_per_second", [(1_764_000_000.0, 3_145_728.25)], {"device": "sda"})
+    response = engineer_client.get(reverse("monitoring:series_list"), {"export": "csv"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
+    assert rows[0] == ["configuration item", "metric", "labels", "last value", "unit", "last time"]
+    assert rows[1][:5] == ["web-07", "disk_read_bytes_per_second", '{"device": "sda"}', "3145728.25",
+                           "bytes_per_second"]
+    assert rows[1][5].startswith("2025-")

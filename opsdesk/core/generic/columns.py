@@ -54,13 +54,15 @@ def _label(model: type[Model], path: str) -> str:
     return str(getattr(field, "verbose_name", path))
 
 
-def _sort_key(name: str, sortable: tuple[str, ...]) -> str | None:
-    # A related column ("kind") sorts by the related name ("kind__name") when that is allowed.
-    for key in (name, f"{name}__name"):
-        if key in sortable:
+def _sort_key(model: type[Model], name: str, sortable: tuple[str, ...]) -> str | None:
+    # A related column ("kind") sorts by the related name ("kind__name") when that is allowed; a
+    # method's column by the field it names as its `admin_order_field` (Django admin's convention).
+    order_field = getattr(getattr(model, name, None), "admin_order_field", None)
+    for key in (name, f"{name}__name", order_field):
+        if key and key in sortable:
             return key
     return None
 
 
 def columns_for(model: type[Model], names: list[str], sortable: tuple[str, ...]) -> list[Column]:
-    return [Column(n, _label(model, n), _sort_key(n, sortable)) for n in names]
+    return [Column(n, _label(model, n), _sort_key(model, n, sortable)) for n in names]

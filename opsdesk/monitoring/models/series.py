@@ -43,6 +43,22 @@ class Series(models.Model):
         return None if self.last_ts is None else dt.datetime.fromtimestamp(self.last_ts, tz=dt.UTC)
 
     last_time.short_description = _("last time")
+    last_time.admin_order_field = "last_ts"
+
+    def labels_text(self) -> str:
+        """device=sda · mount=/ (the lists' column; the JSON is for the API and exports)."""
+        return " · ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+
+    labels_text.short_description = _("labels")
+
+    def last_value_text(self) -> str:
+        """The last value in the unit the metric's name says: 61.2 %, 3.0 MiB/s, 12 ms."""
+        from opsdesk.monitoring.units import format_metric
+
+        return format_metric(self.last_value, self.name)
+
+    last_value_text.short_description = _("last value")
+    last_value_text.admin_order_field = "last_value"
 
 
 class Chunk(models.Model):

@@ -18,7 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy
 from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
+from opsdesk.monitoring import units
 from opsdesk.monitoring.models import Series
 from opsdesk.monitoring.store import get_store
 from opsdesk.monitoring.views import chosen_customer, scoped
@@ -63,24 +64,15 @@ METRICS = [
            empty=gettext_lazy("No network figures in this window.")),
 ]
 
-# Disk throughput in binary multiples of bytes, network bandwidth in decimal bits (as links are sold).
-_UNITS = {"bytes": (1024, ("B/s", "KiB/s", "MiB/s", "GiB/s", "TiB/s")),
-          "bits": (1000, ("bit/s", "kbit/s", "Mbit/s", "Gbit/s", "Tbit/s"))}
 SCALE = {"bits": 8.0}
+# The trends' units, as opsdesk.monitoring.units names them.
+_UNITS = {"percent": units.PERCENT, "bytes": units.BYTES_PER_SECOND, "bits": units.BITS_PER_SECOND}
 
 
 def format_value(value: float, unit: str) -> str:
     """12.3 %, 4.5 MiB/s or 120.0 Mbit/s (value in the unit's base: percent, bytes or bits per
     second), with the person's decimal separator."""
-    if unit == "percent":
-        return f"{formats.number_format(round(value, 1), 1)} %"
-    base, names = _UNITS[unit]
-    size, index = float(value), 0
-    while abs(size) >= base and index < len(names) - 1:
-        size /= base
-        index += 1
-    places = 0 if index == 0 else 1
-    return f"{formats.number_format(round(size, places), places)} {names[index]}"  # (number_format cuts)
+    return units.format_quantity(value, _UNITS[unit])
 
 
 def busiest(metric: Metric, series: list[Series], start: float, end: float, size: int) -> list[dict]:
