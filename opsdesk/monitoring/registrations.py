@@ -37,7 +37,8 @@ registry.register(ModelEntry(
     # Made by enrolment only (POST /api/monitoring/enrol/), never by the generic add.
     Agent, tenant_path="customer", menu="monitoring", view_roles=ALL_ROLES, edit_roles=STAFF,
     roles={"add": NOBODY}, creatable=False,
-    columns=["name", "customer", "configuration_item", "last_seen_at", "last_seq"],
+    columns=["name", "kind", "customer", "configuration_item", "status_text", "last_seen_at"],
+    sortable=("name", "kind", "customer__name", "configuration_item__name", "last_seen_at"),
     search_fields=["name"], select_related=("customer", "configuration_item"),
 ))
 registry.register(ModelEntry(

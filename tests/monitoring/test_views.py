@@ -17,6 +17,7 @@ from opsdesk.monitoring import panels
 from opsdesk.monitoring.models import Check, CheckState
 from tests.factories import (
     ConfigurationItemFactory,
+    make_agent,
     make_check,
     make_check_in_state,
     make_series,
@@ -344,3 +345,26 @@ def test_latest_data_exports_the_raw_value_and_its_unit(engineer_client, custome
     assert rows[1][:5] == ["web-07", "disk_read_bytes_per_second", '{"device": "sda"}', "3145728.25",
                            "bytes_per_second"]
     assert rows[1][5].startswith("2025-")
+
+
+def test_the_agent_list_says_which_agents_are_connected(engineer_client, customer_a):
+    from opsdesk.monitoring.models import Agent
+
+    td = timedelta
+    connected, silent, never = (make_agent(customer_a, name=n) for n in ("web-agent", "db-agent", "new-agent"))
+    Agent.objects.filter(pk=connected.pk).update(last_seen_at=timezone.now() - td(seconds=40))
+    Agent.objects.filter(pk=silent.pk).update(last_seen_at=timezone.now() - td(hours=2, minutes=5))
+    url = reverse("monitoring:agent_list")
+
+    page = engineer_client.get(url).content.decode()
+    row = {name: page[page.index(name):][:1500] for name in ("web-agent", "db-agent", "new-agent")}
+    assert "Connected" in row["web-agent"]
+    assert "Silent for 2\xa0hours" in row["db-agent"]
+    assert "Never connected" in row["new-agent"]
+    assert "Host agent" in row["web-agent"]  # its kind
+    by_seen = engineer_client.get(url, {"sort": "-last_seen_at"}).content.decode()
+    assert by_seen.index("web-agent") < by_seen.index("db-agent")
+    engineer_client.cookies["django_language"] = "zh-hans"
+    with translation.override("zh-hans"):
+        page = engineer_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "已连接" in page and "从未连接" in page and "已静默 2" in page

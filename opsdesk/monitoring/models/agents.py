@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import models
 from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+
+# An agent that has pushed nothing for this long is listed as silent (ten of a host agent's
+# default 30-s intervals; a collector pushes at least as often as its most frequent check).
+SILENT_AFTER = dt.timedelta(minutes=5)
 
 
 class EnrolmentToken(models.Model):
@@ -69,6 +77,17 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def status_text(self) -> str:
+        """Connected, silent for how long, or never seen: the lists' column."""
+        if self.last_seen_at is None:
+            return gettext("Never connected")
+        if timezone.now() - self.last_seen_at <= SILENT_AFTER:
+            return gettext("Connected")
+        return gettext("Silent for %(duration)s") % {"duration": timesince(self.last_seen_at, depth=1)}
+
+    status_text.short_description = _("status")
+    status_text.admin_order_field = "last_seen_at"
+
 
 class IngestBatch(models.Model):
     """One pushed batch exactly as received (its validated JSON body), stored at once; filing its
@@ -112,3 +131,4 @@ class Inventory(models.Model):
 
     def __str__(self) -> str:
         return str(self.agent)
+
