@@ -3,6 +3,8 @@ maintenance windows; the pages of its own (the alert's page, the signed acknowle
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
 from django.db.models import Case, IntegerField, When
 from django.utils import timezone
@@ -56,9 +58,24 @@ class AlertFilterSet(ScopedFilterSet):
         return queryset.filter(state__in=OPEN_STATES) if value else queryset.exclude(state__in=OPEN_STATES)
 
 
+# The list shows a rule's condition as one line; an export keeps its fields, as the API has them.
+RULE_EXPORT_FIELDS = ("name", "customer", "configuration_item", "ci_kind", "template", "kind", "metric", "labels",
+                      "operator", "threshold", "recovery_threshold", "for_seconds", "rate_window_seconds",
+                      "absence_seconds", "check_states", "check_type", "severity", "enabled")
+
+
+def rule_export_rows(queryset) -> tuple[list[str], list[list[Any]]]:
+    fields = [AlertRule._meta.get_field(name) for name in RULE_EXPORT_FIELDS]
+    header = [str(f.verbose_name) for f in fields] + [str(_("condition"))]
+    rows = [[getattr(rule, f.name) for f in fields] + [rule.condition_text()]
+            for rule in queryset.select_related("customer", "configuration_item", "ci_kind", "template")]
+    return header, rows
+
+
 registry.register(ModelEntry(
     AlertRule, tenant_path="customer", tenant_optional=True, menu="monitoring", view_roles=STAFF, edit_roles=STAFF,
-    columns=["name", "customer", "kind", "metric", "operator", "threshold", "severity", "enabled"],
+    columns=["name", "customer", "kind", "condition_text", "severity", "enabled"],
+    sortable=("name", "customer__name", "kind", "severity", "enabled"), export_rows=rule_export_rows,
     search_fields=["name", "metric"], select_related=("customer",), form=AlertRuleForm,
     views={"add": RuleEditView, "edit": RuleEditView},
 ))

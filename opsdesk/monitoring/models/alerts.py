@@ -90,6 +90,38 @@ class AlertRule(TimestampedModel):
     def __str__(self) -> str:
         return self.name
 
+    def condition_text(self) -> str:
+        """What the rule watches, as one line a person reads in the list: "cpu_usage_percent >
+        90.0 % for 5 min", "no data of load1 for 10 min", "check in critical or unknown"."""
+        from django.utils.translation import get_language, gettext, pgettext
+
+        from opsdesk.monitoring.alerting.messages import duration
+        from opsdesk.monitoring.models.checks import CheckState
+        from opsdesk.monitoring.units import format_metric
+
+        language = get_language() or "en"
+        if self.kind == RuleKind.CHECK_STATE:
+            states = [str(CheckState(s).label) for s in self.check_states if s in CheckState.values]
+            line = gettext("check in %(states)s") % {
+                "states": gettext(" or ").join(states) if states else gettext("any failing state")}
+            return line + (f" ({self.check_type})" if self.check_type else "")
+        if self.kind == RuleKind.ABSENCE:
+            return gettext("no data of %(metric)s for %(duration)s") % {
+                "metric": self.metric or gettext("any metric"), "duration": duration(self.absence_seconds, language)}
+        value = format_metric(self.threshold, self.metric)
+        if self.kind == RuleKind.RATE:
+            line = gettext("change of %(metric)s over %(window)s %(operator)s %(value)s a minute") % {
+                "metric": self.metric, "window": duration(self.rate_window_seconds, language),
+                "operator": self.get_operator_display(), "value": value}
+        else:
+            line = f"{self.metric} {self.get_operator_display()} {value}"
+        if self.for_seconds:
+            line += " " + pgettext("an alert rule's condition", "for %(duration)s") % {
+                "duration": duration(self.for_seconds, language)}
+        return line
+
+    condition_text.short_description = _("condition")
+
     def clean(self) -> None:
         super().clean()
         from opsdesk.monitoring.models.alerts_validation import validate_rule

@@ -111,3 +111,48 @@ def test_the_rule_form_takes_labels_as_pairs_and_check_states_as_tick_boxes(admi
 
 def test_customer_users_cannot_use_the_preview(customer_client):
     assert customer_client.post("/monitoring/alertrules/preview/", {}).status_code == 403
+
+
+def test_the_rule_list_says_each_rules_condition_in_one_line(admin_client, customer_a):
+    from django.urls import reverse
+    from django.utils import translation
+
+    from tests.factories import make_rule
+
+    make_rule(customer_a, name="cpu", metric="cpu_usage_percent", threshold=90.0, for_seconds=300)
+    make_rule(customer_a, name="quiet", metric="load1", kind="absence", absence_seconds=600, threshold=None)
+    make_rule(customer_a, name="down", metric="", kind="check_state", check_states=["critical", "unknown"],
+              threshold=None)
+    make_rule(customer_a, name="growth", metric="filesystem_used_percent", kind="rate", rate_window_seconds=3600,
+              threshold=2.0)
+    url = reverse("monitoring:alertrule_list")
+
+    page = admin_client.get(url).content.decode()
+    assert "cpu_usage_percent &gt; 90.0 % for 5 min" in page
+    assert "no data of load1 for 10 min" in page
+    assert "check in Critical or Unknown" in page
+    assert "change of filesystem_used_percent over 1 h &gt; 2.0 % a minute" in page
+    assert "<th>Operator</th>" not in page  # folded into the condition, not a column of its own
+    admin_client.cookies["django_language"] = "zh-hans"
+    with translation.override("zh-hans"):
+        page = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "cpu_usage_percent &gt; 90.0 % 持续 5 分钟" in page
+    assert "load1 无数据达 10 分钟" in page
+    assert "检查处于 严重 或 未知" in page
+
+
+def test_a_rule_export_keeps_its_fields_beside_the_condition(admin_client, customer_a):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    from tests.factories import make_rule
+
+    make_rule(customer_a, name="cpu", metric="cpu_usage_percent", threshold=90.0, for_seconds=300)
+    response = admin_client.get(reverse("monitoring:alertrule_list"), {"export": "csv"})
+    header, row = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))[:2]
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["metric"], cells["operator"], cells["threshold"], cells["for (seconds)"]) == (
+        "cpu_usage_percent", ">", "90.0", "300")
+    assert cells["condition"] == "cpu_usage_percent > 90.0 % for 5 min"
