@@ -226,6 +226,15 @@ def test_the_template_page_shows_its_checks_translated(client, admin):
     assert 'id="action-apply_template"' in text
 
 
+def test_the_template_list_names_built_in_templates_in_the_readers_language(client, admin):
+    client.force_login(admin)
+    Template.objects.create(slug="own", name="Our own web site", kind=Template.objects.first().kind)
+    client.cookies["django_language"] = "zh-hans"
+    text = client.get(reverse("monitoring:template_list")).content.decode()
+    assert ">Linux 服务器</a>" in text and ">Linux server</a>" not in text
+    assert ">Our own web site</a>" in text  # a name a person typed is shown as typed
+
+
 # --- templates as objects ------------------------------------------------------------------------
 
 def test_a_built_in_template_cannot_be_deleted(admin):

@@ -26,3 +26,7 @@ class Template(models.Model):
     def __str__(self) -> str:
         # Built-in names are English msgids with a translation (as built-in CI kinds' are).
         return gettext(self.name) if self.builtin else self.name
+
+    def get_name_display(self) -> str:
+        # Lists show a field through get_<field>_display: built-in template names translated.
+        return str(self)
