@@ -30,6 +30,7 @@ from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
 from opsdesk.monitoring.availability.panels import item_availability
 from opsdesk.monitoring.models import STATE_SEVERITY, Check, CheckState, CheckStateChange, Series
+from opsdesk.monitoring.reasons import reason_text
 from opsdesk.monitoring.units import BITS_PER_SECOND, BYTES_PER_SECOND, NUMBER, PERCENT, SECONDS, unit_of
 
 # --- states ------------------------------------------------------------------------------------
@@ -70,57 +71,9 @@ def worst_state(severity: int | None) -> str | None:
 
 # --- reasons ------------------------------------------------------------------------------------
 
-# What a check's result code means, in the person's language (the check's own message is one line
-# of technical English: it is shown beside, as the detail).
-REASONS = {
-    "timeout": gettext_lazy("No answer within %(timeout)s s"),
-    "refused": gettext_lazy("Connection refused"),
-    "resolve_error": gettext_lazy("The host name cannot be resolved"),
-    "tls_error": gettext_lazy("TLS error"),
-    "reset": gettext_lazy("Connection reset by the peer"),
-    "unreachable": gettext_lazy("Host unreachable"),
-    "threshold": gettext_lazy("%(value)s%(unit)s is past the threshold of %(threshold)s%(unit)s"),
-    "body_mismatch": gettext_lazy("The answer does not contain the expected text"),
-    "error": gettext_lazy("The check could not run"),
-    "http_status": gettext_lazy("HTTP status %(status)s is not one of those expected"),
-    "tls_expired": gettext_lazy("The TLS certificate has expired"),
-    "tls_expiring": gettext_lazy("The TLS certificate expires in %(days)s days"),
-    "auth_failed": gettext_lazy("Authentication failed"),
-    "access_denied": gettext_lazy("The agent closed the connection without answering (is this server allowed to "
-                                  "ask it?)"),
-    "interface_down": gettext_lazy("Interface %(interface)s is not up"),
-    "replication_stopped": gettext_lazy("Replication is stopped"),
-    "replication_broken": gettext_lazy("The replica's link to its primary is down"),
-    "dns_nxdomain": gettext_lazy("%(name)s does not exist (NXDOMAIN)"),
-    "dns_error": gettext_lazy("The DNS server answered %(rcode)s"),
-    "dns_no_answer": gettext_lazy("No %(record_type)s record"),
-    "dns_unexpected_answer": gettext_lazy("%(expect)s is not among the DNS answers"),
-    "snmp_error": gettext_lazy("The SNMP agent answered with an error"),
-    "snmp_missing_oid": gettext_lazy("OID %(oid)s does not exist on the agent"),
-    "snmp_not_numeric": gettext_lazy("The value of OID %(oid)s is not a number"),
-    "zabbix_not_supported": gettext_lazy("The Zabbix agent supports none of the items"),
-    "ping_not_permitted": gettext_lazy("This machine may not send pings (net.ipv4.ping_group_range)"),
-    "bad_params": gettext_lazy("The check's parameters are not valid"),
-    "bad_target": gettext_lazy("The check's target is not valid"),
-    "samples_cut": gettext_lazy("Not every sample was kept (max_samples)"),
-    "unknown_type": gettext_lazy("Unknown check type %(type)s"),
-}
-
-
 def reason(check: Check) -> str:
-    """The check's last reason as a person reads it: a translated sentence for the result codes
-    that have one, else the check's own message."""
-    template = REASONS.get(check.last_code)
-    if template is None:
-        return check.last_message
-    params = {"timeout": "?", "value": "?", "threshold": "?", "unit": ""}
-    params.update({k: v for k, v in (check.last_params or {}).items() if isinstance(v, (str, int, float))})
-    unit = str(params.get("unit") or "")
-    params["unit"] = f" {unit}" if unit and unit != "%" else unit
-    try:
-        return str(template) % params
-    except (KeyError, TypeError, ValueError):
-        return check.last_message
+    """The check's last reason as a person reads it (opsdesk.monitoring.reasons)."""
+    return reason_text(check.last_code, check.last_params, check.last_message)
 
 
 # --- charts -------------------------------------------------------------------------------------

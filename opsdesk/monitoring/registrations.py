@@ -160,7 +160,7 @@ registry.register(ModelEntry(
     # Written by the results of checks only.
     CheckStateChange, tenant_path="monitor_check__customer", menu="monitoring", view_roles=ALL_ROLES,
     edit_roles=NOBODY, creatable=False, url_slug="statechanges",
-    columns=["monitor_check", "previous", "state", "at", "message"],
+    columns=["monitor_check", "previous", "state", "at", "reason_text"],
     sortable=("monitor_check__name", "previous", "state", "at"), filterset=CheckStateChangeFilterSet,
     select_related=("monitor_check", "monitor_check__configuration_item"),
 ))

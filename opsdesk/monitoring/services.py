@@ -319,7 +319,8 @@ def record_check_results(results: list[tuple[int, dict[str, Any]]], checks: dict
         message = result.get("message", "")[:500]
         if result["state"] != check.state:
             changes.append(CheckStateChange(monitor_check=check, previous=check.state, state=result["state"], at=at,
-                                            code=result.get("code", ""), message=message))
+                                            code=result.get("code", ""), message=message,
+                                            params=result.get("params", {})))
             check.state, check.state_since = result["state"], at
         check.last_run_at, check.last_code = at, result.get("code", "")
         check.last_message, check.last_params = message, result.get("params", {})

@@ -96,8 +96,10 @@ def test_runs_follow_the_schedule_without_drift():
     for n, run in enumerate(runs):
         # Every run is due exactly n intervals after the first, however long the runs took.
         assert run.scheduled_at - runs[0].scheduled_at == pytest.approx(n * 0.2, abs=1e-6)
-        assert 0 <= run.started_at - run.scheduled_at < 0.05
-        assert run.finished_at - run.started_at == pytest.approx(0.05, abs=0.04)
+        # Never early, and before the next run is due (how late, under load, is bench/collector.py's
+        # jitter_p99_s: a bound tighter than an interval here only measures the machine).
+        assert 0 <= run.started_at - run.scheduled_at < 0.2
+        assert run.finished_at - run.started_at >= 0.04  # the run's own 0.05 s, not cut short
     assert collector.stats.runs_done == len(runs) and not collector.stats.runs_skipped
 
 

@@ -190,6 +190,26 @@ def test_check_results_set_state_history_and_series_of_the_checks_item(collector
     assert (series.configuration_item_id, series.monitor_check_id) == (item.id, check.id)
 
 
+def test_a_state_change_keeps_the_values_its_reason_is_written_with(collector, customer_a, engineer_client):
+    from django.urls import reverse
+    from django.utils import translation
+
+    agent, client = collector
+    check = make_check(ConfigurationItemFactory(customer=customer_a), type="snmp")
+    push(client, {"seq": 1, "checks": [result(check, "critical", T0, code="interface_down",
+                                              message="interface ge-0/0/1 is not up (ifOperStatus 2)",
+                                              params={"interface": "ge-0/0/1"})]})
+    filing.file_pass()
+    change = CheckStateChange.objects.get(monitor_check=check)
+    assert change.params == {"interface": "ge-0/0/1"}
+    engineer_client.cookies["django_language"] = "zh-hans"
+    with translation.override("zh-hans"):
+        page = engineer_client.get(reverse("monitoring:checkstatechange_list")).content.decode()
+        detail = engineer_client.get(reverse("monitoring:check_detail", args=[check.pk])).content.decode()
+    assert "接口 ge-0/0/1 未处于 up 状态" in page and "ifOperStatus" not in page
+    assert "接口 ge-0/0/1 未处于 up 状态" in detail  # the check's history, as the list says it
+
+
 def test_state_changes_are_announced_after_commit(collector, customer_a, django_capture_on_commit_callbacks):
     agent, client = collector
     check = make_check(ConfigurationItemFactory(customer=customer_a))

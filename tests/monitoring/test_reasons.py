@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
-from opsdesk.monitoring import panels
+from opsdesk.monitoring import panels, reasons
 from opsdesk.monitoring.models import Check
 
 pytestmark = pytest.mark.django_db
 
-SOURCES = Path(panels.__file__).parent
+SOURCES = Path(reasons.__file__).parent
 # result("critical", "auth_failed", ...) and outcome.problem("warning", "interface_down", ...)
 CODE = re.compile(r'(?:result|problem)\(\s*"(?:critical|warning|unknown|ok)",\s*"([a-z_]+)"')
 
@@ -30,7 +30,7 @@ def codes_in_the_checks() -> set[str]:
 def test_every_code_a_check_gives_has_a_sentence():
     codes = codes_in_the_checks()
     assert {"timeout", "auth_failed", "interface_down", "dns_nxdomain"} <= codes  # the scan finds them
-    assert sorted(codes - set(panels.REASONS)) == []
+    assert sorted(codes - set(reasons.REASONS)) == []
 
 
 @pytest.mark.parametrize(("code", "params", "english", "chinese"), [

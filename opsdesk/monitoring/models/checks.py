@@ -90,6 +90,8 @@ class CheckStateChange(models.Model):
     at = models.DateTimeField(_("time"))
     code = models.CharField(_("reason code"), max_length=40, blank=True)
     message = models.CharField(_("reason"), max_length=500, blank=True)
+    # The values the check passed with its code, as Check.last_params: the reason's sentence needs them.
+    params = models.JSONField(_("reason values"), default=dict, blank=True, editable=False)
 
     class Meta:
         ordering = ["-at"]
@@ -99,3 +101,11 @@ class CheckStateChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.monitor_check}: {self.previous} → {self.state}"
+
+    def reason_text(self) -> str:
+        """The reason in the person's language (opsdesk.monitoring.reasons): the lists' column."""
+        from opsdesk.monitoring.reasons import reason_text
+
+        return reason_text(self.code, self.params, self.message)
+
+    reason_text.short_description = _("reason")
