@@ -105,11 +105,15 @@ def test_the_ci_page_shows_availability_and_switches_period(page, log_in, shot, 
 
 
 def test_the_customer_page_and_the_availability_page(page, log_in, shot, estate):
+    type(estate["web"]).objects.filter(pk=estate["web"].pk).update(name="web-01.shanghai-dc")  # a long name
     page.set_viewport_size({"width": 1366, "height": 768})
     log_in(page, "ada")
     page.goto(f"/core/customers/{estate['customer'].pk}/")
     rows = page.locator("#availability-customer tbody tr")
     expect(rows).to_have_count(3)
+    # The names are whole at a laptop's width, not cut to "web-01.sh…" beside the figures.
+    for cell in page.locator("#availability-customer tbody td:first-child").all():
+        assert cell.evaluate("td => td.scrollWidth <= td.clientWidth"), cell.inner_text()
     expect(rows.first).to_contain_text("db-01")
     expect(rows.last).to_contain_text("cache-01")  # no result yet: nothing to measure, listed last
     page.click('#availability-customer [data-sort="best"]')
