@@ -8,7 +8,7 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.core import registry
@@ -65,14 +65,14 @@ def sla_widgets(request) -> list[dict]:
         return []
     rows = []
     for found in status.calendars_running_out(timezone.localdate()):
-        note = (_g("Ran out on %(day)s: clocks count plain weekday hours after it.") if found.past
-                else _g("Runs out on %(day)s (in %(days)d days).")) % {
+        note = (gettext("Ran out on %(day)s: clocks count plain weekday hours after it.") if found.past
+                else gettext("Runs out on %(day)s (in %(days)d days).")) % {
             "day": found.runs_out_on.isoformat(), "days": found.days_left}
         rows.append({"label": found.calendar.name, "note": note, "level": "danger" if found.past else "warning",
                      "url": reverse("servicedesk:calendar_year", args=[found.calendar.pk])})
     if not rows:
         return []
-    return [{"kind": "list", "id": "sla-calendars-running-out", "title": _g("Business calendars running out"),
+    return [{"kind": "list", "id": "sla-calendars-running-out", "title": gettext("Business calendars running out"),
              "rows": rows, "empty": ""}]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from django import forms
 from django.urls import reverse
-from django.utils.translation import gettext as _g
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from opsdesk.core import registry
@@ -51,7 +51,7 @@ def csat_widgets(request) -> list[dict]:
         return []
     figure = surveys.csat(scope_for(request.user, SurveyResponse.objects.all()))
     value = f"{figure['average']} / 5" if figure["average"] is not None else "—"
-    title = _g("Satisfaction, 30 days (%(answered)d of %(sent)d answered)") % figure
+    title = gettext("Satisfaction, 30 days (%(answered)d of %(sent)d answered)") % figure
     return [{"kind": "number", "title": title, "value": value, "icon": "bi-star-half",
              "url": reverse("servicedesk:surveyresponse_list")}]
 

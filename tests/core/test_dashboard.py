@@ -67,3 +67,14 @@ def test_an_add_shortcut_comes_back_to_the_customer_page(client, manager, custom
                            {"customer": customer_a.pk, "name": "Branch", "address": "", "next": back})
     assert response.status_code == 302 and response["Location"] == back
     assert Site.objects.filter(customer=customer_a, name="Branch").exists()
+
+
+def test_the_dashboard_reads_in_chinese_down_to_its_figures_titles(client, manager):
+    from django.utils import translation
+
+    client.force_login(manager)
+    client.cookies["django_language"] = "zh-hans"
+    with translation.override("zh-hans"):
+        page = client.get(reverse("home")).content.decode()
+    assert "满意度，30 天" in page and "Satisfaction" not in page
+    assert "严重检查" in page and "Critical checks" not in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -46,3 +47,15 @@ def test_the_catalogue_has_every_msgid_of_the_code(tmp_path):
     present = {(e.msgctxt, e.msgid) for e in polib.pofile(str(PO)) if not e.obsolete}
     missing = sorted(m for _c, m in extracted - present)
     assert not missing, f"run `make messages` and translate: {missing[:20]}"
+
+
+def test_translation_functions_keep_names_makemessages_reads():
+    """xgettext finds gettext(), _() and the lazy and plural forms by name: a string marked through
+    another alias (`gettext as _g`) is never extracted, and stays English in every language."""
+    alias = re.compile(r"from django\.utils\.translation import[^\n]*\b(\w*gettext\w*) as (\w+)")
+    wrong = []
+    for path in (ROOT / "opsdesk").rglob("*.py"):
+        for function, name in alias.findall(path.read_text()):
+            if name != "_":
+                wrong.append(f"{path.relative_to(ROOT)}: {function} as {name}")
+    assert not wrong, wrong
