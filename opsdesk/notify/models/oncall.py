@@ -25,7 +25,7 @@ class Schedule(TimestampedModel):
     description = models.TextField(_("description"), blank=True)
     # An iCalendar feed (Grafana OnCall, PagerDuty, a shared calendar) that seeds the schedule:
     # its events become overrides, refreshed by a scheduled task.
-    ical_url = models.URLField(_("iCalendar URL"), blank=True)
+    ical_url = models.URLField(_("calendar URL (iCalendar)"), blank=True)
 
     class Meta:
         ordering = ["name"]
