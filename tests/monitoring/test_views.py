@@ -368,3 +368,11 @@ def test_the_agent_list_says_which_agents_are_connected(engineer_client, custome
     with translation.override("zh-hans"):
         page = engineer_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "已连接" in page and "从未连接" in page and "已静默 2" in page
+
+
+def test_a_check_not_yet_run_is_waiting_not_waiting_to_be_sent():
+    from opsdesk.notify.models.deliveries import NotificationState
+
+    with translation.override("zh-hans"):
+        assert panels.state_label(CheckState.PENDING) == "等待中"
+        assert str(NotificationState.PENDING.label) == "待发送"  # a notification's, which it was read as

@@ -13,7 +13,7 @@ class CheckState(models.TextChoices):
     # Not the CMDB's "Critical" (关键, of an item's importance): a check's state is 严重.
     CRITICAL = "critical", pgettext_lazy("check state", "Critical")
     UNKNOWN = "unknown", _("Unknown")
-    PENDING = "pending", _("Pending")
+    PENDING = "pending", pgettext_lazy("check state", "Pending")  # not yet run: not a delivery's 待发送
 
 
 # Worst first: the order of overviews and of an item's own status (the worst of its checks).
