@@ -51,6 +51,37 @@ def test_setup_on_sqlite_gives_the_push_queue_its_table_with_monitorings_migrati
     assert "monitoring" in applied and "servicedesk" not in applied
 
 
+@pytest.mark.slow
+def test_a_new_queue_file_is_made_as_its_migrations_would_make_it(tmp_path):
+    """A new queue file gets its table from the migrated state at once (migrate_the_queue); one
+    that already has a table is migrated step by step. Both end with the same table, indexes and
+    record of applied migrations, and nothing left to apply."""
+    import sqlite3
+
+    def queue_of(path):
+        queue = sqlite3.connect(path / "data" / "opsdesk-ingest-queue.sqlite3")
+        try:
+            schema = sorted(sql for (sql,) in queue.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = 'monitoring_ingestbatch' AND sql IS NOT NULL"))
+            applied = sorted(queue.execute("SELECT app, name FROM django_migrations"))
+        finally:
+            queue.close()
+        return schema, applied
+
+    at_once, stepped = tmp_path / "at_once", tmp_path / "stepped"
+    (stepped / "data").mkdir(parents=True)
+    with sqlite3.connect(stepped / "data" / "opsdesk-ingest-queue.sqlite3") as seeded:
+        seeded.execute("CREATE TABLE left_from_before (x)")  # not new: the step-by-step way
+    for path in (at_once, stepped):
+        result = run_opsdesk(["setup"], path, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+    made, recorded = queue_of(at_once)
+    assert any("CREATE TABLE" in sql for sql in made) and any("CREATE INDEX" in sql for sql in made)
+    assert (made, recorded) == queue_of(stepped)
+    left = run_opsdesk(["manage", "migrate", "monitoring", "--database", "ingest_queue", "--plan"], at_once)
+    assert "No planned migration operations" in left.stdout, left.stdout + left.stderr
+
+
 @pytest.mark.parametrize(("name", "value", "words"), [
     ("DATABASE_URL", "mysql://x@localhost/db", "scheme 'mysql' is not supported"),
     ("DATABASE_URL", "postgres://localhost:5432", "names no database"),
