@@ -318,6 +318,15 @@ def item_charts_panel(request, item: ConfigurationItem) -> dict | None:
     return chart_context(charts, f"item{item.pk}")
 
 
+def series_chart_panel(request, series: Series) -> dict | None:
+    """A series' own page ("Latest data" → a row): its chart, as a Zabbix item's graph."""
+    if not can(request.user, "view", Series):
+        return None
+    chart = Chart(f"series{series.pk}", series.name, unit_of(series.name))
+    chart.add(series, series.get_labels_display() or series.name)
+    return chart_context([chart], f"series{series.pk}")
+
+
 # --- a check's own page -------------------------------------------------------------------------
 
 def check_parameters_panel(request, check: Check) -> dict | None:

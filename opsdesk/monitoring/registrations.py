@@ -168,9 +168,9 @@ registry.register(ModelEntry(
     # "Latest data": every series with its last value. Made by filing, never by a person.
     Series, tenant_path="customer", view_roles=ALL_ROLES, edit_roles=NOBODY, creatable=False, url_slug="series",
     list_title=_("Latest data"),
-    columns=["configuration_item", "name", "labels_text", "last_value_text", "last_time"],
+    columns=["configuration_item", "name", "labels", "last_value", "last_time"],
     sortable=("configuration_item__name", "name", "last_value", "last_ts"), filterset=SeriesFilterSet,
-    select_related=("configuration_item",), export_rows=series_export_rows,
+    select_related=("configuration_item",), export_rows=series_export_rows, detail_exclude=("key",),
 ))
 registry.add_nav_link("monitoring", "monitoring:series_list", _("Latest data"), ALL_ROLES)
 
@@ -179,6 +179,9 @@ registry.add_nav_link("monitoring", "monitoring:series_list", _("Latest data"), 
 
 registry.add_detail_panel(ConfigurationItem, DetailPanel(
     "monitoring_checks", _("Monitoring"), "monitoring/panel_item.html", context=panels.item_panel,
+    order=10, column="right"))
+registry.add_detail_panel(Series, DetailPanel(
+    "series_chart", _("Chart"), "monitoring/panel_charts.html", context=panels.series_chart_panel,
     order=10, column="right"))
 registry.add_detail_panel(ConfigurationItem, DetailPanel(
     "monitoring_charts", _("Charts"), "monitoring/panel_charts.html", context=panels.item_charts_panel,

@@ -376,3 +376,21 @@ def test_a_check_not_yet_run_is_waiting_not_waiting_to_be_sent():
     with translation.override("zh-hans"):
         assert panels.state_label(CheckState.PENDING) == "等待中"
         assert str(NotificationState.PENDING.label) == "待发送"  # a notification's, which it was read as
+
+
+def test_a_series_page_charts_it_and_writes_its_value_in_its_unit(engineer_client, customer_a, customer_b,
+                                                                  customer_user, client):
+    item = ConfigurationItemFactory(customer=customer_a, name="web-07")
+    series = make_series_with_points(item, "disk_read_bytes_per_second", [(NOW - 60, 1024.0), (NOW, 3_145_728.0)],
+                                     {"device": "sda"})
+    page = engineer_client.get(reverse("monitoring:series_detail", args=[series.pk])).content.decode()
+    [spec] = board_of(page)
+    assert spec["unit"] == "bytes_per_second" and [s["id"] for s in spec["series"]] == [series.pk]
+    assert "3.0 MiB/s" in page and "device=sda" in page
+    assert series.key not in page  # the internal identity is not shown
+    assert f'href="{reverse("monitoring:series_list")}">Latest data</a>' in page  # back to the list, by its name
+    assert str(int(NOW)) not in page  # the last sample as a time, not Unix seconds
+    other = ConfigurationItemFactory(customer=customer_b)
+    foreign = make_series_with_points(other, "load1", [(NOW, 0.5)])
+    client.force_login(customer_user)
+    assert client.get(reverse("monitoring:series_detail", args=[foreign.pk])).status_code == 404

@@ -45,20 +45,20 @@ class Series(models.Model):
     last_time.short_description = _("last time")
     last_time.admin_order_field = "last_ts"
 
-    def labels_text(self) -> str:
-        """device=sda · mount=/ (the lists' column; the JSON is for the API and exports)."""
+    # Lists and the detail page show a field through get_<field>_display (the API and exports
+    # keep the raw values).
+    def get_labels_display(self) -> str:
+        """device=sda · mount=/"""
         return " · ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
 
-    labels_text.short_description = _("labels")
-
-    def last_value_text(self) -> str:
+    def get_last_value_display(self) -> str:
         """The last value in the unit the metric's name says: 61.2 %, 3.0 MiB/s, 12 ms."""
         from opsdesk.monitoring.units import format_metric
 
         return format_metric(self.last_value, self.name)
 
-    last_value_text.short_description = _("last value")
-    last_value_text.admin_order_field = "last_value"
+    def get_last_ts_display(self) -> dt.datetime | None:
+        return self.last_time()
 
 
 class Chunk(models.Model):
