@@ -170,10 +170,12 @@ def test_a_slow_check_does_not_delay_the_others():
     collector, records = collect(specs, 2.6, max_concurrency=4)
     hung = [r for r in records if r.spec_id == 1]
     assert hung and all((r.result.state, r.result.code) == ("critical", "timeout") for r in hung)
-    assert all(1.2 <= r.finished_at - r.started_at < 1.6 for r in hung)  # its timeout and the engine's grace
+    assert all(1.2 <= r.finished_at - r.started_at < 2.0 for r in hung)  # its timeout and the engine's grace
     others = [r for r in records if r.spec_id >= 10]
     assert len(others) >= 30 * 10
-    assert max(r.started_at - r.scheduled_at for r in others) < 0.1
+    # Behind the hung run they would wait its 1.2 s and more; a loaded machine's own lateness is
+    # far less (bench/collector.py measures that).
+    assert max(r.started_at - r.scheduled_at for r in others) < 0.5
     assert collector.stats.runs_timed_out >= 1 and collector.stats.runs_late == 0
 
 
