@@ -216,6 +216,23 @@ class Alert(models.Model):
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
+    # The detail page shows a field through get_<field>_display: the value and threshold in the
+    # unit of the rule's metric, the labels as a person reads them (the API keeps the raw values).
+    def get_labels_display(self) -> str:
+        return " · ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+
+    def _in_unit(self, value: float | None) -> str:
+        from opsdesk.monitoring.units import format_metric
+
+        metric = self.rule.metric if self.rule_id and self.rule else ""
+        return format_metric(value, metric)
+
+    def get_value_display(self) -> str:
+        return self._in_unit(self.value)
+
+    def get_threshold_display(self) -> str:
+        return self._in_unit(self.threshold)
+
     @property
     def held(self) -> bool:
         """Whether notifications are held (nobody is paged for it)."""

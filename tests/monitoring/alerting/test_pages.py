@@ -156,3 +156,19 @@ def test_a_rule_export_keeps_its_fields_beside_the_condition(admin_client, custo
     assert (cells["metric"], cells["operator"], cells["threshold"], cells["for (seconds)"]) == (
         "cpu_usage_percent", ">", "90.0", "300")
     assert cells["condition"] == "cpu_usage_percent > 90.0 % for 5 min"
+
+
+def test_the_alert_page_writes_its_value_and_threshold_in_the_metrics_unit(admin_client, customer_a):
+    from django.urls import reverse
+
+    from tests.factories import make_rule
+
+    item = ConfigurationItemFactory(customer=customer_a, name="db-01")
+    rule = make_rule(customer_a, item=item, metric="filesystem_used_percent", threshold=85.0)
+    alert = make_alert(customer_a, item=item, rule=rule, value=96.59, threshold=85.0,
+                       labels={"mount": "/", "fstype": "ext4"})
+    page = admin_client.get(reverse("monitoring:alert_detail", args=[alert.pk])).content.decode()
+    assert "<td>96.6 %</td>" in page and "<td>85.0 %</td>" in page
+    assert "fstype=ext4 · mount=/" in page and '{"fstype"' not in page
+    inbound = make_alert(customer_a, item=item, value=3.0)  # no rule: a number as it came
+    assert "<td>3</td>" in admin_client.get(reverse("monitoring:alert_detail", args=[inbound.pk])).content.decode()
