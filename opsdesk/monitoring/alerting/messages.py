@@ -18,7 +18,7 @@ from django.utils.translation import pgettext
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from opsdesk.monitoring.models import Alert, Operator, Severity
+from opsdesk.monitoring.models import Alert, AlertRule, Operator, Severity
 
 LANGUAGES = ("zh-hans", "en")
 TEMPLATES = Path(__file__).resolve().parent.parent / "message_templates"
@@ -45,6 +45,15 @@ def number(value: float | None) -> str | None:
     if value is None:
         return None
     return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def _in_unit(value: float | None, rule: AlertRule | None) -> str | None:
+    """A rule's value in its metric's unit (96.6 %, 3.0 MiB/s); an inbound alert's as it came."""
+    if value is None or rule is None or not rule.metric:
+        return number(value)
+    from opsdesk.monitoring.units import format_metric
+
+    return format_metric(value, rule.metric)
 
 
 def duration(seconds: float, language: str) -> str:
@@ -86,6 +95,7 @@ def _context(alert: Alert, language: str) -> dict[str, Any]:
     rule = alert.rule if alert.rule_id else None
     with translation.override(language):
         severity = str(Severity(alert.severity).label)
+        value, threshold = _in_unit(alert.value, rule), _in_unit(alert.threshold, rule)
     operator = Operator(rule.operator).label if rule is not None and rule.threshold is not None else ""
     return {
         "customer": alert.customer.name, "item": alert.configuration_item.name if alert.configuration_item_id else "",
@@ -93,7 +103,7 @@ def _context(alert: Alert, language: str) -> dict[str, Any]:
         "started": _local(alert.started_at), "resolved": _local(alert.resolved_at),
         "resolved_by": str(alert.resolved_by) if alert.resolved_by_id else "",
         "lasted": duration(((alert.resolved_at or alert.last_seen_at) - alert.started_at).total_seconds(), language),
-        "value": number(alert.value), "threshold": number(alert.threshold), "operator": operator,
+        "value": value, "threshold": threshold, "operator": operator,
         "duration": duration(rule.for_seconds, language) if rule is not None and rule.for_seconds else "",
         "runbook_url": alert.runbook_url, "runbook": rule.runbook if rule is not None else "",
         "alert_url": alert_url(alert), "labels": dict(alert.labels or {}),

@@ -172,3 +172,17 @@ def test_the_alert_page_writes_its_value_and_threshold_in_the_metrics_unit(admin
     assert "fstype=ext4 · mount=/" in page and '{"fstype"' not in page
     inbound = make_alert(customer_a, item=item, value=3.0)  # no rule: a number as it came
     assert "<td>3</td>" in admin_client.get(reverse("monitoring:alert_detail", args=[inbound.pk])).content.decode()
+
+
+def test_a_rules_notification_writes_its_value_in_the_metrics_unit_in_both_languages(customer_a):
+    from opsdesk.monitoring.alerting import messages
+    from tests.factories import make_rule
+
+    item = ConfigurationItemFactory(customer=customer_a, name="db-01")
+    rule = make_rule(customer_a, item=item, metric="filesystem_used_percent", threshold=85.0, for_seconds=600)
+    alert = make_alert(customer_a, item=item, rule=rule, value=96.59, threshold=85.0)
+    sent = messages.firing(alert)
+    assert "**96.6 %** (> 85.0 % for 10 min)" in sent["en"]["text"]
+    assert "**96.6 %**（> 85.0 %，持续 10 分钟）" in sent["zh-hans"]["text"]
+    inbound = messages.firing(make_alert(customer_a, item=item, value=3.0))  # no rule: the number as it came
+    assert "**3**" in inbound["en"]["text"]
