@@ -111,3 +111,22 @@ def test_the_alert_chart_reaches_its_threshold_when_the_values_stay_far_below(pa
     top = page.evaluate("""(id) => echarts.getInstanceByDom(document.getElementById(id)).getModel()
         .getComponent('yAxis').axis.scale.getExtent()[1]""", chart.get_attribute("id"))
     assert top >= 400
+
+
+def test_the_alert_list_filters_by_ticking_states(page, log_in, shot, estate):
+    from tests.factories import make_alert
+
+    make_alert(estate["customer"], item=estate["item"], title="disk full on db-7", state="firing")
+    make_alert(estate["customer"], item=estate["item"], title="backup failed on db-7", state="resolved")
+    page.set_viewport_size({"width": 1366, "height": 768})
+    log_in(page, "ada")
+    page.goto("/monitoring/alerts/")
+    rows = page.locator("#object-table tbody tr")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Firing", exact=True).check()  # one click, no Ctrl: the list follows
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("disk full on db-7")
+    assert "state=firing" in page.url
+    page.get_by_label("Resolved", exact=True).check()
+    expect(rows).to_have_count(2)
+    shot(page, "alerts-filtered")

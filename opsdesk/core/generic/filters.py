@@ -76,6 +76,10 @@ class YesNoSelect(forms.NullBooleanSelect):
         return ["" if formatted == "unknown" else formatted]
 
 
+# Choices a list filter shows as boxes in a row rather than as a multiple select.
+FEW_CHOICES = 8
+
+
 class ScopedFilterSet(django_filters.FilterSet):
     """A FilterSet with a free-text `q` over the registered search fields, whose related-object
     choices are scoped to what the requesting person may see."""
@@ -101,6 +105,11 @@ class ScopedFilterSet(django_filters.FilterSet):
                 flt.field_class = IdModelMultipleChoiceField
             elif isinstance(flt, django_filters.BooleanFilter) and "widget" not in flt.extra:
                 flt.extra["widget"] = YesNoSelect
+            elif (type(flt) is django_filters.MultipleChoiceFilter and "widget" not in flt.extra
+                  and len(list(flt.extra.get("choices") or ())) <= FEW_CHOICES):
+                # A few states or levels as boxes in a row: a multiple select shows four lines of
+                # a list that scrolls, and needs Ctrl to pick two.
+                flt.extra["widget"] = forms.CheckboxSelectMultiple(attrs={"class": "filter-checks"})
 
     def search(self, queryset, name, value: str):
         entry = registry.find(queryset.model)
