@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import orjson
+from _forward_app import work
 
-PARSE = os.environ.get("FORWARD_PARSE") == "1"
-WORK_S = float(os.environ.get("FORWARD_WORK_US", "0")) / 1e6
 URL = urlsplit(os.environ["FORWARD_VM_URL"])
 HEAD = (f"POST /api/v1/import HTTP/1.1\r\nHost: {URL.hostname}:{URL.port}\r\n"
         "Content-Type: application/stream+json\r\nContent-Length: ").encode()
@@ -39,11 +36,6 @@ async def post(body: bytes) -> int:
 
 async def app(scope: Any, proto: Any) -> None:
     body = await proto()
-    if PARSE:
-        orjson.loads(b"[" + body.rstrip(b"\n").replace(b"\n", b",") + b"]")
-    if WORK_S:
-        until = time.thread_time() + WORK_S
-        while time.thread_time() < until:
-            pass
+    work(body)
     status = await post(body)
     proto.response_empty(204 if status == 204 else 502, [])
