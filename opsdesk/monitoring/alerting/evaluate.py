@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from opsdesk.cmdb.models import ConfigurationItem
 from opsdesk.monitoring.alerting import lifecycle, rules
@@ -36,6 +36,16 @@ def rule_fingerprint(rule_id: int, item_id: int, labels: Mapping[str, str]) -> s
 def _title(rule: rules.CompiledRule, labels: Mapping[str, str]) -> str:
     shown = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()) if (k, v) not in rule.labels)
     return f"{rule.name} ({shown})" if shown else rule.name
+
+
+def _both_languages(label: Any) -> str:
+    """A title is stored once and read by everyone: its words in Chinese and English, as people
+    name what they store here ("严重 Critical")."""
+    with translation.override("zh-hans"):
+        chinese = str(label)
+    with translation.override("en"):
+        english = str(label)
+    return english if chinese == english else f"{chinese} {english}"
 
 
 def _open_states(rule_ids: set[int]) -> dict[str, str]:
@@ -138,7 +148,7 @@ def _check_rules(index: rules.RuleIndex, results, checks, customer_of, kinds, op
             fp = rule_fingerprint(rule.id, item_id, labels)
             at = _moment(result["ts"])
             if result["state"] in rule.check_states:
-                state_label = str(CheckState(result["state"]).label)
+                state_label = _both_languages(CheckState(result["state"]).label)
                 candidates.append(Candidate(
                     fingerprint=fp, customer_id=check.customer_id, source=AlertSource.RULE,
                     title=f"{rule.name}: {check.name} {state_label}", severity=rule.severity, at=at,
