@@ -55,7 +55,9 @@ class Check(models.Model):
     state_since = models.DateTimeField(_("state since"), null=True, blank=True, editable=False)
     last_run_at = models.DateTimeField(_("last run"), null=True, blank=True, editable=False)
     last_code = models.CharField(_("reason code"), max_length=40, blank=True, editable=False)
-    last_message = models.CharField(_("reason"), max_length=500, blank=True, editable=False)
+    # The check's own line of technical English (as a Nagios plugin's output); the pages say the
+    # reason in the reader's language from last_code and last_params (monitoring.reasons).
+    last_message = models.CharField(_("check output"), max_length=500, blank=True, editable=False)
     last_params = models.JSONField(default=dict, blank=True, editable=False)
     changed_at = models.DateTimeField(auto_now=True)
 
