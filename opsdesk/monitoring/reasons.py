@@ -44,15 +44,20 @@ REASONS = {
 
 
 def reason_text(code: str, params: dict[str, Any] | None, message: str) -> str:
-    """The sentence of `code` filled from `params`; `message` where there is none."""
+    """The sentence of `code` filled from `params`; `message` where there is none, or where a
+    value the sentence needs is missing (a state change recorded before they were kept)."""
     template = REASONS.get(code)
     if template is None:
         return message
-    values: dict[str, Any] = {"timeout": "?", "value": "?", "threshold": "?", "unit": ""}
-    values.update({k: v for k, v in (params or {}).items() if isinstance(v, (str, int, float))})
+    values: dict[str, Any] = {k: v for k, v in (params or {}).items() if isinstance(v, (str, int, float))}
     unit = str(values.get("unit") or "")
     values["unit"] = f" {unit}" if unit and unit != "%" else unit
     try:
         return str(template) % values
     except (KeyError, TypeError, ValueError):
-        return message
+        if message:
+            return message
+    try:  # no message either: the sentence, with what is missing marked
+        return str(template) % {"timeout": "?", "value": "?", "threshold": "?", **values}
+    except (KeyError, TypeError, ValueError):
+        return ""

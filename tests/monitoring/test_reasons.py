@@ -53,3 +53,10 @@ def test_a_reason_is_filled_from_the_checks_parameters_in_both_languages(code, p
 def test_a_reason_missing_its_parameter_falls_back_to_the_checks_message():
     check = Check(last_code="interface_down", last_params={}, last_message="interface eth9 not found")
     assert panels.reason(check) == "interface eth9 not found"
+
+
+def test_a_value_missing_falls_back_to_the_message_and_without_one_marks_the_gap():
+    before_values_were_kept = Check(last_code="timeout", last_params={}, last_message="no answer within 10 s")
+    assert panels.reason(before_values_were_kept) == "no answer within 10 s"
+    with translation.override("en"):
+        assert panels.reason(Check(last_code="timeout", last_params={}, last_message="")) == "No answer within ? s"
