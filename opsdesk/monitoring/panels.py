@@ -29,7 +29,7 @@ from opsdesk.core.panels import add_link
 from opsdesk.core.permissions import can
 from opsdesk.core.scoping import scope_for
 from opsdesk.monitoring.availability.panels import item_availability
-from opsdesk.monitoring.models import STATE_SEVERITY, Check, CheckState, CheckStateChange, Series
+from opsdesk.monitoring.models import STATE_SEVERITY, Agent, AgentKind, Check, CheckState, CheckStateChange, Series
 from opsdesk.monitoring.reasons import reason_text
 from opsdesk.monitoring.units import BITS_PER_SECOND, BYTES_PER_SECOND, NUMBER, PERCENT, SECONDS, unit_of
 
@@ -297,9 +297,19 @@ def item_panel(request, item: ConfigurationItem) -> dict | None:
                   "agent on the host.")
     else:
         empty = _("This item is not monitored yet: ask your service team to set up its monitoring.")
-    return {"checks": _check_rows(checks), "links": links, "empty": empty,
+    return {"checks": _check_rows(checks), "links": links, "empty": empty, "agents": _agent_rows(user, item),
             "counts": [(state_label(s), BADGE[s], n) for s, n in _counts(checks)],
             "availability": item_availability(item, checks)}
+
+
+def _agent_rows(user, item: ConfigurationItem) -> list[dict[str, Any]]:
+    """The item's host agents with whether they are connected (its charts go stale when one is
+    silent, with no check turning red)."""
+    if not can(user, "view", Agent):
+        return []
+    detail = registry.get(Agent).url_name("detail")
+    return [{"agent": a, "url": reverse(detail, args=[a.pk]), "status": a.status_text(), "connected": a.connected}
+            for a in scope_for(user, Agent.objects.filter(configuration_item=item, kind=AgentKind.HOST))]
 
 
 def _counts(checks: list[Check]) -> list[tuple[str, int]]:

@@ -394,3 +394,19 @@ def test_a_series_page_charts_it_and_writes_its_value_in_its_unit(engineer_clien
     foreign = make_series_with_points(other, "load1", [(NOW, 0.5)])
     client.force_login(customer_user)
     assert client.get(reverse("monitoring:series_detail", args=[foreign.pk])).status_code == 404
+
+
+def test_the_ci_page_says_whether_its_host_agent_is_connected(engineer_client, customer_a):
+    from opsdesk.monitoring.models import Agent
+
+    agent = make_agent(customer_a, name="web-07-agent")
+    item = agent.configuration_item
+    page = ci_page(engineer_client, item)
+    assert 'id="monitoring-agents"' in page and "Never connected" in page
+    assert 'id="monitoring-checks-empty"' not in page  # "install the agent" would be wrong here
+    Agent.objects.filter(pk=agent.pk).update(last_seen_at=timezone.now() - timedelta(seconds=20))
+    page = ci_page(engineer_client, item)
+    assert 'data-connected="true"' in page and "Connected" in page
+    Agent.objects.filter(pk=agent.pk).update(last_seen_at=timezone.now() - timedelta(hours=3))
+    page = ci_page(engineer_client, item)
+    assert 'data-connected="false"' in page and "Silent for 3\xa0hours" in page

@@ -77,11 +77,16 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def connected(self) -> bool:
+        """Whether it pushed within SILENT_AFTER."""
+        return self.last_seen_at is not None and timezone.now() - self.last_seen_at <= SILENT_AFTER
+
     def status_text(self) -> str:
         """Connected, silent for how long, or never seen: the lists' column."""
         if self.last_seen_at is None:
             return gettext("Never connected")
-        if timezone.now() - self.last_seen_at <= SILENT_AFTER:
+        if self.connected:
             return gettext("Connected")
         return gettext("Silent for %(duration)s") % {"duration": timesince(self.last_seen_at, depth=1)}
 
