@@ -5,6 +5,7 @@ the same way in the browser (static/monitoring/charts.js: FORMATS)."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from django.utils import formats
 from django.utils.translation import gettext as _
@@ -81,3 +82,18 @@ def _duration(seconds: float) -> str:
 def format_metric(value: float | None, name: str) -> str:
     """A sample of metric `name`, in the unit its name says."""
     return format_quantity(value, unit_of(name))
+
+
+def format_measured(value: float | None, metric: str) -> str | None:
+    """An alert's value or threshold: in the unit of its rule's metric; without a metric (an
+    inbound alert's), the number as the sender gave it. None stays None (the messages test it)."""
+    if value is None:
+        return None
+    if metric:
+        return format_metric(value, metric)
+    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def format_labels(labels: dict[str, Any]) -> str:
+    """device=sda · mount=/ (the API and exports keep the labels as JSON)."""
+    return " · ".join(f"{k}={v}" for k, v in sorted(labels.items()))

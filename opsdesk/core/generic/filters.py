@@ -80,6 +80,11 @@ class YesNoSelect(forms.NullBooleanSelect):
 FEW_CHOICES = 8
 
 
+def _few(choices) -> bool:
+    """A fixed list of at most FEW_CHOICES (choices computed per request stay a select)."""
+    return choices is not None and not callable(choices) and len(list(choices)) <= FEW_CHOICES
+
+
 class ScopedFilterSet(django_filters.FilterSet):
     """A FilterSet with a free-text `q` over the registered search fields, whose related-object
     choices are scoped to what the requesting person may see."""
@@ -106,7 +111,7 @@ class ScopedFilterSet(django_filters.FilterSet):
             elif isinstance(flt, django_filters.BooleanFilter) and "widget" not in flt.extra:
                 flt.extra["widget"] = YesNoSelect
             elif (type(flt) is django_filters.MultipleChoiceFilter and "widget" not in flt.extra
-                  and len(list(flt.extra.get("choices") or ())) <= FEW_CHOICES):
+                  and _few(flt.extra.get("choices"))):
                 # A few states or levels as boxes in a row: a multiple select shows four lines of
                 # a list that scrolls, and needs Ctrl to pick two.
                 flt.extra["widget"] = forms.CheckboxSelectMultiple(attrs={"class": "filter-checks"})

@@ -18,7 +18,7 @@ from django.utils.translation import pgettext
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from opsdesk.monitoring.models import Alert, AlertRule, Operator, Severity
+from opsdesk.monitoring.models import Alert, Operator, Severity
 
 LANGUAGES = ("zh-hans", "en")
 TEMPLATES = Path(__file__).resolve().parent.parent / "message_templates"
@@ -39,21 +39,6 @@ def render(language: str, name: str, context: dict[str, Any]) -> tuple[str, str]
     text = environment().get_template(f"{language}/{name}.j2").render(**context)
     title, _sep, body = text.partition("\n---\n")
     return title.strip(), body.strip()
-
-
-def number(value: float | None) -> str | None:
-    if value is None:
-        return None
-    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
-
-
-def _in_unit(value: float | None, rule: AlertRule | None) -> str | None:
-    """A rule's value in its metric's unit (96.6 %, 3.0 MiB/s); an inbound alert's as it came."""
-    if value is None or rule is None or not rule.metric:
-        return number(value)
-    from opsdesk.monitoring.units import format_metric
-
-    return format_metric(value, rule.metric)
 
 
 def duration(seconds: float, language: str) -> str:
@@ -95,7 +80,8 @@ def _context(alert: Alert, language: str) -> dict[str, Any]:
     rule = alert.rule if alert.rule_id else None
     with translation.override(language):
         severity = str(Severity(alert.severity).label)
-        value, threshold = _in_unit(alert.value, rule), _in_unit(alert.threshold, rule)
+        # As the alert's page writes them: in the rule metric's unit, in this language.
+        value, threshold = alert.get_value_display(), alert.get_threshold_display()
     operator = Operator(rule.operator).label if rule is not None and rule.threshold is not None else ""
     return {
         "customer": alert.customer.name, "item": alert.configuration_item.name if alert.configuration_item_id else "",

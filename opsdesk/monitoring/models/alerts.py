@@ -218,20 +218,22 @@ class Alert(models.Model):
 
     # The detail page shows a field through get_<field>_display: the value and threshold in the
     # unit of the rule's metric, the labels as a person reads them (the API keeps the raw values).
+    # Notifications write them the same way (alerting.messages).
     def get_labels_display(self) -> str:
-        return " · ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        from opsdesk.monitoring.units import format_labels
 
-    def _in_unit(self, value: float | None) -> str:
-        from opsdesk.monitoring.units import format_metric
+        return format_labels(self.labels)
 
-        metric = self.rule.metric if self.rule_id and self.rule else ""
-        return format_metric(value, metric)
+    def _measured(self, value: float | None) -> str | None:
+        from opsdesk.monitoring.units import format_measured
 
-    def get_value_display(self) -> str:
-        return self._in_unit(self.value)
+        return format_measured(value, self.rule.metric if self.rule_id else "")
 
-    def get_threshold_display(self) -> str:
-        return self._in_unit(self.threshold)
+    def get_value_display(self) -> str | None:
+        return self._measured(self.value)
+
+    def get_threshold_display(self) -> str | None:
+        return self._measured(self.threshold)
 
     @property
     def held(self) -> bool:

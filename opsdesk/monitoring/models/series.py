@@ -48,8 +48,9 @@ class Series(models.Model):
     # Lists and the detail page show a field through get_<field>_display (the API and exports
     # keep the raw values).
     def get_labels_display(self) -> str:
-        """device=sda · mount=/"""
-        return " · ".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        from opsdesk.monitoring.units import format_labels
+
+        return format_labels(self.labels)
 
     def get_last_value_display(self) -> str:
         """The last value in the unit the metric's name says: 61.2 %, 3.0 MiB/s, 12 ms."""
