@@ -19,7 +19,13 @@ from opsdesk.monitoring.store.import_post import ImportPost
 
 PARSE = os.environ.get("FORWARD_PARSE") == "1"
 WORK_S = float(os.environ.get("FORWARD_WORK_US", "0")) / 1e6
-POST = ImportPost(os.environ["FORWARD_VM_URL"], "/api/v1/import", {"Content-Type": "application/stream+json"}, 30.0)
+# FORWARD_FORMAT=remote-write: the bodies are snappy-compressed remote-write requests
+if os.environ.get("FORWARD_FORMAT") == "remote-write":
+    POST = ImportPost(os.environ["FORWARD_VM_URL"], "/api/v1/write",
+                      {"Content-Type": "application/x-protobuf", "Content-Encoding": "snappy"}, 30.0)
+else:
+    POST = ImportPost(os.environ["FORWARD_VM_URL"], "/api/v1/import", {"Content-Type": "application/stream+json"},
+                      30.0)
 
 
 def work(body: bytes) -> None:

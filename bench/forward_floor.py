@@ -54,11 +54,27 @@ def lines_body(rng: random.Random, agent: int, times: list[float], tag: str) -> 
     return b"\n".join(out) + b"\n"
 
 
+def remote_write_body(rng: random.Random, agent: int, times: list[float], tag: str) -> bytes:
+    """The same batch as a snappy-compressed remote-write request, as the store's filer writes one."""
+    import cramjam
+
+    from opsdesk.monitoring.store.victoria import _varint, encode_labels, encode_samples
+
+    out = []
+    for index, (name, labels) in enumerate(ingest.series_of(agent)):
+        pairs = [("__name__", name), ("opsdesk_series", str(100_000 + agent * 1000 + index)), ("ci", str(50 + agent)),
+                 ("customer", str(3 + agent % 7)), *labels.items(), ("bench", tag)]
+        series = encode_labels(pairs) + encode_samples(times, [round(rng.uniform(0, 1000), 3) for _t in times])
+        out.append(b"\x0a" + _varint(len(series)) + series)
+    return bytes(cramjam.snappy.compress_raw(b"".join(out)))
+
+
 def forwarded(vm: Victoria, size: Size, senders: int, name: str, parse: bool, work_us: int, seed: int,
-              run: int, interface: str) -> dict[str, Any]:
+              run: int, interface: str, body_format: str = "lines") -> dict[str, Any]:
     port = free_port()
     granian = Path(sys.executable).parent / "granian"
     env = dict(os.environ, FORWARD_VM_URL=vm.url, FORWARD_PARSE="1" if parse else "0", FORWARD_WORK_US=str(work_us),
+               FORWARD_FORMAT=body_format,
                PYTHONPATH=f"{ROOT / 'bench'}{os.pathsep}{ROOT}")
     # RSGI calls the application on granian's event loop, in one thread
     threads, target = ("1", "_forward_rsgi:app") if interface == "rsgi" else (str(THREADS), "_forward_app:application")
@@ -71,9 +87,9 @@ def forwarded(vm: Victoria, size: Size, senders: int, name: str, parse: bool, wo
         tag = f"floor{run}"
         start = time.time() - 10 * 86400 + run * 3600
         headers = {"Content-Type": "application/stream+json"}
-        warm = [(a, (headers, lines_body(rng, a, batch_times(start, 0), tag))) for a in range(size.agents)]
-        jobs = [(k % size.agents, (headers, lines_body(rng, k % size.agents,
-                                                       batch_times(start, 1 + k // size.agents), tag)))
+        make = remote_write_body if body_format == "remote-write" else lines_body
+        warm = [(a, (headers, make(rng, a, batch_times(start, 0), tag))) for a in range(size.agents)]
+        jobs = [(k % size.agents, (headers, make(rng, k % size.agents, batch_times(start, 1 + k // size.agents), tag)))
                 for k in range(size.vm_batches)]
         deadline = time.monotonic() + 30
         while True:  # granian listening
@@ -123,24 +139,30 @@ def main() -> int:
     parser.add_argument("--interface", choices=("wsgi", "rsgi"), default="wsgi",
                         help="how granian calls the application: WSGI from 5 threads, as `opsdesk web` (default), or "
                         "RSGI on granian's asyncio loop, forwarding over asyncio streams (bench/_forward_rsgi.py)")
+    parser.add_argument("--format", choices=("lines", "remote-write"), default="lines", dest="body_format",
+                        help="what the forward case posts: VictoriaMetrics' JSON lines to its import (default), or "
+                        "snappy-compressed remote write to /api/v1/write (no parse cases then)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     cases: dict[str, Any] = {}
     plan = [("forward", False, 0), ("parse", True, 0)] + [
         (f"parse+{us}us", True, int(us)) for us in args.work.split(",") if us.strip()]
+    if args.body_format == "remote-write":  # the parse cases read JSON lines
+        plan = plan[:1]
     vm = Victoria().start()
     try:
         before = ingest.vm_direct(vm, size, args.senders, args.seed, run=2)
         for run, (name, parse, work_us) in enumerate(plan, start=1):
             cases[name] = forwarded(vm, size, args.senders, name, parse, work_us, args.seed, run,
-                                    args.interface)
+                                    args.interface, args.body_format)
         after = ingest.vm_direct(vm, size, args.senders, args.seed, run=3)
     finally:
         vm.stop()
     direct = round((before["samples_per_s"] + after["samples_per_s"]) / 2)
     for case in cases.values():
         case["ratio_to_vm"] = round(case["samples_per_s"] / direct, 3)
-    result = {"quick": args.quick, "interface": args.interface, "agents": size.agents, "batches": size.vm_batches,
+    result = {"quick": args.quick, "interface": args.interface, "format": args.body_format, "agents": size.agents,
+              "batches": size.vm_batches,
               "senders": args.senders,
               "web_threads": THREADS, "cpus": os.cpu_count(), "vm_direct_samples_per_s": direct,
               "vm_direct_samples_per_s_before": before["samples_per_s"],

@@ -1,12 +1,12 @@
 /*
- * opsdesk.monitoring._pushscan: a host agent's `columns` push, checked and turned into
- * VictoriaMetrics' JSON lines without a Python object per sample.
+ * opsdesk.monitoring._pushscan: a host agent's `columns` push, checked and turned into the
+ * metric store's remote-write request without a Python object per sample.
  *
  * Why C: with VictoriaMetrics as the metric store, a push's own CPU is taken from the store on the
  * same machine, and the issue's goal (through opsdesk at 80 % of the store's direct rate) leaves a
  * 1,000-sample batch about 150 µs of work in all. Parsing the body with orjson alone costs 136 µs
- * there, checking its 100 series in Python another 100, writing the lines 76 (docs/performance.md,
- * rounds ten and eleven). msgspec and python-rapidjson's schema validator were measured and are
+ * there, checking its 100 series in Python another 100, writing what the store takes 76
+ * (docs/performance.md, rounds ten and eleven). msgspec and python-rapidjson's schema validator were measured and are
  * slower than orjson for this (700 and 900 µs). This module reads the body once, byte by byte, and
  * makes no Python object per sample.
  *
@@ -19,16 +19,19 @@
  *
  * scan(body: bytes) -> (seq, samples, layout, columns) | None
  *   layout: the text of each series' name and labels, in order (a batch's series are known by it);
- *   columns: where each series' times and values are in the body (for `lines`).
+ *   columns: where each series' times and values are in the body (for `write_request`).
  * packed(body, columns, seq) -> bytes | None
  *   the row the batch is queued as where the metric store is SQL, as ingest.packed writes it (its
  *   head names the sequence number and each series' name, labels and count); None for times out
  *   of order (the Python way sorts them).
- * lines(body, columns, starts) -> (lines, newest_times, newest_values) | None
- *   starts: each series' line start (b'{"metric":{...},"values":['), as forwarding.py keeps them;
- *   the values are copied as written, the times written as whole milliseconds, rounded half up, as
- *   forwarding.millis does; newest_*: each series' sample with the greatest time (the first such).
- *   None when a time is beyond what a millisecond count of 2^53 holds.
+ * write_request(body, columns, heads) -> (block, newest_times, newest_values) | None
+ *   heads: each series' labels as remote write encodes them, as forwarding.py keeps them; block:
+ *   the WriteRequest, a TimeSeries a series, as forwarding.write_request writes it (its samples as
+ *   victoria.encode_samples writes them: times as whole milliseconds, rounded half up), stored in
+ *   a snappy block without compression (victoria.snappy_stored: on 127.0.0.1 compressing cost the
+ *   web process more than the store saved reading fewer bytes); newest_*: each series' sample with
+ *   the greatest time (the first such). None when a time is beyond what a millisecond count of
+ *   2^53 holds.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -285,7 +288,8 @@ typedef struct {
     Py_ssize_t len, cap;
 } Buffer;
 
-static int buffer_add(Buffer *b, const char *data, Py_ssize_t len) {
+/* Room for `len` more bytes; 0 when out of memory. */
+static int buffer_reserve(Buffer *b, Py_ssize_t len) {
     if (b->len + len > b->cap) {
         Py_ssize_t cap = b->cap ? b->cap : 4096;
         while (cap < b->len + len) cap *= 2;
@@ -294,6 +298,11 @@ static int buffer_add(Buffer *b, const char *data, Py_ssize_t len) {
         b->data = grown;
         b->cap = cap;
     }
+    return 1;
+}
+
+static int buffer_add(Buffer *b, const char *data, Py_ssize_t len) {
+    if (!buffer_reserve(b, len)) return 0;
     memcpy(b->data + b->len, data, len);
     b->len += len;
     return 1;
@@ -416,120 +425,6 @@ static const char *nth_number(const char *p, const char *end, Py_ssize_t index) 
     return p;
 }
 
-static PyObject *lines(PyObject *self, PyObject *args) {
-    PyObject *body, *blob, *starts;
-    if (!PyArg_ParseTuple(args, "SSO!:lines", &body, &blob, &PyList_Type, &starts)) return NULL;
-    Py_ssize_t n = PyBytes_GET_SIZE(blob) / (Py_ssize_t)sizeof(Column);
-    if (PyBytes_GET_SIZE(blob) % (Py_ssize_t)sizeof(Column) != 0 || PyList_GET_SIZE(starts) != n || n == 0) {
-        PyErr_SetString(PyExc_ValueError, "lines(): the columns and starts do not match");
-        return NULL;
-    }
-    const char *text = PyBytes_AS_STRING(body);
-    Py_ssize_t text_len = PyBytes_GET_SIZE(body);
-    Column *columns = PyMem_Malloc(n * sizeof(Column));
-    Py_ssize_t *millis_at = PyMem_Malloc(n * 2 * sizeof(Py_ssize_t));
-    if (columns == NULL || millis_at == NULL) {
-        PyMem_Free(columns);
-        PyMem_Free(millis_at);
-        return PyErr_NoMemory();
-    }
-    memcpy(columns, PyBytes_AS_STRING(blob), n * sizeof(Column));
-    Buffer millis = {NULL, 0, 0};
-    PyObject *answer = NULL, *newest_times = PyList_New(n), *newest_values = PyList_New(n);
-    if (newest_times == NULL || newest_values == NULL) goto fail;
-    /* `shared`: the column whose times were read last, the place and time of its newest sample */
-    Py_ssize_t size = 0, shared = -1, shared_newest = 0;
-    double shared_time = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Column *c = &columns[i];
-        PyObject *start = PyList_GET_ITEM(starts, i);
-        if (!PyBytes_Check(start) || c->times_start < 0 || c->times_end > text_len || c->values_start < 0 ||
-            c->values_end > text_len || c->times_start > c->times_end || c->values_start > c->values_end) {
-            PyErr_SetString(PyExc_ValueError, "lines(): a start is not bytes, or the columns are not the body's");
-            goto fail;
-        }
-        Py_ssize_t times_len = c->times_end - c->times_start;
-        Column *p = shared >= 0 ? &columns[shared] : NULL;
-        if (p != NULL && p->times_end - p->times_start == times_len &&
-            memcmp(text + p->times_start, text + c->times_start, times_len) == 0) {
-            /* the times of the series before (the usual batch): their text and newest again */
-            millis_at[2 * i] = millis_at[2 * shared];
-            millis_at[2 * i + 1] = millis_at[2 * shared + 1];
-        } else {
-            const char *q = text + c->times_start;
-            millis_at[2 * i] = millis.len;
-            for (Py_ssize_t k = 0; k < c->count; k++) {
-                double t;
-                while (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t' || *q == ',') q++;
-                if (!to_double(q, &q, &t)) goto fail;
-                double ms = floor(0.5 + 1000.0 * t);
-                if (!(fabs(ms) < MAX_MILLIS)) {  /* Python's way writes what this cannot */
-                    answer = Py_NewRef(Py_None);
-                    goto fail;
-                }
-                if (k == 0 || t > shared_time) {  /* the first of the greatest, as list.index(max()) */
-                    shared_time = t;
-                    shared_newest = k;
-                }
-                char digits[32];
-                int len = snprintf(digits, sizeof digits, k ? ",%lld" : "%lld", (long long)ms);
-                if (!buffer_add(&millis, digits, len)) {
-                    PyErr_NoMemory();
-                    goto fail;
-                }
-            }
-            millis_at[2 * i + 1] = millis.len - millis_at[2 * i];
-            shared = i;
-        }
-        const char *value_text;
-        if (shared_newest == c->count - 1) {  /* times in order (the usual batch): the last value */
-            value_text = text + c->values_end;
-            while (value_text > text + c->values_start && value_text[-1] != ',') value_text--;
-            while (*value_text == ' ' || *value_text == '\n' || *value_text == '\r' || *value_text == '\t')
-                value_text++;
-        } else {
-            value_text = nth_number(text + c->values_start, text + c->values_end, shared_newest);
-        }
-        double value;
-        if (!to_double(value_text, &value_text, &value)) goto fail;
-        PyObject *t = PyFloat_FromDouble(shared_time), *v = PyFloat_FromDouble(value);
-        if (t == NULL || v == NULL) {
-            Py_XDECREF(t);
-            Py_XDECREF(v);
-            goto fail;
-        }
-        PyList_SET_ITEM(newest_times, i, t);
-        PyList_SET_ITEM(newest_values, i, v);
-        size += PyBytes_GET_SIZE(start) + (c->values_end - c->values_start) + millis_at[2 * i + 1] + 19;
-    }
-    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-    if (out == NULL) goto fail;
-    char *w = PyBytes_AS_STRING(out);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        Column *c = &columns[i];
-        PyObject *start = PyList_GET_ITEM(starts, i);
-        memcpy(w, PyBytes_AS_STRING(start), PyBytes_GET_SIZE(start));
-        w += PyBytes_GET_SIZE(start);
-        memcpy(w, text + c->values_start, c->values_end - c->values_start);
-        w += c->values_end - c->values_start;
-        memcpy(w, "],\"timestamps\":[", 16);
-        w += 16;
-        memcpy(w, millis.data + millis_at[2 * i], millis_at[2 * i + 1]);
-        w += millis_at[2 * i + 1];
-        memcpy(w, "]}\n", 3);
-        w += 3;
-    }
-    answer = Py_BuildValue("(NNN)", out, newest_times, newest_values);
-    newest_times = newest_values = NULL;
-fail:
-    Py_XDECREF(newest_times);
-    Py_XDECREF(newest_values);
-    PyMem_Free(columns);
-    PyMem_Free(millis_at);
-    PyMem_Free(millis.data);
-    return answer;
-}
-
 /* The numbers of an array's text as doubles; 0 on a conversion error (raised). */
 static int read_doubles(const char *p, Py_ssize_t count, double *out) {
     for (Py_ssize_t k = 0; k < count; k++) {
@@ -537,6 +432,178 @@ static int read_doubles(const char *p, Py_ssize_t count, double *out) {
         if (!to_double(p, &p, &out[k])) return 0;
     }
     return 1;
+}
+
+/* --- remote write ------------------------------------------------------------------------- */
+
+static inline int put_varint(char *w, uint64_t n) {
+    int i = 0;
+    while (n > 0x7F) {
+        w[i++] = (char)((n & 0x7F) | 0x80);
+        n >>= 7;
+    }
+    w[i++] = (char)n;
+    return i;
+}
+
+static inline void put_double(char *w, double value) {
+    uint64_t bits;
+    memcpy(&bits, &value, 8);
+    for (int j = 0; j < 8; j++) w[j] = (char)(bits >> (8 * j));  /* little-endian, as protobuf */
+}
+
+static inline int six_bytes(int64_t ms) { return ms >= (1LL << 35) && ms < (1LL << 42); }
+
+/* A Sample as victoria.encode_samples writes it: where all the series' time stamps are in
+ * [2^35, 2^42) milliseconds (`fast`: 6-byte varints), the time stamp first, then the value;
+ * otherwise the value first. */
+static inline int put_sample(char *w, int64_t ms, double value, int fast) {
+    if (fast) {
+        w[0] = 0x12;
+        w[1] = 0x10;
+        w[2] = 0x10;
+        put_varint(w + 3, (uint64_t)ms);
+        w[9] = 0x09;
+        put_double(w + 10, value);
+        return 18;
+    }
+    char sample[24];
+    sample[0] = 0x09;
+    put_double(sample + 1, value);
+    sample[9] = 0x10;
+    int len = 10 + put_varint(sample + 10, (uint64_t)ms);  /* a negative one as ten bytes */
+    w[0] = 0x12;
+    w[1] = (char)len;
+    memcpy(w + 2, sample, len);
+    return 2 + len;
+}
+
+static inline int sample_len(int64_t ms, int fast) {
+    if (fast) return 18;
+    uint64_t n = (uint64_t)ms;
+    int len = 1;
+    while (n > 0x7F) {
+        n >>= 7;
+        len++;
+    }
+    return 12 + len;  /* 0x12, its length, 0x09 and the double, 0x10 and the varint */
+}
+
+#define SNAPPY_HEAD 10  /* a varint of up to 2^32, a literal's tag and four bytes of length */
+
+static PyObject *write_request(PyObject *self, PyObject *args) {
+    PyObject *body, *blob, *heads;
+    if (!PyArg_ParseTuple(args, "SSO!:write_request", &body, &blob, &PyList_Type, &heads)) return NULL;
+    Py_ssize_t n = PyBytes_GET_SIZE(blob) / (Py_ssize_t)sizeof(Column);
+    if (PyBytes_GET_SIZE(blob) % (Py_ssize_t)sizeof(Column) != 0 || PyList_GET_SIZE(heads) != n || n == 0) {
+        PyErr_SetString(PyExc_ValueError, "write_request(): the columns and heads do not match");
+        return NULL;
+    }
+    const char *text = PyBytes_AS_STRING(body);
+    Py_ssize_t text_len = PyBytes_GET_SIZE(body);
+    Column *columns = PyMem_Malloc(n * sizeof(Column));
+    int64_t *millis = PyMem_Malloc(MAX_SAMPLES * sizeof(int64_t));
+    double *values = PyMem_Malloc(MAX_SAMPLES * sizeof(double));
+    if (columns == NULL || millis == NULL || values == NULL) {
+        PyMem_Free(columns);
+        PyMem_Free(millis);
+        PyMem_Free(values);
+        return PyErr_NoMemory();
+    }
+    memcpy(columns, PyBytes_AS_STRING(blob), n * sizeof(Column));
+    Buffer out = {NULL, 0, 0};
+    PyObject *answer = NULL, *newest_times = PyList_New(n), *newest_values = PyList_New(n);
+    if (newest_times == NULL || newest_values == NULL) goto fail;
+    if (!buffer_reserve(&out, SNAPPY_HEAD)) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    out.len = SNAPPY_HEAD;
+    /* `shared`: the column whose times were read last (their milliseconds are in `millis`), the
+     * place and time of its newest sample */
+    Py_ssize_t shared = -1, shared_newest = 0;
+    double shared_time = 0;
+    int fast = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Column *c = &columns[i];
+        PyObject *head = PyList_GET_ITEM(heads, i);
+        if (!PyBytes_Check(head) || c->times_start < 0 || c->times_end > text_len || c->values_start < 0 ||
+            c->values_end > text_len || c->times_start > c->times_end || c->values_start > c->values_end ||
+            c->count < 1 || c->count > MAX_SAMPLES) {
+            PyErr_SetString(PyExc_ValueError, "write_request(): a head is not bytes, or the columns are not the body's");
+            goto fail;
+        }
+        Py_ssize_t times_len = c->times_end - c->times_start;
+        Column *p = shared >= 0 ? &columns[shared] : NULL;
+        if (p == NULL || p->times_end - p->times_start != times_len ||
+            memcmp(text + p->times_start, text + c->times_start, times_len) != 0) {
+            const char *q = text + c->times_start;
+            fast = 1;
+            for (Py_ssize_t k = 0; k < c->count; k++) {
+                double t;
+                while (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t' || *q == ',') q++;
+                if (!to_double(q, &q, &t)) goto fail;
+                double ms = floor(0.5 + 1000.0 * t);
+                if (!(fabs(ms) < MAX_MILLIS)) {  /* the Python way takes these */
+                    answer = Py_NewRef(Py_None);
+                    goto fail;
+                }
+                if (k == 0 || t > shared_time) {  /* the first of the greatest, as list.index(max()) */
+                    shared_time = t;
+                    shared_newest = k;
+                }
+                millis[k] = (int64_t)ms;
+                fast &= six_bytes(millis[k]);
+            }
+            shared = i;
+        }
+        if (!read_doubles(text + c->values_start, c->count, values)) goto fail;
+        PyObject *t = PyFloat_FromDouble(shared_time), *v = PyFloat_FromDouble(values[shared_newest]);
+        if (t == NULL || v == NULL) {
+            Py_XDECREF(t);
+            Py_XDECREF(v);
+            goto fail;
+        }
+        PyList_SET_ITEM(newest_times, i, t);
+        PyList_SET_ITEM(newest_values, i, v);
+        /* TimeSeries: field 1 of WriteRequest; its labels (the head), then its samples */
+        Py_ssize_t head_len = PyBytes_GET_SIZE(head), series_len = head_len;
+        for (Py_ssize_t k = 0; k < c->count; k++) series_len += sample_len(millis[k], fast);
+        char prefix[11];
+        prefix[0] = 0x0a;
+        int prefix_len = 1 + put_varint(prefix + 1, (uint64_t)series_len);
+        if (!buffer_add(&out, prefix, prefix_len) || !buffer_add(&out, PyBytes_AS_STRING(head), head_len) ||
+            !buffer_reserve(&out, series_len - head_len)) {
+            PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t k = 0; k < c->count; k++) out.len += put_sample(out.data + out.len, millis[k], values[k], fast);
+    }
+    /* A snappy block of one literal (victoria.snappy_stored): the length as a varint, the
+     * literal's tag (62 << 2: three bytes of length - 1 follow; 63 << 2: four) and length, then
+     * the bytes, written just before the request */
+    Py_ssize_t length = out.len - SNAPPY_HEAD;
+    if (length > 0xFFFFFFFFLL) {
+        PyErr_SetString(PyExc_ValueError, "write_request(): over 4 GB");
+        goto fail;
+    }
+    char head[SNAPPY_HEAD];
+    int head_len = put_varint(head, (uint64_t)length), bytes = length <= (1 << 24) ? 3 : 4;
+    head[head_len++] = (char)((bytes == 3 ? 62 : 63) << 2);
+    for (int j = 0; j < bytes; j++) head[head_len++] = (char)(((uint64_t)(length - 1) >> (8 * j)) & 0xFF);
+    memcpy(out.data + SNAPPY_HEAD - head_len, head, head_len);
+    PyObject *request = PyBytes_FromStringAndSize(out.data + SNAPPY_HEAD - head_len, length + head_len);
+    if (request == NULL) goto fail;
+    answer = Py_BuildValue("(NNN)", request, newest_times, newest_values);
+    newest_times = newest_values = NULL;
+fail:
+    Py_XDECREF(newest_times);
+    Py_XDECREF(newest_values);
+    PyMem_Free(columns);
+    PyMem_Free(millis);
+    PyMem_Free(values);
+    PyMem_Free(out.data);
+    return answer;
 }
 
 static PyObject *packed(PyObject *self, PyObject *args) {
@@ -637,8 +704,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"scan", scan, METH_O, "A columns push checked: (seq, samples, layout, columns), or None."},
-    {"lines", lines, METH_VARARGS, "VictoriaMetrics' JSON lines of scanned columns: (lines, newest_times, "
-                                   "newest_values), or None."},
+    {"write_request", write_request, METH_VARARGS, "The remote-write request of scanned columns as a snappy block "
+                                                   "(stored): (block, newest_times, newest_values), or None."},
     {"packed", packed, METH_VARARGS, "The row a scanned columns push is queued as (ingest.packed's form), or None."},
     {NULL, NULL, 0, NULL},
 };

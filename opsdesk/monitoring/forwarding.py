@@ -5,7 +5,7 @@ Through the queue, every sample was written twice on its way (the batch's row, t
 request to the store) and handled by three processes (web, database, filer): VictoriaMetrics took
 the samples a quarter as fast as it takes them directly (bench/ingest.py). Here the push checks the
 batch, names each series by its id (made once, on the series' first push, and kept in the
-process), sends the samples to VictoriaMetrics' JSON-lines import and answers after it took them
+process), sends the samples to the store as one remote-write request and answers after it took them
 (503 when it did not: the agent keeps the batch and sends it again). The digest it queues is what
 filing still needs: each series' newest sample (its last value, the pages' "latest data") and every
 sample of the metrics alert rules watch; its row says the samples are in the store already
@@ -26,23 +26,21 @@ such duplicates (charts' averages, minima and maxima do not change; a count over
 While the queue's database fails, the digests wait and are tried again every few seconds
 (queue_insert.py).
 
-JSON lines rather than remote write: the store spends about as much CPU on either (0.40 against
-0.36 µs a sample, measured with VictoriaMetrics 1.79 on this project's benchmark machine), and
-orjson writes the lines in C, where the protobuf encoding is Python's work (0.4 µs a sample).
+Remote write rather than VictoriaMetrics' JSON-lines import (the way until round thirteen in
+docs/performance.md): the store spends less CPU a sample on it (0.43 against 0.48 µs, measured with
+bench/forward_floor.py), and the snappy-compressed request is a third of the lines' bytes, so both
+sides of the socket do less; the C accelerator writes the request (`_pushscan.write_request`) and
+cramjam compresses it. Any store the filer can write to takes it.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from itertools import chain, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
-
-import orjson
 
 from opsdesk.monitoring import queue_insert, series_ids
 from opsdesk.monitoring.alerting import rules
@@ -57,18 +55,18 @@ except ImportError:  # pragma: no cover - every push goes the Python way
     _pushscan = None
 
 if TYPE_CHECKING:
-    from opsdesk.monitoring.store.victoria import VictoriaMetricsStore as LineStore
+    from opsdesk.monitoring.store.victoria import VictoriaMetricsStore as DirectStore
 
 
 class Busy(Exception):
     """The same batch is being answered by another request of this process."""
 
 
-def store_for_lines() -> LineStore | None:
-    """The metric store, where it takes pushes' samples directly (VictoriaMetrics; the module is
-    not imported where the store is SQL, for the web process' memory)."""
+def direct_store() -> DirectStore | None:
+    """The metric store, where it takes pushes' samples directly (the Prometheus-compatible one;
+    its module is not imported where the store is SQL, for the web process' memory)."""
     store = get_store()
-    return store if getattr(store, "imports_lines", False) else None
+    return store if getattr(store, "takes_pushes", False) else None
 
 
 # --- each batch once ------------------------------------------------------------------------
@@ -120,9 +118,10 @@ def forget() -> None:
     _watched.clear()
 
 
-# --- the series' ids and their lines' start ---------------------------------------------------
+# --- the series' ids and their heads ------------------------------------------------------------
 
-# Per item: (name, *label pairs as sent) -> (series id, the start of its JSON line). At most
+# Per item: (name, *label pairs as sent) -> (series id, its head: its labels as remote write
+# encodes them, victoria.encode_labels). At most
 # KNOWN_SERIES_LIMIT series in all (about 840 bytes each with their items' layouts below, measured
 # with tracemalloc: 85 MB at most): beyond, the process starts again from none (a look-up per
 # series on the next push of each agent).
@@ -131,11 +130,10 @@ KNOWN_SERIES_LIMIT = 100_000
 _known_count = 0
 
 
-def _line_start(series_id: int, item_id: int, customer_id: int, name: str, labels: dict[str, str]) -> bytes:
-    from opsdesk.monitoring.store.victoria import labels_of
+def _series_head(series_id: int, item_id: int, customer_id: int, name: str, labels: dict[str, str]) -> bytes:
+    from opsdesk.monitoring.store.victoria import encode_labels, labels_of
 
-    metric = dict(labels_of(series_id, item_id, customer_id, name, labels))
-    return b'{"metric":' + orjson.dumps(metric) + b',"values":['
+    return encode_labels(labels_of(series_id, item_id, customer_id, name, labels))
 
 
 # Per item: its last batch's names and labels, and what series_of answered for them. An agent
@@ -145,7 +143,7 @@ _layouts: dict[int, tuple[list[str], list[dict[str, str]], list[tuple[int, bytes
 
 
 def series_of(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]:
-    """Each column's series id and line start, in order; series seen for the first time are found
+    """Each column's series id and head, in order; series seen for the first time are found
     or made in the database (once per process)."""
     item = agent.configuration_item_id
     names = [column[0] for column in columns]
@@ -185,7 +183,7 @@ def _look_up(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]
         for index, group_key in group_keys.items():
             name, labels = columns[index][0], columns[index][1]
             series_id = ids[group_key]
-            entry = (series_id, _line_start(series_id, item, agent.customer_id, name, labels))
+            entry = (series_id, _series_head(series_id, item, agent.customer_id, name, labels))
             known[(name, *labels.items()) if labels else name] = found[index] = entry
     return found
 
@@ -193,7 +191,7 @@ def _look_up(agent: Agent, columns: Sequence[Column]) -> list[tuple[int, bytes]]
 # --- a push read in C ---------------------------------------------------------------------------
 # A host agent's `columns` body is read by _pushscan (C) where it was built: one pass over the
 # bytes checks it and knows its series by the text of their names and labels (the batch's
-# "layout"); an agent sends the same layout batch after batch, so its series' ids and line starts
+# "layout"); an agent sends the same layout batch after batch, so its series' ids and heads
 # are found by comparing that text with the last batch's (one memcmp). The first batch of a
 # layout, and every body _pushscan is unsure of, goes the Python way, which keeps the layout here.
 # Where the metric store is SQL, the same reading writes the batch's queued row (scanned_packed).
@@ -203,13 +201,13 @@ class Scanned(NamedTuple):
     seq: int
     samples: int
     layout: bytes
-    columns: bytes  # where each series' numbers are in the body (for _pushscan.lines)
+    columns: bytes  # where each series' numbers are in the body (for _pushscan.write_request)
 
 
 class ScannedLayout(NamedTuple):
     layout: bytes
     ids: list[int]
-    starts: list[bytes]
+    heads: list[bytes]
     names: frozenset[str]
 
 
@@ -225,7 +223,7 @@ def scan(raw: bytes) -> Scanned | None:
 
 
 def scanned_layout(agent: Agent, scanned: Scanned) -> ScannedLayout | None:
-    """The ids and line starts of the scanned batch's series, if its layout is the one kept for
+    """The ids and heads of the scanned batch's series, if its layout is the one kept for
     its item (`keep_layout`)."""
     kept = _scanned_layouts.get(agent.configuration_item_id)
     return kept if kept is not None and kept.layout == scanned.layout else None
@@ -234,7 +232,7 @@ def scanned_layout(agent: Agent, scanned: Scanned) -> ScannedLayout | None:
 def keep_layout(agent: Agent, layout: bytes, found: Sequence[tuple[int, bytes]], columns: Sequence[Column]) -> None:
     """Keep what series_of answered for the columns of a scanned layout."""
     _scanned_layouts[agent.configuration_item_id] = ScannedLayout(
-        layout, [series_id for series_id, _start in found], [start for _series_id, start in found],
+        layout, [series_id for series_id, _head in found], [head for _series_id, head in found],
         frozenset(column[0] for column in columns))
 
 
@@ -244,68 +242,36 @@ def scanned_packed(raw: bytes, scanned: Scanned) -> bytes | None:
     return _pushscan.packed(raw, scanned.columns, scanned.seq)
 
 
-def scanned_lines(raw: bytes, scanned: Scanned, kept: ScannedLayout) -> tuple[bytes, list[float], list[float]] | None:
-    """The batch's lines, and each series' newest time and value (in the order of `kept.ids`), or
-    None for a time beyond what the C code writes (the Python way then)."""
-    return _pushscan.lines(raw, scanned.columns, kept.starts)
+def scanned_request(raw: bytes, scanned: Scanned, kept: ScannedLayout,
+                    ) -> tuple[bytes, list[float], list[float]] | None:
+    """The batch's remote-write request (a snappy block), and each series' newest time and value
+    (in the order of `kept.ids`), or None for a time beyond what the C code writes (the Python way
+    then)."""
+    return _pushscan.write_request(raw, scanned.columns, kept.heads)
 
 
-# --- the lines ----------------------------------------------------------------------------------
+# --- the request ------------------------------------------------------------------------------
 
-_thousand = (1000.0).__mul__
-_half = (0.5).__add__
+def write_request(found: Sequence[tuple[int, bytes]], columns: Sequence[Column]) -> bytes:
+    """The columns as one remote-write WriteRequest in a snappy block: a TimeSeries each, its head
+    (kept per series) and its samples, as _pushscan.write_request writes it."""
+    from opsdesk.monitoring.store.victoria import _varint, encode_samples, snappy_stored
 
-
-def millis(times: Sequence[float]) -> list[int]:
-    """Unix times in seconds as whole milliseconds, rounded half up (as the remote-write encoding
-    does), with three C loops: a Python expression per sample cost twice as much."""
-    return list(map(math.floor, map(_half, map(_thousand, times))))
-
-
-_start_of, _times_of, _values_of = itemgetter(1), itemgetter(2), itemgetter(3)
-
-
-def common_times(columns: Sequence[Column]) -> list | None:
-    """The times every column has, if they all have the same (an agent reads all its series at
-    the same moments: the usual batch), else None. One C loop of list comparisons."""
-    times = list(map(_times_of, columns))
-    return times[0] if times and times.count(times[0]) == len(times) else None
-
-
-def lines(found: Sequence[tuple[int, bytes]], columns: Sequence[Column], common: list | None = None) -> bytes:
-    """VictoriaMetrics' JSON lines for the columns: one line per series. Each line's start (its
-    labels, up to `"values":[`) is kept per series; the values of all series are written by one
-    orjson call and cut apart at `],[` (only numbers are in them, checked); with times common to
-    all series the lines are joined by one C call: a quarter of writing each series' values
-    and times on its own."""
-    dumps = orjson.dumps
-    if common is not None:
-        pieces = dumps(list(map(_values_of, columns)))[2:-2].split(b"],[")
-        if len(pieces) == len(columns):
-            text = b'],"timestamps":' + dumps(millis(common)) + b"}\n"
-            return b"".join(chain.from_iterable(zip(map(_start_of, found), pieces, repeat(text))))
     parts: list[bytes] = []
     append = parts.append
-    # Series mostly share their times with the series before: compared (one C loop), and their
-    # text used again.
-    times: list = []
-    text = b""
-    for (_series_id, start), column in zip(found, columns, strict=True):
-        append(start)
-        append(dumps(column[3])[1:-1])
-        if column[2] != times:
-            times = column[2]
-            text = b'],"timestamps":' + dumps(millis(times)) + b"}\n"
-        append(text)
-    return b"".join(parts)
+    for (_series_id, head), column in zip(found, columns, strict=True):
+        samples = encode_samples(column[2], column[3])
+        append(b"\x0a" + _varint(len(head) + len(samples)))
+        append(head)
+        append(samples)
+    return snappy_stored(b"".join(parts))
 
 
-def send(store: LineStore, agent: Agent, columns: Sequence[Column], samples: int, common: list | None = None,
-         ) -> list[tuple[int, bytes]]:
-    """The columns' `samples` samples into the store (raising MetricStoreError, or LinesRefused);
-    answers each column's series id and line start (series_of). `common`: common_times(columns)."""
+def send(store: DirectStore, agent: Agent, columns: Sequence[Column], samples: int) -> list[tuple[int, bytes]]:
+    """The columns' `samples` samples into the store (raising MetricStoreError); answers each
+    column's series id and head (series_of)."""
     found = series_of(agent, columns)
-    store.import_lines(lines(found, columns, common), samples)
+    store.write_block(write_request(found, columns), samples)
     return found
 
 
@@ -328,6 +294,14 @@ def watched_names() -> frozenset[str]:
 
 Latest = tuple[list[int], list[float], list[float]]
 _id_of = _name_of = itemgetter(0)
+_times_of, _values_of = itemgetter(2), itemgetter(3)
+
+
+def common_times(columns: Sequence[Column]) -> list | None:
+    """The times every column has, if they all have the same (an agent reads all its series at
+    the same moments: the usual batch), else None. One C loop of list comparisons."""
+    times = list(map(_times_of, columns))
+    return times[0] if times and times.count(times[0]) == len(times) else None
 
 
 def digest(found: Sequence[tuple[int, bytes]], columns: Sequence[Column], watched: frozenset[str],
@@ -345,7 +319,7 @@ def digest(found: Sequence[tuple[int, bytes]], columns: Sequence[Column], watche
     values: list[float] = []
     shared: list = []  # the times of the series before, and their newest one's place
     newest = 0
-    for (series_id, _start), column in zip(found, columns, strict=True):
+    for (series_id, _head), column in zip(found, columns, strict=True):
         if column[0] in watched:
             kept.append(column)
             continue

@@ -34,7 +34,6 @@ from opsdesk.monitoring.models import (
 )
 from opsdesk.monitoring.routers import queue_database
 from opsdesk.monitoring.signals import check_state_changed
-from opsdesk.monitoring.store.base import LinesRefused
 
 ENROLMENT_DAYS = 7
 
@@ -214,17 +213,13 @@ def accept_push(agent: Agent, raw: bytes) -> int:
     Raises MetricStoreError when the store did not take the samples, forwarding.Busy while another
     request answers the same batch: nothing is queued then, and the agent sends it again."""
     scanned = None
-    store = forwarding.store_for_lines() if agent.configuration_item_id is not None else None
+    store = forwarding.direct_store() if agent.configuration_item_id is not None else None
     if agent.kind == AgentKind.HOST:
         scanned = forwarding.scan(raw)
     if scanned is not None and store is not None:
-        try:
-            seq = _forward_scanned(agent, store, raw, scanned)
-        except LinesRefused:
-            store = None
-        else:
-            if seq is not None:
-                return seq
+        seq = _forward_scanned(agent, store, raw, scanned)
+        if seq is not None:
+            return seq
     if scanned is not None and store is None:
         payload = forwarding.scanned_packed(raw, scanned)
         if payload is not None:
@@ -232,14 +227,12 @@ def accept_push(agent: Agent, raw: bytes) -> int:
     body, head, columns = ingest.checked_columns(raw)
     _check_scope(agent, body)
     if columns is not None and store is not None:
-        try:
-            return _forward(agent, store, head, columns, scanned)
-        except LinesRefused:
-            pass  # a store without that import (Prometheus): filing writes the samples, as ever
+        return _forward(agent, store, head, columns, scanned)
     return _accept(agent, body, raw if columns is None else ingest.packed(head, columns))
 
 
-def _forward_scanned(agent: Agent, store: forwarding.LineStore, raw: bytes, scanned: forwarding.Scanned) -> int | None:
+def _forward_scanned(agent: Agent, store: forwarding.DirectStore, raw: bytes,
+                     scanned: forwarding.Scanned) -> int | None:
     """A host agent's batch read in C (forwarding.scan) into the store, and its digest into the
     queue, as `_forward` does; None when it must go the Python way: its series' layout is not
     known yet, it holds a metric alert rules watch (the digest keeps all of those samples), or
@@ -253,11 +246,11 @@ def _forward_scanned(agent: Agent, store: forwarding.LineStore, raw: bytes, scan
     with forwarding.claim(agent.pk, seq) as new:
         if not new:
             return seq
-        made = forwarding.scanned_lines(raw, scanned, kept)
+        made = forwarding.scanned_request(raw, scanned, kept)
         if made is None:
             return None
-        lines, times, values = made
-        store.import_lines(lines, scanned.samples)
+        block, times, values = made
+        store.write_block(block, scanned.samples)
         _queue_newest(agent, seq, scanned.samples, (kept.ids, times, values))
         forwarding.queued(agent.pk, seq)
     return seq
@@ -273,7 +266,7 @@ def _queue_newest(agent: Agent, seq: int, samples: int, newest: tuple[list[int],
     _queue(agent, seq, samples, ingest.packed(head, (), newest))
 
 
-def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], columns: list[ingest.Column],
+def _forward(agent: Agent, store: forwarding.DirectStore, head: dict[str, Any], columns: list[ingest.Column],
              scanned: forwarding.Scanned | None = None) -> int:
     """A host agent's samples into the store, then their digest into the queue (forwarding.py).
     `scanned`: the body as read in C, whose layout is kept for the next batches."""
@@ -286,7 +279,7 @@ def _forward(agent: Agent, store: forwarding.LineStore, head: dict[str, Any], co
         # The row counts the samples it stands for: filing paces its passes by them.
         samples = sum(len(column[2]) for column in columns)
         common = forwarding.common_times(columns)
-        found = forwarding.send(store, agent, columns, samples, common)
+        found = forwarding.send(store, agent, columns, samples)
         if scanned is not None:
             forwarding.keep_layout(agent, scanned.layout, found, columns)
         watched, latest = forwarding.digest(found, columns, forwarding.watched_names(), common)

@@ -1,15 +1,15 @@
 """The push's memory of series for forwarding (monitoring/forwarding.py), without a store: ids
 found or made once, an agent's unchanged layout taken as it was, and a bound on what is kept;
-the lines and digest written alike whether or not the series share their times. The forwarding
+the request and digest written alike whether or not the series share their times. The forwarding
 itself is tested against a real VictoriaMetrics in test_victoria.py."""
 
 from __future__ import annotations
 
-import orjson
 import pytest
 
 from opsdesk.monitoring import forwarding
 from opsdesk.monitoring.models import Series
+from tests import remote_write
 from tests.factories import make_agent
 
 pytestmark = pytest.mark.django_db
@@ -21,13 +21,15 @@ def _columns(*names: str) -> list:
     return [[name, {"device": "sda"}, [T0], [1.0]] for name in names]
 
 
-def test_series_are_made_once_and_named_in_their_lines(customer_a):
+def test_series_are_made_once_and_named_in_their_request(customer_a):
     agent = make_agent(customer_a)
-    found = forwarding.series_of(agent, _columns("disk_read", "disk_write"))
-    ids = [series_id for series_id, _start in found]
+    columns = _columns("disk_read", "disk_write")
+    found = forwarding.series_of(agent, columns)
+    ids = [series_id for series_id, _head in found]
     assert sorted(ids) == sorted(Series.objects.values_list("id", flat=True))
-    assert found[0][1] == (b'{"metric":{"__name__":"disk_read","opsdesk_series":"%d","ci":"%d","customer":"%d",'
-                           b'"device":"sda"},"values":[' % (ids[0], agent.configuration_item_id, agent.customer_id))
+    assert remote_write.decode(forwarding.write_request(found, columns))[0] == (
+        {"__name__": "disk_read", "ci": str(agent.configuration_item_id), "customer": str(agent.customer_id),
+         "device": "sda", "opsdesk_series": str(ids[0])}, [(int(T0 * 1000), 1.0)])
     # The same layout again: the very same answer; another order: the same ids, looked up.
     assert forwarding.series_of(agent, _columns("disk_read", "disk_write")) is found
     assert [i for i, _s in forwarding.series_of(agent, _columns("disk_write", "disk_read"))] == ids[::-1]
@@ -48,18 +50,8 @@ def test_what_is_kept_is_bounded(customer_a, monkeypatch):
     assert Series.objects.count() == 4
 
 
-def _reference_lines(found, columns) -> bytes:
-    """Each series' line on its own, as VictoriaMetrics documents its import."""
-    out = b""
-    for (_series_id, start), (_name, _labels, times, values) in zip(found, columns, strict=True):
-        metric = orjson.loads(start.removesuffix(b',"values":[') + b"}")["metric"]
-        out += orjson.dumps({"metric": metric, "values": values,
-                             "timestamps": [int(t * 1000 + 0.5) for t in times]}) + b"\n"
-    return out
-
-
 @pytest.mark.parametrize("shared", [True, False])
-def test_lines_and_digest_are_alike_with_and_without_common_times(customer_a, shared):
+def test_request_and_digest_are_alike_with_and_without_common_times(customer_a, shared):
     agent = make_agent(customer_a)
     times = [T0, T0 + 15.5, T0 + 30.25]
     columns = [["load1", {}, times, [1, 2.5, -3e-7]], ["cpu", {"cpu": "0"}, list(times), [4.0, 1e300, 6]],
@@ -67,9 +59,11 @@ def test_lines_and_digest_are_alike_with_and_without_common_times(customer_a, sh
     found = forwarding.series_of(agent, columns)
     common = forwarding.common_times(columns)
     assert (common is not None) is shared
-    assert forwarding.lines(found, columns, common) == forwarding.lines(found, columns) \
-        == _reference_lines(found, columns)
-    ids = [series_id for series_id, _start in found]
+    sent = remote_write.decode(forwarding.write_request(found, columns))
+    assert [samples for _labels, samples in sent] == [
+        [(int(t * 1000 + 0.5), float(v)) for t, v in zip(times, values, strict=True)]
+        for _name, _labels, times, values in columns]
+    ids = [series_id for series_id, _head in found]
     newest_mem = (T0 + 30.25, 9.0) if shared else (T0 + 60, 7.0)
     expected = ([], ([*ids], [T0 + 30.25, T0 + 30.25, newest_mem[0]], [-3e-7, 6, newest_mem[1]]))
     assert forwarding.digest(found, columns, frozenset(), common) == expected

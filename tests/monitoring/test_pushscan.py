@@ -1,8 +1,8 @@
 """The C reading of a host agent's push (opsdesk/monitoring/_pushscan.c) against the Python way
-(ingest.checked_columns, ingest.packed, forwarding.lines and forwarding.digest): every body it
-takes, the Python checks take too, with the same sequence number, samples, series and numbers; the
-row it queues holds the Python way's series and doubles to the bit; the lines it writes hold the
-same labels, values and milliseconds; each series' newest sample is the one the digest keeps.
+(ingest.checked_columns, ingest.packed, forwarding.write_request and forwarding.digest): every body
+it takes, the Python checks take too, with the same sequence number, samples, series and numbers;
+the row it queues holds the Python way's series and doubles to the bit; the remote-write request it
+writes is the Python way's, byte for byte; each series' newest sample is the one the digest keeps.
 Bodies it is unsure of are left to the Python way (None), good or bad. The push through it is
 tested against a real VictoriaMetrics in test_victoria.py and, with the SQL store, by every test
 that pushes a host agent's columns (test_push.py, test_filing.py, tests/agent/)."""
@@ -17,6 +17,8 @@ import orjson
 import pytest
 
 from opsdesk.monitoring import forwarding, ingest
+from opsdesk.monitoring.store.victoria import encode_labels
+from tests import remote_write
 
 pushscan = pytest.importorskip(
     "opsdesk.monitoring._pushscan", reason="the C accelerator was not built (setup.py: no C compiler or no Python "
@@ -42,8 +44,8 @@ def _python_way(raw: bytes):
         return None
 
 
-def _starts(columns) -> list[bytes]:
-    return [b'{"metric":{"__name__":"%s","opsdesk_series":"%d"},"values":[' % (column[0].encode(), index)
+def _heads(columns) -> list[bytes]:
+    return [encode_labels([("__name__", column[0]), ("opsdesk_series", str(index))])
             for index, column in enumerate(columns)]
 
 
@@ -61,14 +63,13 @@ def _agrees(raw: bytes) -> None:
     assert samples == sum(len(column[2]) for column in columns)
     layouts = [orjson.loads(b"[" + part + b"]") for part in layout.split(b"\n")]
     assert layouts == [[name, labels] for name, labels, _t, _v in columns]
-    starts = _starts(columns)
-    found = [(index, start) for index, start in enumerate(starts)]
-    made = pushscan.lines(raw, blob, starts)
+    heads = _heads(columns)
+    found = list(enumerate(heads))
+    made = pushscan.write_request(raw, blob, heads)
     if made is None:  # a time beyond 2^53 milliseconds: the Python way writes it
         return
-    lines, times, values = made
-    assert [orjson.loads(line) for line in lines.splitlines()] == \
-        [orjson.loads(line) for line in forwarding.lines(found, columns).splitlines()]
+    block, times, values = made
+    assert block == forwarding.write_request(found, columns)
     _kept, (ids, newest_times, newest_values) = forwarding.digest(found, columns, frozenset())
     assert (times, values) == ([float(t) for t in newest_times], [float(v) for v in newest_values])
     assert ids == list(range(len(columns)))
@@ -78,9 +79,10 @@ def test_a_good_body_reads_as_the_python_way_reads_it():
     raw = _body()
     assert pushscan.scan(raw) is not None
     _agrees(raw)
-    lines, times, values = pushscan.lines(raw, pushscan.scan(raw)[3], _starts(orjson.loads(raw)["columns"]))
-    assert lines.splitlines()[2] == (b'{"metric":{"__name__":"net_rx_bytes","opsdesk_series":"2"},"values":'
-                                     b'[9.0,8.0,10.0],"timestamps":[1764000060000,1764000045000,1764000050000]}')
+    block, times, values = pushscan.write_request(raw, pushscan.scan(raw)[3], _heads(orjson.loads(raw)["columns"]))
+    assert remote_write.decode(block)[2] == ({"__name__": "net_rx_bytes", "opsdesk_series": "2"},
+                                             [(1764000060000, 9.0), (1764000045000, 8.0), (1764000050000, 10.0)])
+    assert remote_write.decode(block)[0][1] == [(1764000000000, 1.0), (1764000015000, 2.5), (1764000030000, -3e-7)]
     # The newest of unordered times is the greatest, not the last.
     assert (times[2], values[2]) == (T0 + 60, 9.0)
 
@@ -177,16 +179,24 @@ def test_times_beyond_what_the_c_way_writes_are_left_to_the_python_way():
     raw = _body(columns=[["a", {}, [1e13], [1]]])
     scanned = pushscan.scan(raw)
     assert scanned is not None
-    assert pushscan.lines(raw, scanned[3], [b"x"]) is None
+    assert pushscan.write_request(raw, scanned[3], [b"x"]) is None
 
 
-def test_lines_refuses_columns_that_are_not_the_bodys():
+def test_times_outside_the_six_byte_varints_are_written_as_the_python_way_writes_them():
+    for times in ([0.001, 1e9], [-1.5, -1e12], [2e10, 4.5e12]):  # before 2001, before 1970, after 2109
+        raw = _body(columns=[["a", {}, times, [1, 2]]])
+        _agrees(raw)
+        block, _times, _values = pushscan.write_request(raw, pushscan.scan(raw)[3], _heads([["a"]]))
+        assert [millis for millis, _v in remote_write.decode(block)[0][1]] == [round(t * 1000) for t in times]
+
+
+def test_write_request_refuses_columns_that_are_not_the_bodys():
     raw = _body()
     blob = pushscan.scan(raw)[3]
     with pytest.raises(ValueError):
-        pushscan.lines(raw, blob, [b"x"])  # three series, one start
+        pushscan.write_request(raw, blob, [b"x"])  # three series, one head
     with pytest.raises(ValueError):
-        pushscan.lines(raw[:20], blob, [b"x", b"y", b"z"])
+        pushscan.write_request(raw[:20], blob, [b"x", b"y", b"z"])
 
 
 def _doubles(numbers) -> bytes:
@@ -245,5 +255,5 @@ def test_numbers_are_read_as_python_reads_them():
     stored = ingest.stored_columns(pushscan.packed(body, scanned[3], 1))
     expected = [float(int(text)) if text.lstrip("-").isdigit() else float(text) for text in texts]
     assert _doubles(v for _n, _l, _t, (v,) in stored) == _doubles(expected)
-    _lines, _times, newest = pushscan.lines(body, scanned[3], [b"x"] * len(texts))
+    _block, _times, newest = pushscan.write_request(body, scanned[3], [b"x"] * len(texts))
     assert _doubles(newest) == _doubles(expected)

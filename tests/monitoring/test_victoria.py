@@ -7,6 +7,7 @@ stored, and the filer's own writes (check results) stay unfiled then."""
 
 from __future__ import annotations
 
+import base64
 import http.server
 import itertools
 import json
@@ -198,8 +199,8 @@ def test_a_batch_of_a_known_layout_is_read_in_c_and_lands_alike(metrics_url, api
     pytest.importorskip("opsdesk.monitoring._pushscan", reason="the C accelerator was not built (no C compiler "
                         "or no Python headers when the package was installed)")
     written = []
-    monkeypatch.setattr(forwarding, "scanned_lines", lambda *args: written.append(
-        forwarding._pushscan.lines(args[0], args[1].columns, args[2].starts)) or written[-1])
+    monkeypatch.setattr(forwarding, "scanned_request", lambda *args: written.append(
+        forwarding._pushscan.write_request(args[0], args[1].columns, args[2].heads)) or written[-1])
     base = _base()
 
     def batch(seq: int, first: float, values: list) -> dict:
@@ -314,15 +315,15 @@ def test_a_batch_being_answered_is_refused_until_it_is_done(agent):
         assert new
 
 
-class _NoImport(http.server.BaseHTTPRequestHandler):
-    """Prometheus as far as a push is concerned: no /api/v1/import (404), remote write taken."""
+class _Recording(http.server.BaseHTTPRequestHandler):
+    """A store that takes every request (204) and keeps it."""
 
     received: list[tuple[str, dict, bytes]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((self.path, dict(self.headers), body))
-        self.send_response(404 if self.path == "/api/v1/import" else 204)
+        self.send_response(204)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -330,27 +331,33 @@ class _NoImport(http.server.BaseHTTPRequestHandler):
         pass
 
 
-def test_a_store_without_the_import_gets_the_samples_from_filing(store_at, api, agent):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NoImport)
+def test_a_push_reaches_the_store_as_the_filers_remote_write_would(store_at, api, agent):
+    """The exact request a push sends: remote write to /api/v1/write, the same WriteRequest the
+    filer's `write` sends for the same samples (in a snappy block that stores it uncompressed),
+    the Python way and the C way alike."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recording)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    store_at(f"http://127.0.0.1:{server.server_address[1]}")
-    _NoImport.received.clear()
+    store_at(f"http://user:secret@127.0.0.1:{server.server_address[1]}/prefix")
+    _Recording.received.clear()
     try:
         base = _base()
-        push(api, {"seq": 1, "columns": [["load1", {}, [base, base + 15], [1.0, 2.0]]]})
-        push(api, {"seq": 2, "columns": [["load1", {}, [base + 30], [3.0]]]})
-        # The first push learnt there is no import; neither batch is marked as in the store.
-        assert [path for path, _headers, _body in _NoImport.received] == ["/api/v1/import"]
-        assert not any(ingest.IN_STORE in ingest.stored_body(row) for row in
-                       IngestBatch.objects.values_list("payload", flat=True))
-        assert filing.file_pending() == 3
-        (path, headers, body), = _NoImport.received[1:]
-        assert path == "/api/v1/write" and headers["Content-Encoding"] == "snappy"
+        push(api, {"seq": 1, "columns": [["load1", {"cpu": "0"}, [base, base + 15], [1.0, 2.0]]]})
+        push(api, {"seq": 2, "columns": [["load1", {"cpu": "0"}, [base + 30], [3.0]]]})  # the C way, where built
         series = Series.objects.get()
-        expected = get_store().encode([Points(series_id=series.id, item_id=agent.configuration_item_id,
-                                              customer_id=agent.customer_id, name="load1", labels={},
-                                              ts=[base, base + 15, base + 30], values=[1.0, 2.0, 3.0])])
-        assert bytes(cramjam.snappy.decompress_raw(body)) == expected[0][0]
+        for (path, headers, body), (ts, values) in zip(_Recording.received, [([base, base + 15], [1.0, 2.0]),
+                                                                             ([base + 30], [3.0])], strict=True):
+            assert path == "/prefix/api/v1/write"
+            assert headers["Content-Encoding"] == "snappy" and headers["Content-Type"] == "application/x-protobuf"
+            assert headers["Authorization"] == "Basic " + base64.b64encode(b"user:secret").decode()
+            (expected, count), = get_store().encode([Points(
+                series_id=series.id, item_id=agent.configuration_item_id, customer_id=agent.customer_id,
+                name="load1", labels={"cpu": "0"}, ts=ts, values=values)])
+            assert bytes(cramjam.snappy.decompress_raw(body)) == expected and count == len(ts)
+        # The batches' digests say their samples are in the store: filing writes none of them again.
+        assert all(ingest.IN_STORE in ingest.stored_body(row) for row in
+                   IngestBatch.objects.values_list("payload", flat=True))
+        filing.file_pending()
+        assert len(_Recording.received) == 2
     finally:
         server.shutdown()
 

@@ -21,10 +21,6 @@ class MetricStoreError(Exception):
     """The metric store answered an error or could not be reached."""
 
 
-class LinesRefused(MetricStoreError):
-    """The store has no JSON-lines import (Prometheus, Mimir: only VictoriaMetrics has one)."""
-
-
 @dataclass
 class Points:
     """Samples of one series to write (the series already has its row and id)."""

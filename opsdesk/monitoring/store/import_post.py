@@ -1,9 +1,11 @@
-"""The pushes' POST to VictoriaMetrics' import: HTTP/1.1 over a kept-alive socket per thread.
+"""The pushes' POST to the metric store (remote write): HTTP/1.1 over a kept-alive socket per
+thread.
 
 Every host agent's push makes one such request (forwarding.py), so its cost is paid per push:
-measured posting 37 KB JSON-lines bodies to VictoriaMetrics on 127.0.0.1, 131 µs of CPU a
-request through http.client (most of it building the request and parsing the answer's headers
-with the email package), 122 through h11, 73 through pycurl, 32 here. A push's whole budget
+measured posting 37 KB bodies (JSON lines, what a push sent then) to VictoriaMetrics on
+127.0.0.1, 131 µs of CPU a request through http.client (most of it building the request and
+parsing the answer's headers with the email package), 122 through h11, 73 through pycurl, 32
+here. A push's whole budget
 is a few hundred (docs/performance.md, "Round eight"), so this one request is written out: the
 request is one `sendall` of a head made once and the body; the answer is read as HTTP/1.1 says
 (Content-Length, chunked, or until the store closes), its head parsed for the three things that

@@ -43,7 +43,6 @@ import orjson
 from opsdesk.monitoring.store.base import (
     MAX_POINTS,
     RAW,
-    LinesRefused,
     MetricStoreError,
     Points,
     SeriesData,
@@ -164,6 +163,18 @@ def encode_samples(ts: list[float], values: list[float]) -> bytes:
     return b"".join(out)
 
 
+def snappy_stored(data: bytes) -> bytes:
+    """`data` as a snappy block that stores it as one literal, without compressing it: what a
+    push's request is sent as (forwarding.py). Remote write must be snappy, and on 127.0.0.1
+    compressing a push's 20 KB cost the web process more than the store saved reading fewer bytes
+    (docs/performance.md, round thirteen). Up to 4 GB, as _pushscan.write_request writes it."""
+    length = len(data)
+    if length == 0:
+        return b"\x00"
+    size = 3 if length <= 1 << 24 else 4
+    return _varint(length) + bytes(((59 + size) << 2,)) + (length - 1).to_bytes(size, "little") + data
+
+
 # --- the store --------------------------------------------------------------------------------
 
 def _split_url(url: str) -> tuple[str, httpx.BasicAuth | None]:
@@ -188,21 +199,19 @@ def _number(text: str) -> float:
 class VictoriaMetricsStore:
     name = "victoria"
     needs_labels = True
+    takes_pushes = True  # a host agent's push is written here directly (forwarding.py)
 
     def __init__(self, url: str, *, timeout: float = 30.0) -> None:
         self.base_url, self._auth = _split_url(url)
         self.shown_url = self.base_url
         self._timeout_s = timeout
-        # VictoriaMetrics' JSON-lines import, the pushes' way in (forwarding.py), until the store
-        # answers that it has none.
-        self.imports_lines = True
-        import_headers = {"Content-Type": "application/stream+json", "User-Agent": "opsdesk"}
+        # The pushes' way in (forwarding.py): remote write over a kept-alive socket per thread.
+        push_headers = dict(WRITE_HEADERS)
         if self._auth is not None:
             creds = urlsplit(url.strip())
             pair = f"{unquote(creds.username or '')}:{unquote(creds.password or '')}".encode()
-            import_headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        self._importer = ImportPost(self.base_url, f"{urlsplit(self.base_url).path}/api/v1/import", import_headers,
-                                    timeout)
+            push_headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        self._pusher = ImportPost(self.base_url, f"{urlsplit(self.base_url).path}/api/v1/write", push_headers, timeout)
         self._timeout = httpx.Timeout(timeout, connect=5.0)
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
@@ -267,24 +276,21 @@ class VictoriaMetricsStore:
                 raise MetricStoreError(f"metric store {self.shown_url} answered {answer.status_code} to a write "
                                        f"of {count} samples: {answer.text[:300]}")
 
-    def import_lines(self, body: bytes, count: int) -> None:
-        """Send JSON lines (`{"metric": {..}, "values": [..], "timestamps": [ms, ..]}`, a series
-        each) to VictoriaMetrics' /api/v1/import. Raises LinesRefused where the store has no such
-        import, MetricStoreError for any other error or an unreachable store."""
+    def write_block(self, body: bytes, count: int) -> None:
+        """Send a push's WriteRequest (`count` samples, already a snappy block: snappy_stored) as
+        `write` does, over this thread's kept-alive socket. Raises MetricStoreError for an error
+        answer or an unreachable store."""
         for attempt in (1, 2):
             try:
-                status, text = self._importer.post(body)
+                status, text = self._pusher.post(body)
             except PostFailed as exc:
                 # A kept-alive connection the store closed while idle fails before the store
                 # reads the request: once more on a new one. Anything else is the store's trouble.
                 if attempt == 1 and exc.retry:
                     continue
                 raise MetricStoreError(f"metric store {self.shown_url} unreachable ({exc})") from None
-            if status in (404, 405):
-                self.imports_lines = False
-                raise LinesRefused(f"metric store {self.shown_url} has no JSON-lines import (answered {status})")
             if status >= 300:
-                raise MetricStoreError(f"metric store {self.shown_url} answered {status} to an import "
+                raise MetricStoreError(f"metric store {self.shown_url} answered {status} to a write "
                                        f"of {count} samples: {text[:300].decode(errors='replace')}")
             return
 
