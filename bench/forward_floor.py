@@ -6,12 +6,14 @@ VictoriaMetrics' own rate, on this machine.
 VictoriaMetrics is started as in bench/ingest.py (Debian's `victoria-metrics`, scratch storage)
 and its direct rate is measured the same way (Prometheus text bodies, 4 sender threads, 200
 agents' batches of 1,000 samples). Then, for each case, granian (as `opsdesk web` runs it: one
-worker, 5 threads) serves bench/_forward_app.py and the same sender threads post the same number
-of pre-built batches to it, as VictoriaMetrics' JSON lines with the labels opsdesk gives a series
+worker, its default threads) serves bench/_forward_app.py and the same sender threads post the
+same number of pre-built batches to it, as VictoriaMetrics' JSON lines with the labels opsdesk gives a series
 (`__name__`, `opsdesk_series`, `ci`, `customer` and its own): the application reads each body and
 forwards it unchanged, after parsing it with orjson (`parse`) and after spending a given number
 of microseconds of Python CPU a batch (`parse+300us`: what the checks, the lines, the series' ids
-and the digest of a push could cost). Every case is counted back from VictoriaMetrics.
+and the digest of a push could cost). Every case is counted back from VictoriaMetrics. With
+`--format remote-write` the forward case alone runs, its bodies snappy-compressed remote-write
+requests posted to /api/v1/write: what the store spends a sample on either way.
 
 So it tells how much of its own work a push may do, per batch of 1,000 samples, for the rate
 through opsdesk to stay at a given share of the direct one. The last line is one JSON object
@@ -37,7 +39,9 @@ from ingest import Size, Victoria, batch_times, by_agent, cpu_s, descendants, fr
 ROOT = Path(__file__).resolve().parent.parent
 FULL = Size(agents=200, batches=8000, vm_batches=8000)
 QUICK = Size(agents=30, batches=600, vm_batches=600)
-THREADS = 5  # opsdesk web's default on 2 CPUs (OPSDESK_WEB_THREADS: 2 × CPUs + 1)
+# opsdesk web's default (OPSDESK_WEB_THREADS: the CPUs plus one, at most 8; 3 on 2 CPUs. Until round
+# thirteen of docs/performance.md it was twice the CPUs plus one, and these runs had 5)
+THREADS = min(8, (os.cpu_count() or 1) + 1)
 
 
 def lines_body(rng: random.Random, agent: int, times: list[float], tag: str) -> bytes:
@@ -137,8 +141,9 @@ def main() -> int:
     parser.add_argument("--senders", type=int, default=4, help="sender threads (default 4, as bench/ingest.py)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--interface", choices=("wsgi", "rsgi"), default="wsgi",
-                        help="how granian calls the application: WSGI from 5 threads, as `opsdesk web` (default), or "
-                        "RSGI on granian's asyncio loop, forwarding over asyncio streams (bench/_forward_rsgi.py)")
+                        help="how granian calls the application: WSGI from a pool of threads, as `opsdesk web` "
+                        "(default), or RSGI on granian's asyncio loop, forwarding over asyncio streams "
+                        "(bench/_forward_rsgi.py)")
     parser.add_argument("--format", choices=("lines", "remote-write"), default="lines", dest="body_format",
                         help="what the forward case posts: VictoriaMetrics' JSON lines to its import (default), or "
                         "snappy-compressed remote write to /api/v1/write (no parse cases then)")

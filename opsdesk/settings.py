@@ -303,9 +303,11 @@ CELERY_BEAT_SCHEDULE = {
 # Read here, like every setting, so a bad value stops any command (even `opsdesk web --help`)
 # with the configuration-error message instead of a traceback from argparse or granian.
 WEB_WORKERS = env.env_int("OPSDESK_WEB_WORKERS", 1, minimum=1, maximum=64)
-# Threads per web worker: up to 8, but no more than granian thinks the CPUs can use (twice the
-# CPUs plus one; above that it warns at every start). A request waiting on the database holds one.
-WEB_THREADS = env.env_int("OPSDESK_WEB_THREADS", min(8, 2 * (os.cpu_count() or 1) + 1), minimum=1, maximum=256)
+# Threads per web worker: one more than the CPUs, up to 8. A request waiting on the database holds
+# one, so a few more than the CPUs; but Python runs one thread at a time, and under agents' pushes
+# every thread more is more handing over of the lock: on 2 CPUs 3 threads took 7-8 % more samples
+# a second than 5 did, for 10 % less CPU a push (docs/performance.md, round thirteen).
+WEB_THREADS = env.env_int("OPSDESK_WEB_THREADS", min(8, (os.cpu_count() or 1) + 1), minimum=1, maximum=256)
 # Every request on standard output: off by default (agents push hundreds a second; an access log
 # of those is noise, and cost about a fifth of a push's handling under gunicorn).
 WEB_ACCESS_LOG = env.env_bool("OPSDESK_WEB_ACCESS_LOG", False)

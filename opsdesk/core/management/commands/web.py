@@ -22,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=settings.WEB_WORKERS,
                             help="worker processes (OPSDESK_WEB_WORKERS, default 1)")
         parser.add_argument("--threads", type=int, default=settings.WEB_THREADS,
-                            help="threads per worker that run requests (OPSDESK_WEB_THREADS, default: twice the CPUs "
+                            help="threads per worker that run requests (OPSDESK_WEB_THREADS, default: the CPUs "
                                  "plus one, at most 8)")
         parser.add_argument("--access-log", action="store_true", default=settings.WEB_ACCESS_LOG,
                             help="log every request on standard output (OPSDESK_WEB_ACCESS_LOG, default off)")
