@@ -27,10 +27,10 @@ While the queue's database fails, the digests wait and are tried again every few
 (queue_insert.py).
 
 Remote write rather than VictoriaMetrics' JSON-lines import (the way until round thirteen in
-docs/performance.md): the store spends less CPU a sample on it (0.43 against 0.48 µs, measured with
-bench/forward_floor.py), and the snappy-compressed request is a third of the lines' bytes, so both
-sides of the socket do less; the C accelerator writes the request (`_pushscan.write_request`) and
-cramjam compresses it. Any store the filer can write to takes it.
+docs/performance.md): the store spends less CPU a sample on it (0.37 against 0.42-0.47 µs in
+bench/ingest.py), and any store the filer can write to takes it. The C accelerator writes the
+request (`_pushscan.write_request`), in a snappy block that stores it uncompressed
+(victoria.snappy_stored): compressing it cost the web process more than the store saved.
 """
 
 from __future__ import annotations
@@ -255,16 +255,10 @@ def scanned_request(raw: bytes, scanned: Scanned, kept: ScannedLayout,
 def write_request(found: Sequence[tuple[int, bytes]], columns: Sequence[Column]) -> bytes:
     """The columns as one remote-write WriteRequest in a snappy block: a TimeSeries each, its head
     (kept per series) and its samples, as _pushscan.write_request writes it."""
-    from opsdesk.monitoring.store.victoria import _varint, encode_samples, snappy_stored
+    from opsdesk.monitoring.store.victoria import encode_samples, snappy_stored, timeseries
 
-    parts: list[bytes] = []
-    append = parts.append
-    for (_series_id, head), column in zip(found, columns, strict=True):
-        samples = encode_samples(column[2], column[3])
-        append(b"\x0a" + _varint(len(head) + len(samples)))
-        append(head)
-        append(samples)
-    return snappy_stored(b"".join(parts))
+    return snappy_stored(b"".join([timeseries(head, encode_samples(column[2], column[3]))
+                                   for (_series_id, head), column in zip(found, columns, strict=True)]))
 
 
 def send(store: DirectStore, agent: Agent, columns: Sequence[Column], samples: int) -> list[tuple[int, bytes]]:

@@ -12,6 +12,9 @@ receiver, or Mimir behind one URL).
   samples for good (Prometheus without out-of-order ingestion, for samples older than what it
   has) stops filing until an administrator acts (the error is in the worker's log, and the
   unfiled batches pile up).
+- `write_block` sends a host agent's push the same way, from the push itself (forwarding.py): its
+  WriteRequest written in C, in a snappy block that stores it uncompressed (`snappy_stored`), over
+  a kept-alive socket per thread (import_post.py).
 - `query` and `averages` are PromQL over HTTP (`/api/v1/query_range`, `/api/v1/query`), with
   `avg_over_time`, `min_over_time` and `max_over_time` over windows of one step. They ask with
   `nocache=1`: VictoriaMetrics answers step-aligned ranges older than five minutes from a response
@@ -163,6 +166,11 @@ def encode_samples(ts: list[float], values: list[float]) -> bytes:
     return b"".join(out)
 
 
+def timeseries(labels: bytes, samples: bytes) -> bytes:
+    """A WriteRequest's field 1: one TimeSeries of encoded labels and samples."""
+    return b"\x0a" + _varint(len(labels) + len(samples)) + labels + samples
+
+
 def snappy_stored(data: bytes) -> bytes:
     """`data` as a snappy block that stores it as one literal, without compressing it: what a
     push's request is sent as (forwarding.py). Remote write must be snappy, and on 127.0.0.1
@@ -247,8 +255,7 @@ class VictoriaMetricsStore:
             if len(self._labels) >= LABEL_CACHE_LIMIT:
                 self._labels.clear()
             labels = self._labels[key] = encode_labels(series_labels(points))
-        samples = encode_samples(points.ts, points.values)
-        return b"\x0a" + _varint(len(labels) + len(samples)) + labels + samples
+        return timeseries(labels, encode_samples(points.ts, points.values))
 
     def encode(self, points: list[Points]) -> list[tuple[bytes, int]]:
         """The WriteRequests (uncompressed) for the points, with their samples, in requests of
