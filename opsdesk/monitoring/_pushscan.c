@@ -6,9 +6,9 @@
  * same machine, and the issue's goal (through opsdesk at 80 % of the store's direct rate) leaves a
  * 1,000-sample batch about 150 µs of work in all. Parsing the body with orjson alone costs 136 µs
  * there, checking its 100 series in Python another 100, writing what the store takes 76
- * (docs/performance.md, rounds ten and eleven). msgspec and python-rapidjson's schema validator were measured and are
- * slower than orjson for this (700 and 900 µs). This module reads the body once, byte by byte, and
- * makes no Python object per sample.
+ * (docs/performance.md, rounds ten and eleven). msgspec and python-rapidjson's schema validator
+ * were measured and are slower than orjson for this (700 and 900 µs). This module reads the body
+ * once, byte by byte, and makes no Python object per sample.
  *
  * It is an accelerator, never the only way: `scan` answers None for any body it is not sure of
  * (an escape in a string, a non-ASCII byte, a number orjson would read as an integer beyond 64 bits,
@@ -530,7 +530,8 @@ static PyObject *write_request(PyObject *self, PyObject *args) {
         if (!PyBytes_Check(head) || c->times_start < 0 || c->times_end > text_len || c->values_start < 0 ||
             c->values_end > text_len || c->times_start > c->times_end || c->values_start > c->values_end ||
             c->count < 1 || c->count > MAX_SAMPLES) {
-            PyErr_SetString(PyExc_ValueError, "write_request(): a head is not bytes, or the columns are not the body's");
+            PyErr_SetString(PyExc_ValueError,
+                            "write_request(): a head is not bytes, or the columns are not the body's");
             goto fail;
         }
         Py_ssize_t times_len = c->times_end - c->times_start;
